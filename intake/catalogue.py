@@ -1,0 +1,146 @@
+"""The service catalogue as data: a versioned YAML file validated and loaded into the ``services`` table.
+
+The waiting-hall screens, the intake checklist and the signing chain all read the same entries, so a change to a
+service is one edit here (or by an administrator), never a code change.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive.models import Service
+from archive.roles import Role
+
+DEFAULT_CATALOGUE = Path(__file__).with_name("catalogue.yaml")
+
+
+class CatalogueError(ValueError):
+    """The catalogue file is malformed; the message names the service and field."""
+
+
+@dataclass(frozen=True)
+class RequiredDocument:
+    code: str
+    name_ar: str
+    name_en: str
+
+
+@dataclass(frozen=True)
+class ChainStep:
+    step: str
+    role: str
+    department: str
+    title_ar: str
+    title_en: str
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    code: str
+    name_ar: str
+    name_en: str
+    legal_days: int
+    fee_piastres: int
+    needs_property: bool
+    departments: tuple[str, ...]
+    required_documents: tuple[RequiredDocument, ...]
+    signing_chain: tuple[ChainStep, ...]
+
+    def definition_json(self) -> dict[str, Any]:
+        """The part stored as JSON, in JSON's own types (lists, not tuples) so comparisons with the row hold."""
+        data = asdict(self)
+        keys = ("needs_property", "departments", "required_documents", "signing_chain")
+        loaded: dict[str, Any] = json.loads(json.dumps({k: data[k] for k in keys}))
+        return loaded
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    version: str
+    services: tuple[ServiceDefinition, ...]
+
+
+def load_catalogue(path: Path = DEFAULT_CATALOGUE) -> Catalogue:
+    """Read and validate a catalogue file."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise CatalogueError(f"The catalogue {path} cannot be read: {exc}") from None
+    if not isinstance(raw, dict) or not raw.get("version") or not isinstance(raw.get("services"), list):
+        raise CatalogueError(f"The catalogue {path} needs a 'version' and a list of 'services'.")
+    services = tuple(_service(entry) for entry in raw["services"])
+    codes = [s.code for s in services]
+    duplicates = sorted({c for c in codes if codes.count(c) > 1})
+    if duplicates:
+        raise CatalogueError(f"The catalogue lists these service codes twice: {', '.join(duplicates)}.")
+    return Catalogue(version=str(raw["version"]), services=services)
+
+
+def _service(entry: Any) -> ServiceDefinition:
+    if not isinstance(entry, dict) or not entry.get("code"):
+        raise CatalogueError("Every catalogue entry needs a 'code'.")
+    code = str(entry["code"])
+
+    def need(field: str) -> Any:
+        if entry.get(field) in (None, ""):
+            raise CatalogueError(f"Service {code} has no '{field}'.")
+        return entry[field]
+
+    legal_days = need("legal_days")
+    if not isinstance(legal_days, int) or legal_days <= 0:
+        raise CatalogueError(f"Service {code}: 'legal_days' must be a positive whole number of days.")
+    fee = entry.get("fee_egp", 0)
+    if not isinstance(fee, int | float) or fee < 0:
+        raise CatalogueError(f"Service {code}: 'fee_egp' must be a non-negative amount.")
+    try:
+        documents = tuple(RequiredDocument(**d) for d in need("required_documents"))
+        chain = tuple(ChainStep(**s) for s in need("signing_chain"))
+    except TypeError as exc:
+        raise CatalogueError(f"Service {code}: a document or chain step is malformed ({exc}).") from None
+    for step in chain:
+        if step.role not in (Role.REVIEWER, Role.SIGNER):
+            raise CatalogueError(f"Service {code}: chain step {step.step!r} must be done by a reviewer or signer.")
+    return ServiceDefinition(
+        code=code,
+        name_ar=str(need("name_ar")),
+        name_en=str(need("name_en")),
+        legal_days=legal_days,
+        fee_piastres=round(fee * 100),
+        needs_property=bool(entry.get("needs_property", False)),
+        departments=tuple(entry.get("departments") or ()),
+        required_documents=documents,
+        signing_chain=chain,
+    )
+
+
+def sync_catalogue(session: Session, catalogue: Catalogue) -> tuple[int, int]:
+    """Insert new services and update changed ones; returns (created, updated). Services are never deleted."""
+    existing = {s.code: s for s in session.scalars(select(Service))}
+    created = updated = 0
+    for definition in catalogue.services:
+        values = {
+            "name_ar": definition.name_ar,
+            "name_en": definition.name_en,
+            "legal_days": definition.legal_days,
+            "fee_piastres": definition.fee_piastres,
+            "definition": definition.definition_json(),
+            "catalogue_version": catalogue.version,
+            "active": True,
+        }
+        row = existing.get(definition.code)
+        if row is None:
+            session.add(Service(code=definition.code, **values))
+            created += 1
+        elif any(getattr(row, k) != v for k, v in values.items()):
+            for key, value in values.items():
+                setattr(row, key, value)
+            updated += 1
+    session.flush()
+    return created, updated

@@ -1,0 +1,295 @@
+"""The ``sijill`` command: run the app and workers, migrate, manage users, load DEMO data.
+
+Expected failures (bad settings, a database or object store that cannot be reached) end with one sentence on
+stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import secrets
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from archive.db import Database, DatabaseUnavailable
+from archive.roles import Role, parse_role
+from archive.users import AccountError
+from sijill.settings import Settings, SettingsError
+
+# Errors that are the operator's to fix; anything else is a bug and keeps its traceback.
+FRIENDLY_ERRORS: tuple[type[BaseException], ...] = (SettingsError, DatabaseUnavailable, AccountError)
+
+
+def _friendly_errors() -> tuple[type[BaseException], ...]:
+    from archive.store import StoreError
+    from intake.catalogue import CatalogueError
+    from search.health import SearchUnavailable
+    from worker.health import BrokerUnavailable
+
+    return (*FRIENDLY_ERRORS, StoreError, CatalogueError, SearchUnavailable, BrokerUnavailable)
+
+
+class SijillGroup(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _friendly_errors() as exc:
+            click.echo(f"sijill: {exc}", err=True)
+            ctx.exit(2)
+
+
+def _settings(ctx: click.Context) -> Settings:
+    if ctx.obj is None:
+        ctx.obj = Settings.from_env()
+    settings: Settings = ctx.obj
+    return settings
+
+
+@click.group(cls=SijillGroup)
+@click.version_option(package_name="sijill")
+def cli() -> None:
+    """Sijill (سِجِلّ): records and e-signatures for citizen service centres."""
+
+
+def preflight(settings: Settings) -> Database:
+    """Fail fast, in one sentence, when the database or object store is unusable or the schema is behind."""
+    from archive.migrate import is_up_to_date
+    from archive.store import open_store
+
+    db = Database(settings.database_url)
+    db.check()
+    if not is_up_to_date(settings.database_url):
+        raise DatabaseUnavailable("The database schema is not up to date: run `sijill db upgrade` first.")
+    open_store(settings.storage_url).health()
+    return db
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--worker/--no-worker", default=True, show_default=True, help="Also start a background worker.")
+@click.pass_context
+def run(ctx: click.Context, host: str, port: int, threads: int, worker: bool) -> None:
+    """Serve the web app (and, by default, one worker) until interrupted."""
+    import waitress
+
+    from web import create_app
+    from worker.run import settings_environ, worker_argv
+
+    settings = _settings(ctx)
+    db = preflight(settings)
+    app = create_app(settings, db)
+    child: subprocess.Popen[bytes] | None = None
+    if worker:
+        child = subprocess.Popen(
+            worker_argv(settings, concurrency=1, loglevel="INFO", queues=None),
+            env=settings_environ(settings),
+            start_new_session=True,
+        )
+        click.echo(f"worker started (pid {child.pid})")
+
+    def stop(_signum: int, _frame: Any) -> None:
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    click.echo(f"Sijill is serving at http://{host}:{port}  (settings: {settings.env})")
+    try:
+        waitress.serve(app, host=host, port=port, threads=threads, ident="sijill")
+    finally:
+        if child is not None:
+            _stop_child(child)
+
+
+def _stop_child(child: subprocess.Popen[bytes]) -> None:
+    if child.poll() is not None:
+        return
+    os.killpg(child.pid, signal.SIGTERM)
+    try:
+        child.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+
+
+@cli.command()
+@click.option("--concurrency", "-c", default=max(1, os.cpu_count() or 1), show_default=True, type=int)
+@click.option("--loglevel", default="INFO", show_default=True)
+@click.option("--queue", "-Q", "queues", multiple=True, help="Only consume these queues.")
+@click.pass_context
+def worker(ctx: click.Context, concurrency: int, loglevel: str, queues: tuple[str, ...]) -> None:
+    """Run a background worker (OCR, indexing, replication)."""
+    from worker.run import run_worker
+
+    settings = _settings(ctx)
+    sys.exit(run_worker(settings, concurrency=concurrency, loglevel=loglevel, queues=list(queues) or None))
+
+
+@cli.command()
+@click.option("--loglevel", default="INFO", show_default=True)
+@click.pass_context
+def beat(ctx: click.Context, loglevel: str) -> None:
+    """Run the scheduler for periodic jobs (fixity checks, reports, timestamp renewal)."""
+    from worker.run import run_beat
+
+    sys.exit(run_beat(_settings(ctx), loglevel=loglevel))
+
+
+@cli.command()
+@click.pass_context
+def check(ctx: click.Context) -> None:
+    """Check database, storage, search and broker; exit 1 if any is failing."""
+    from sijill.health import run_checks
+
+    settings = _settings(ctx)
+    results = run_checks(settings, Database(settings.database_url))
+    for result in results:
+        mark = "ok  " if result.ok else "FAIL"
+        click.echo(f"{mark} {result.name:<9} {result.detail} ({result.ms} ms)")
+    if not all(r.ok for r in results):
+        ctx.exit(1)
+
+
+@cli.group()
+def db() -> None:
+    """Database schema migrations."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+@click.pass_context
+def db_upgrade(ctx: click.Context, revision: str) -> None:
+    """Create or upgrade the database schema."""
+    from archive.migrate import current_revision, upgrade
+
+    settings = _settings(ctx)
+    Database(settings.database_url).check()
+    upgrade(settings.database_url, revision)
+    click.echo(f"database at revision {current_revision(settings.database_url)}")
+
+
+@db.command("current")
+@click.pass_context
+def db_current(ctx: click.Context) -> None:
+    """Print the schema revision of the database and of the code."""
+    from archive.migrate import current_revision, head_revision
+
+    settings = _settings(ctx)
+    Database(settings.database_url).check()
+    click.echo(f"database: {current_revision(settings.database_url)}  code: {head_revision()}")
+
+
+@cli.group()
+def users() -> None:
+    """Staff accounts."""
+
+
+def _with_session(settings: Settings, action: Callable[[Any], Any]) -> Any:
+    database = Database(settings.database_url)
+    database.check()
+    with database.session() as session:
+        return action(session)
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", "-r", "roles", multiple=True, required=True, help="clerk, reviewer, signer, ...")
+@click.option("--name", "full_name", default="", help="Full name as shown in the UI and on signatures.")
+@click.option("--centre", default=None, help="Centre code; omit for staff who serve every centre.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.pass_context
+def users_create(
+    ctx: click.Context, username: str, roles: tuple[str, ...], full_name: str, centre: str | None,
+    password_stdin: bool,
+) -> None:
+    """Create a staff account."""
+    from archive.users import create_user
+
+    settings = _settings(ctx)
+    try:
+        role_set = {parse_role(r) for r in roles}
+    except ValueError as exc:
+        raise AccountError(str(exc)) from None
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif sys.stdin.isatty():
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Repeat password: ") != password:
+            raise AccountError("The two passwords differ.")
+    else:
+        raise AccountError("Give the password on a terminal or with --password-stdin.")
+    _with_session(settings, lambda s: create_user(s, username, password, role_set, full_name, centre))
+    click.echo(f"created {username.lower()} ({', '.join(sorted(role_set))})")
+
+
+@users.command("token")
+@click.argument("username")
+@click.option("--name", default="cli", show_default=True)
+@click.pass_context
+def users_token(ctx: click.Context, username: str, name: str) -> None:
+    """Issue an API token for a user and print it (shown once)."""
+    from sqlalchemy import select
+
+    from archive.models import User
+    from archive.users import issue_api_token
+
+    def issue(session: Any) -> str:
+        user = session.scalar(select(User).where(User.username == username.lower()))
+        if user is None:
+            raise AccountError(f"There is no user named {username!r}.")
+        return issue_api_token(session, user, name)
+
+    click.echo(_with_session(_settings(ctx), issue))
+
+
+@cli.command()
+@click.pass_context
+def demo(ctx: click.Context) -> None:
+    """Load DEMO centres, the service catalogue, one user per role and a DEMO signing PKI."""
+    from signing.dev_pki import create_demo_pki
+    from sijill.demo import DEMO_USERS, load_demo
+
+    settings = _settings(ctx)
+    result = _with_session(settings, lambda s: load_demo(s, settings.data_dir))
+    click.echo(
+        f"DEMO data: {result.centres_created} centres and {result.services_created} services added, "
+        f"{result.services_updated} services updated."
+    )
+    signers = [(u, name) for u, roles, name, _c in DEMO_USERS if Role.SIGNER in roles]
+    pki_dir = settings.data_dir / "demo-pki"
+    create_demo_pki(pki_dir, signers, _demo_pki_password(pki_dir))
+    click.echo(f"DEMO signing PKI (not valid for real signatures): {pki_dir}")
+    if result.new_passwords:
+        click.echo("DEMO accounts (تجريبي) — passwords shown once, also kept in " + str(result.credentials_file))
+        for username, password in result.new_passwords.items():
+            click.echo(f"  {username:<15} {password}")
+    else:
+        click.echo(f"DEMO accounts already exist; their passwords are in {settings.data_dir / 'demo-credentials.txt'}")
+
+
+def _demo_pki_password(pki_dir: Path) -> bytes:
+    """The DEMO PKCS#12 password, generated once and kept beside the files (DEMO only)."""
+    path = pki_dir / "password.txt"
+    if path.exists():
+        return path.read_bytes().strip()
+    pki_dir.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(12).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(value)
+    return value
+
+
+def main() -> None:
+    cli(prog_name="sijill")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""The `sijill` command as an operator runs it: real processes, real exit codes, one sentence on failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+
+def sijill(
+    tmp_path: Path, *args: str, stdin: str | None = None, timeout: float = 120, **env: str
+) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SIJILL_")}
+    environ.update({"SIJILL_DATA_DIR": str(tmp_path / "data"), "SIJILL_ENV": "test"})
+    environ.update({f"SIJILL_{k.upper()}": v for k, v in env.items()})
+    return subprocess.run(
+        [sys.executable, "-m", "sijill", *args],
+        input=stdin, capture_output=True, text=True, env=environ, timeout=timeout, check=False,
+    )
+
+
+def one_sentence(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("sijill: ")
+    return lines[0]
+
+
+def test_malformed_database_url_is_one_sentence(tmp_path: Path) -> None:
+    line = one_sentence(sijill(tmp_path, "run", database_url="mysql://x"))
+    assert "SIJILL_DATABASE_URL must start with" in line
+
+
+def test_unreachable_database_is_one_sentence(tmp_path: Path) -> None:
+    line = one_sentence(sijill(tmp_path, "run", database_url="postgresql://u@127.0.0.1:1/db"))
+    assert "cannot be used" in line
+
+
+def test_schema_behind_is_one_sentence(tmp_path: Path) -> None:
+    line = one_sentence(sijill(tmp_path, "run"))
+    assert "sijill db upgrade" in line
+
+
+def test_unreachable_storage_is_one_sentence(tmp_path: Path) -> None:
+    assert sijill(tmp_path, "db", "upgrade").returncode == 0
+    line = one_sentence(sijill(tmp_path, "run", storage_url="s3://key:secret@127.0.0.1:1/bucket"))
+    assert "127.0.0.1:1" in line and "secret" not in line
+
+
+def test_demo_users_and_tokens(tmp_path: Path) -> None:
+    assert "revision 0001" in sijill(tmp_path, "db", "upgrade").stdout
+    first = sijill(tmp_path, "demo")
+    assert first.returncode == 0, first.stderr
+    assert "demo.clerk" in first.stdout and "DEMO" in first.stdout
+    creds = (tmp_path / "data" / "demo-credentials.txt").read_text()
+    assert all(f"demo.{r}" in creds for r in ("clerk", "reviewer", "signer", "auditor", "monitor", "admin"))
+    assert (tmp_path / "data" / "demo-pki").is_dir()
+    second = sijill(tmp_path, "demo")
+    assert second.returncode == 0 and "already exist" in second.stdout
+
+    created = sijill(tmp_path, "users", "create", "new.clerk", "-r", "clerk", "--centre", "SOH-01",
+                     "--password-stdin", stdin="a long password\n")
+    assert created.returncode == 0, created.stderr
+    bad_role = sijill(tmp_path, "users", "create", "x.y", "-r", "wizard", "--password-stdin", stdin="a long password\n")
+    assert "Unknown role 'wizard'" in one_sentence(bad_role)
+    weak = sijill(tmp_path, "users", "create", "x.y", "-r", "clerk", "--password-stdin", stdin="short\n")
+    assert "at least 10" in one_sentence(weak)
+    token = sijill(tmp_path, "users", "token", "new.clerk")
+    assert token.returncode == 0 and token.stdout.startswith("sjl_")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_run_serves_arabic_login_and_green_health_with_a_worker(tmp_path: Path) -> None:
+    """What `make run` does, minus the installs: upgrade, demo, then serve with a worker until SIGTERM."""
+    assert sijill(tmp_path, "db", "upgrade").returncode == 0
+    assert sijill(tmp_path, "demo").returncode == 0
+    port = _free_port()
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SIJILL_")}
+    environ.update({"SIJILL_DATA_DIR": str(tmp_path / "data"), "SIJILL_ENV": "test"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sijill", "run", "--port", str(port)],
+        env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=5) as response:
+                    health = json.load(response)
+                    break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise AssertionError("sijill run did not come up") from None
+                time.sleep(0.3)
+        assert health["status"] == "ok", health
+        with urllib.request.urlopen(base + "/login", timeout=5) as response:
+            html = response.read().decode()
+        assert 'dir="rtl"' in html and "تسجيل دخول الموظفين" in html
+        # The worker started by `run` answers a task through the embedded broker.
+        from sijill.settings import Settings
+        from worker.celery_app import create_celery
+
+        settings = Settings.from_env(environ)
+        result = create_celery(settings).send_task("worker.ping")
+        assert result.get(timeout=60)["pong"] is True
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -1,0 +1,236 @@
+"""The web app: Arabic RTL pages, login, a permission on every view, error pages, API and health."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from archive.roles import ROLE_PERMISSIONS, Permission, Role
+from tests.fixtures.app import PASSWORD, ROLE_USERS, csrf_token_from
+from web.permissions import LIBRARY_PUBLIC_ENDPOINTS, PUBLIC, access_of
+
+Login = Callable[[Role], FlaskClient]
+
+
+def test_login_page_is_arabic_and_right_to_left(client: FlaskClient) -> None:
+    page = client.get("/login")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert '<html lang="ar" dir="rtl">' in html
+    assert "تسجيل دخول الموظفين" in html
+    assert 'name="csrf_token"' in html
+
+
+def test_english_switch(client: FlaskClient) -> None:
+    client.get("/lang/en", headers={"Referer": "http://localhost/login"})
+    html = client.get("/login").get_data(as_text=True)
+    assert '<html lang="en" dir="ltr">' in html
+    assert "Staff login" in html
+    client.get("/lang/ar")
+    assert 'dir="rtl"' in client.get("/login").get_data(as_text=True)
+
+
+def test_every_english_message_is_translated() -> None:
+    from babel.messages.pofile import read_po
+
+    from web.i18n import SOURCE_DIR
+
+    with (SOURCE_DIR / "en/LC_MESSAGES/messages.po").open("rb") as fh:
+        catalog = read_po(fh)
+    untranslated = [m.id for m in catalog if m.id and not m.string]
+    assert untranslated == []
+
+
+def test_anonymous_is_sent_to_login(client: FlaskClient) -> None:
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+def test_login_logout_round_trip(client: FlaskClient, login: Login) -> None:
+    login(Role.CLERK)
+    home = client.get("/").get_data(as_text=True)
+    assert "مستخدم clerk" in home and "موظف الشباك" in home
+    token = csrf_token_from(home)
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/").status_code == 302
+
+
+def test_wrong_password_is_refused_in_arabic(client: FlaskClient) -> None:
+    token = csrf_token_from(client.get("/login").get_data(as_text=True))
+    response = client.post(
+        "/login", data={"username": ROLE_USERS[Role.CLERK], "password": "nope", "csrf_token": token}
+    )
+    assert response.status_code == 401
+    assert "اسم المستخدم أو كلمة المرور غير صحيحة." in response.get_data(as_text=True)
+
+
+def test_login_without_csrf_token_is_refused(client: FlaskClient) -> None:
+    response = client.post("/login", data={"username": ROLE_USERS[Role.CLERK], "password": PASSWORD})
+    assert response.status_code == 400
+    assert "الطلب غير صالح." in response.get_data(as_text=True)
+
+
+def test_login_never_redirects_off_site(client: FlaskClient) -> None:
+    token = csrf_token_from(client.get("/login").get_data(as_text=True))
+    response = client.post(
+        "/login",
+        data={"username": ROLE_USERS[Role.CLERK], "password": PASSWORD, "csrf_token": token,
+              "next": "//evil.example/steal"},
+    )
+    assert response.headers["Location"] == "/"
+
+
+def test_every_endpoint_declares_access(app: Flask) -> None:
+    undeclared = [
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if rule.endpoint not in LIBRARY_PUBLIC_ENDPOINTS and access_of(app.view_functions[rule.endpoint]) is None
+    ]
+    assert undeclared == []
+
+
+def test_undeclared_view_is_refused(app: Flask, client: FlaskClient) -> None:
+    app.add_url_rule("/forgotten", "forgotten", lambda: "secret")
+    assert client.get("/forgotten").status_code == 403
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_permission_checks_per_role(app: Flask, login: Login, role: Role) -> None:
+    client = login(role)
+    for rule in app.url_map.iter_rules():
+        access = access_of(app.view_functions.get(rule.endpoint))
+        if access in (None, PUBLIC) or "GET" not in rule.methods or rule.arguments or rule.rule.startswith("/api/"):
+            continue
+        assert isinstance(access, tuple)
+        allowed = all(p in ROLE_PERMISSIONS[role] for p in access)
+        status = client.get(rule.rule).status_code
+        assert (status == 200) == allowed, (role, rule.rule, status)
+        if not allowed:
+            assert status == 403
+
+
+def test_forbidden_and_missing_pages_are_arabic(login: Login) -> None:
+    client = login(Role.CLERK)
+    forbidden = client.get("/admin/users")
+    assert forbidden.status_code == 403
+    assert "ليست لديك صلاحية لهذه الصفحة." in forbidden.get_data(as_text=True)
+    missing = client.get("/no/such/page")
+    assert missing.status_code == 404
+    assert "الصفحة المطلوبة غير موجودة." in missing.get_data(as_text=True)
+
+
+def test_internal_error_is_a_page_not_a_traceback(app: Flask, client: FlaskClient) -> None:
+    from web.permissions import public
+
+    app.config["PROPAGATE_EXCEPTIONS"] = False
+
+    @public
+    def boom() -> str:
+        raise RuntimeError("internal detail")
+
+    app.add_url_rule("/boom", "boom", boom)
+    response = client.get("/boom")
+    assert response.status_code == 500
+    body = response.get_data(as_text=True)
+    assert "حدث خطأ داخلي" in body and "internal detail" not in body and "Traceback" not in body
+
+
+def test_admin_sees_users(login: Login) -> None:
+    html = login(Role.ADMIN).get("/admin/users").get_data(as_text=True)
+    assert "test.clerk" in html and "صاحب التوقيع" in html
+
+
+def test_services_page_lists_catalogue(app: Flask, login: Login) -> None:
+    from intake.catalogue import load_catalogue, sync_catalogue
+    from web.runtime import Runtime
+
+    runtime: Runtime = app.extensions["sijill"]
+    with runtime.db.session() as session:
+        sync_catalogue(session, load_catalogue())
+    html = login(Role.CLERK).get("/services").get_data(as_text=True)
+    assert "طلب ترخيص تشغيل محل" in html and "مستخرج السجل التجاري" in html
+
+
+# --- JSON API -------------------------------------------------------------------------------------------
+
+
+def _token(client: FlaskClient, role: Role) -> str:
+    response = client.post("/api/v1/auth/token", json={"username": ROLE_USERS[role], "password": PASSWORD})
+    assert response.status_code == 201, response.get_json()
+    token: str = response.get_json()["token"]
+    return token
+
+
+def test_api_token_flow(client: FlaskClient) -> None:
+    token = _token(client, Role.AUDITOR)
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert me.status_code == 200
+    body = me.get_json()
+    assert body["username"] == "test.auditor" and "auditor" in body["roles"]
+    assert Permission.ARCHIVE_SEARCH.value in body["permissions"]
+
+
+def test_api_errors_are_json(client: FlaskClient) -> None:
+    no_token = client.get("/api/v1/me")
+    assert no_token.status_code == 401
+    assert no_token.get_json()["error"] == "Authentication is required."
+    assert no_token.headers["WWW-Authenticate"].startswith("Bearer")
+    bad = client.post("/api/v1/auth/token", json={"username": ROLE_USERS[Role.CLERK], "password": "wrong"})
+    assert bad.status_code == 401 and "error_ar" in bad.get_json()
+    invalid = client.post("/api/v1/auth/token", json={"username": "x"})
+    assert invalid.status_code == 422
+    assert "password" in str(invalid.get_json()["details"])
+    missing = client.get("/api/v1/nothing-here")
+    assert missing.status_code == 404 and missing.is_json
+
+
+def test_api_ignores_session_cookie(client: FlaskClient, login: Login) -> None:
+    login(Role.ADMIN)
+    assert client.get("/api/v1/me").status_code == 401
+
+
+def test_api_permissions(client: FlaskClient) -> None:
+    token = _token(client, Role.MONITOR)
+    services = client.get("/api/v1/services", headers={"Authorization": f"Bearer {token}"})
+    assert services.status_code == 200 and services.get_json() == []
+
+
+def test_openapi_document(client: FlaskClient) -> None:
+    spec = client.get("/api/v1/openapi.json")
+    assert spec.status_code == 200
+    doc = spec.get_json()
+    assert doc["openapi"].startswith("3.")
+    assert {"/api/v1/auth/token", "/api/v1/me", "/api/v1/services", "/api/v1/centres"} <= set(doc["paths"])
+    assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+def test_healthz_reports_every_backend(client: FlaskClient) -> None:
+    response = client.get("/healthz")
+    body = response.get_json()
+    assert set(body["checks"]) == {"database", "storage", "search", "broker"}
+    assert response.status_code == 200, body
+    assert body["status"] == "ok"
+    assert all(check["ok"] for check in body["checks"].values())
+
+
+def test_healthz_turns_red_when_storage_is_unreachable(app: Flask, client: FlaskClient) -> None:
+    from web.runtime import Runtime
+
+    runtime: Runtime = app.extensions["sijill"]
+    runtime.settings = runtime.settings.with_overrides(storage_url="s3://k:s@127.0.0.1:1/bucket")
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.get_json()
+    assert body["status"] == "failing" and not body["checks"]["storage"]["ok"]
+    assert body["checks"]["database"]["ok"]
+    assert "k:s@" not in body["checks"]["storage"]["detail"]
+
+
+def test_security_headers(client: FlaskClient) -> None:
+    headers = client.get("/login").headers
+    assert headers["X-Frame-Options"] == "DENY"
+    assert "default-src 'self'" in headers["Content-Security-Policy"]

@@ -1,0 +1,65 @@
+"""Flask application factory: a thin adapter over the archive, intake and signing services."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from archive.db import Database
+from sijill.settings import Settings
+
+csrf = CSRFProtect()
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
+    """Build the app for ``settings`` (read from the environment when omitted)."""
+    from web import admin, errors, health, home, i18n, permissions
+    from web import api as api_pkg
+    from web.auth.views import bp as auth_bp
+    from web.auth.views import login_manager
+    from web.runtime import Runtime, install
+
+    settings = settings or Settings.from_env()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.base_url.startswith("https://"),
+        SESSION_COOKIE_NAME="sijill_session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=10),
+        WTF_CSRF_TIME_LIMIT=None,
+        BABEL_DEFAULT_LOCALE=settings.default_locale,
+        JSON_AS_ASCII=False,
+    )
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    install(app, Runtime(settings=settings, db=database or Database(settings.database_url)))
+
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    permissions.install(app)
+    i18n.install(app, settings.data_dir / "translations")
+    errors.install(app)
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(home.bp)
+    app.register_blueprint(admin.bp)
+    app.register_blueprint(health.bp)
+    api_pkg.install(app, csrf)
+
+    @app.after_request
+    def security_headers(response):  # type: ignore[no-untyped-def]
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self'"
+        )
+        return response
+
+    logging.getLogger(__name__).debug("Sijill app created for %s", settings.env)
+    return app

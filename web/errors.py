@@ -1,0 +1,66 @@
+"""Errors as Arabic pages for people and as JSON for the API; never a traceback."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from web.permissions import is_api_request
+
+log = logging.getLogger(__name__)
+
+
+def N_(text: str) -> str:
+    """Mark a string for extraction; it is translated where it is shown."""
+    return text
+
+
+# (Arabic message for the page, English message for the API) per status.
+MESSAGES: dict[int, tuple[str, str]] = {
+    400: (N_("الطلب غير صالح."), "The request is not valid."),
+    401: (N_("يلزم تسجيل الدخول."), "Authentication is required."),
+    403: (N_("ليست لديك صلاحية لهذه الصفحة."), "You do not have permission for this action."),
+    404: (N_("الصفحة المطلوبة غير موجودة."), "The requested resource does not exist."),
+    405: (N_("هذه الطريقة غير مسموح بها."), "This method is not allowed here."),
+    413: (N_("الملف المرفوع أكبر من الحد المسموح به."), "The upload is larger than the allowed limit."),
+    422: (N_("البيانات المرسلة غير صحيحة."), "The submitted data is not valid."),
+    429: (N_("طلبات كثيرة جدا، حاول لاحقا."), "Too many requests; try again later."),
+    500: (N_("حدث خطأ داخلي. لم يفقد أي شيء؛ حاول مرة أخرى."), "An internal error occurred; nothing was lost."),
+    503: (N_("الخدمة غير متاحة مؤقتا."), "The service is temporarily unavailable."),
+}
+
+
+def _messages(code: int) -> tuple[str, str]:
+    return MESSAGES.get(code, MESSAGES[500] if code >= 500 else MESSAGES[400])
+
+
+def handle_http_exception(error: HTTPException) -> ResponseReturnValue:
+    code = error.code or 500
+    arabic, english = _messages(code)
+    if is_api_request():
+        body: dict[str, object] = {"status": code, "error": english, "error_ar": arabic}
+        details = getattr(error, "data", None)
+        if isinstance(details, dict) and details.get("messages"):
+            body["details"] = details["messages"]
+        elif error.description and code < 500 and error.description != type(error).description:
+            body["detail"] = error.description
+        response = jsonify(body)
+        response.status_code = code
+        if code == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="sijill"'
+        return response
+    return render_template("errors/error.html", code=code, message=_(arabic)), code
+
+
+def handle_unexpected(error: Exception) -> ResponseReturnValue:
+    log.exception("unhandled error", exc_info=error)
+    return handle_http_exception(InternalServerError())
+
+
+def install(app: Flask) -> None:
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)

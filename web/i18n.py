@@ -1,0 +1,87 @@
+"""Arabic first, English available.
+
+Source strings in the templates and code are Arabic, so the Arabic interface never depends on a compiled
+catalogue; ``translations/en`` holds the English. The ``.po`` file is compiled into the data directory when the app
+starts (and again whenever it changes), so there is no build step and no binary in the repository.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Blueprint, Flask, redirect, request, session
+from flask.typing import ResponseReturnValue
+from flask_babel import Babel, get_locale
+
+from archive.roles import ROLE_LABELS, Role
+from sijill.settings import LOCALES
+from web.permissions import current_principal, public
+
+SOURCE_DIR = Path(__file__).with_name("translations")
+babel = Babel()
+bp = Blueprint("i18n", __name__)
+
+
+def compile_catalogues(target: Path) -> Path:
+    """Compile every ``.po`` under ``SOURCE_DIR`` into ``target`` when missing or older than its source."""
+    for po_path in SOURCE_DIR.glob("*/LC_MESSAGES/*.po"):
+        mo_path = target / po_path.relative_to(SOURCE_DIR).with_suffix(".mo")
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        mo_path.parent.mkdir(parents=True, exist_ok=True)
+        with po_path.open("rb") as fh:
+            catalog = read_po(fh)
+        tmp = mo_path.with_suffix(".tmp")
+        with tmp.open("wb") as out:
+            write_mo(out, catalog)
+        tmp.replace(mo_path)
+    return target
+
+
+def select_locale() -> str:
+    chosen = session.get("lang")
+    if chosen in LOCALES:
+        return str(chosen)
+    principal = current_principal()
+    if principal is not None and principal.locale in LOCALES:
+        return str(principal.locale)
+    from web.runtime import runtime
+
+    return runtime().settings.default_locale
+
+
+def text_direction() -> str:
+    return "rtl" if str(get_locale()) == "ar" else "ltr"
+
+
+def role_label(role: Role) -> str:
+    arabic, english = ROLE_LABELS[role]
+    return arabic if str(get_locale()) == "ar" else english
+
+
+def localized(obj: object, field: str) -> str:
+    """Pick ``<field>_ar`` or ``<field>_en`` from a model by the current locale."""
+    suffix = "ar" if str(get_locale()) == "ar" else "en"
+    return str(getattr(obj, f"{field}_{suffix}", "") or getattr(obj, f"{field}_ar", ""))
+
+
+@bp.route("/lang/<code>")
+@public
+def switch(code: str) -> ResponseReturnValue:
+    if code in LOCALES:
+        session["lang"] = code
+    target = request.referrer or "/"
+    if not target.startswith(request.host_url):
+        target = "/"
+    return redirect(target)
+
+
+def install(app: Flask, compiled_dir: Path) -> None:
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = str(compile_catalogues(compiled_dir))
+    babel.init_app(app, locale_selector=select_locale)
+    app.register_blueprint(bp)
+    app.jinja_env.globals.update(
+        text_direction=text_direction, role_label=role_label, localized=localized, get_locale=get_locale
+    )
