@@ -230,6 +230,15 @@ def test_healthz_turns_red_when_storage_is_unreachable(app: Flask, client: Flask
     assert "k:s@" not in body["checks"]["storage"]["detail"]
 
 
+def test_healthz_hides_details_from_remote_callers(client: FlaskClient) -> None:
+    remote = client.get("/healthz", environ_base={"REMOTE_ADDR": "203.0.113.7"}).get_json()
+    assert remote["status"] == "ok"
+    assert remote["checks"]["database"] == {"ok": True}
+    assert all(set(check) == {"ok"} for check in remote["checks"].values())
+    local = client.get("/healthz", environ_base={"REMOTE_ADDR": "127.0.0.1"}).get_json()
+    assert "detail" in local["checks"]["storage"]
+
+
 def test_security_headers(client: FlaskClient) -> None:
     headers = client.get("/login").headers
     assert headers["X-Frame-Options"] == "DENY"

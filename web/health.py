@@ -1,20 +1,38 @@
-"""``/healthz``: database, storage, search and broker, for load balancers and operators."""
+"""``/healthz``: database, storage, search and broker, for load balancers and operators.
+
+Anyone may ask whether Sijill is healthy; only callers on the same machine (the operator, a container's own
+health check) or a logged-in administrator see the details, which name hosts and paths.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from typing import Any
+
+from flask import Blueprint, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from archive.roles import Permission
 from sijill.health import report, run_checks
-from web.permissions import public
+from web.permissions import current_principal, public
 from web.runtime import runtime
 
 bp = Blueprint("health", __name__)
+
+LOOPBACK = {"127.0.0.1", "::1"}
+
+
+def _may_see_details() -> bool:
+    if request.remote_addr in LOOPBACK:
+        return True
+    principal = current_principal()
+    return principal is not None and principal.can(Permission.ADMIN_USERS)
 
 
 @bp.route("/healthz")
 @public
 def healthz() -> ResponseReturnValue:
     rt = runtime()
-    body = report(run_checks(rt.settings, rt.db))
+    body: dict[str, Any] = report(run_checks(rt.settings, rt.db))
+    if not _may_see_details():
+        body["checks"] = {name: {"ok": check["ok"]} for name, check in body["checks"].items()}
     return jsonify(body), 200 if body["status"] == "ok" else 503
