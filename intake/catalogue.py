@@ -70,11 +70,22 @@ class Catalogue:
 def load_catalogue(path: Path = DEFAULT_CATALOGUE) -> Catalogue:
     """Read and validate a catalogue file."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
-        raise CatalogueError(f"The catalogue {path} cannot be read: {exc}") from None
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise CatalogueError(f"The catalogue {path} cannot be read: {exc.strerror or exc}.") from None
+    return parse_catalogue(text, source=str(path))
+
+
+def parse_catalogue(text: str, source: str = "text") -> Catalogue:
+    """Validate a catalogue given as YAML text (a file, or what an administrator pasted)."""
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        where = getattr(exc, "problem_mark", None)
+        line = f" at line {where.line + 1}" if where is not None else ""
+        raise CatalogueError(f"The catalogue {source} is not valid YAML{line}.") from None
     if not isinstance(raw, dict) or not raw.get("version") or not isinstance(raw.get("services"), list):
-        raise CatalogueError(f"The catalogue {path} needs a 'version' and a list of 'services'.")
+        raise CatalogueError(f"The catalogue {source} needs a 'version' and a list of 'services'.")
     services = tuple(_service(entry) for entry in raw["services"])
     codes = [s.code for s in services]
     duplicates = sorted({c for c in codes if codes.count(c) > 1})
@@ -122,25 +133,111 @@ def _service(entry: Any) -> ServiceDefinition:
 
 def sync_catalogue(session: Session, catalogue: Catalogue) -> tuple[int, int]:
     """Insert new services and update changed ones; returns (created, updated). Services are never deleted."""
+    created, updated, _ = _apply(session, catalogue, deactivate_missing=False)
+    return created, updated
+
+
+@dataclass(frozen=True)
+class CatalogueChange:
+    version: str
+    created: int
+    updated: int
+    deactivated: int
+
+
+def current_version(session: Session) -> str | None:
+    """The catalogue version of the most recently changed active service (what intake snapshots use)."""
+    row = session.scalars(select(Service).where(Service.active).order_by(Service.updated_at.desc())).first()
+    return row.catalogue_version if row is not None else None
+
+
+def apply_catalogue(session: Session, catalogue: Catalogue) -> CatalogueChange:
+    """An administrator's new edition of the whole catalogue: services left out are deactivated (never deleted,
+    since applications refer to them), and a changed catalogue must carry a new version so every application's
+    snapshot names exactly one definition."""
+    used = set(session.scalars(select(Service.catalogue_version)))
+    if catalogue.version in used:
+        probe = _diff(session, catalogue)
+        if probe:
+            raise CatalogueError(
+                f"Version {catalogue.version} is already in use and this text changes {probe}; "
+                "give the catalogue a new version."
+            )
+    created, updated, deactivated = _apply(session, catalogue, deactivate_missing=True)
+    return CatalogueChange(catalogue.version, created, updated, deactivated)
+
+
+def export_catalogue(session: Session) -> str:
+    """The active catalogue as YAML in the file's own format, for an administrator to edit and load again."""
+    rows = session.scalars(select(Service).where(Service.active).order_by(Service.id)).all()
+    services = []
+    for row in rows:
+        d = row.definition
+        services.append(
+            {
+                "code": row.code,
+                "name_ar": row.name_ar,
+                "name_en": row.name_en,
+                "legal_days": row.legal_days,
+                "fee_egp": row.fee_piastres / 100 if row.fee_piastres % 100 else row.fee_piastres // 100,
+                "needs_property": bool(d.get("needs_property", False)),
+                "departments": list(d.get("departments", [])),
+                "required_documents": list(d.get("required_documents", [])),
+                "signing_chain": list(d.get("signing_chain", [])),
+            }
+        )
+    body = {"version": current_version(session) or "1", "services": services}
+    header = "# Sijill service catalogue, exported from the database. Change `version` when you change anything.\n"
+    return header + yaml.safe_dump(body, allow_unicode=True, sort_keys=False, width=200)
+
+
+def _values(definition: ServiceDefinition, version: str) -> dict[str, Any]:
+    return {
+        "name_ar": definition.name_ar,
+        "name_en": definition.name_en,
+        "legal_days": definition.legal_days,
+        "fee_piastres": definition.fee_piastres,
+        "definition": definition.definition_json(),
+        "catalogue_version": version,
+        "active": True,
+    }
+
+
+def _diff(session: Session, catalogue: Catalogue) -> str:
+    """A short description of what ``catalogue`` would change, or "" when nothing."""
     existing = {s.code: s for s in session.scalars(select(Service))}
-    created = updated = 0
+    changed = []
     for definition in catalogue.services:
-        values = {
-            "name_ar": definition.name_ar,
-            "name_en": definition.name_en,
-            "legal_days": definition.legal_days,
-            "fee_piastres": definition.fee_piastres,
-            "definition": definition.definition_json(),
-            "catalogue_version": catalogue.version,
-            "active": True,
-        }
+        row = existing.get(definition.code)
+        values = _values(definition, catalogue.version)
+        values.pop("catalogue_version")
+        if row is None or any(getattr(row, k) != v for k, v in values.items()):
+            changed.append(definition.code)
+    wanted = {d.code for d in catalogue.services}
+    changed += [code for code, row in existing.items() if row.active and code not in wanted]
+    return ", ".join(sorted(changed))
+
+
+def _apply(session: Session, catalogue: Catalogue, *, deactivate_missing: bool) -> tuple[int, int, int]:
+    existing = {s.code: s for s in session.scalars(select(Service))}
+    created = updated = deactivated = 0
+    for definition in catalogue.services:
+        values = _values(definition, catalogue.version)
         row = existing.get(definition.code)
         if row is None:
             session.add(Service(code=definition.code, **values))
             created += 1
         elif any(getattr(row, k) != v for k, v in values.items()):
+            # Every service of a new edition carries its version; only a change of content counts as "updated".
+            if any(getattr(row, k) != v for k, v in values.items() if k != "catalogue_version"):
+                updated += 1
             for key, value in values.items():
                 setattr(row, key, value)
-            updated += 1
+    if deactivate_missing:
+        wanted = {d.code for d in catalogue.services}
+        for code, row in existing.items():
+            if row.active and code not in wanted:
+                row.active = False
+                deactivated += 1
     session.flush()
-    return created, updated
+    return created, updated, deactivated

@@ -249,6 +249,35 @@ def users_token(ctx: click.Context, username: str, name: str) -> None:
     click.echo(_with_session(_settings(ctx), issue))
 
 
+@cli.group()
+def catalogue() -> None:
+    """The service catalogue (a versioned YAML file)."""
+
+
+@catalogue.command("load")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def catalogue_load(ctx: click.Context, path: Path) -> None:
+    """Load a new edition of the catalogue; services it leaves out are deactivated."""
+    from intake.catalogue import apply_catalogue, load_catalogue
+
+    new = load_catalogue(path)
+    change = _with_session(_settings(ctx), lambda s: apply_catalogue(s, new))
+    click.echo(
+        f"catalogue {change.version}: {change.created} added, {change.updated} changed, "
+        f"{change.deactivated} deactivated"
+    )
+
+
+@catalogue.command("export")
+@click.pass_context
+def catalogue_export(ctx: click.Context) -> None:
+    """Print the active catalogue as YAML, ready to edit and load again."""
+    from intake.catalogue import export_catalogue
+
+    click.echo(_with_session(_settings(ctx), export_catalogue), nl=False)
+
+
 @cli.command()
 @click.pass_context
 def demo(ctx: click.Context) -> None:

@@ -58,7 +58,9 @@ def test_unreachable_storage_is_one_sentence(tmp_path: Path) -> None:
 
 
 def test_demo_users_and_tokens(tmp_path: Path) -> None:
-    assert "revision 0001" in sijill(tmp_path, "db", "upgrade").stdout
+    from archive.migrate import head_revision
+
+    assert f"revision {head_revision()}" in sijill(tmp_path, "db", "upgrade").stdout
     first = sijill(tmp_path, "demo")
     assert first.returncode == 0, first.stderr
     assert "demo.clerk" in first.stdout and "DEMO" in first.stdout
@@ -77,6 +79,23 @@ def test_demo_users_and_tokens(tmp_path: Path) -> None:
     assert "at least 10" in one_sentence(weak)
     token = sijill(tmp_path, "users", "token", "new.clerk")
     assert token.returncode == 0 and token.stdout.startswith("sjl_")
+
+
+def test_catalogue_export_and_load(tmp_path: Path) -> None:
+    assert sijill(tmp_path, "db", "upgrade").returncode == 0
+    assert sijill(tmp_path, "demo").returncode == 0
+    exported = sijill(tmp_path, "catalogue", "export")
+    assert exported.returncode == 0 and "SHOP-LICENCE" in exported.stdout and "طلب ترخيص تشغيل محل" in exported.stdout
+    edition = tmp_path / "catalogue.yaml"
+    text = exported.stdout.replace("legal_days: 7", "legal_days: 9", 1)
+    edition.write_text(text, encoding="utf-8")
+    refused = one_sentence(sijill(tmp_path, "catalogue", "load", str(edition)))
+    assert "new version" in refused
+    version_line = next(line for line in text.splitlines() if line.startswith("version:"))
+    edition.write_text(text.replace(version_line, "version: 2027.01-1"), encoding="utf-8")
+    loaded = sijill(tmp_path, "catalogue", "load", str(edition))
+    assert loaded.returncode == 0, loaded.stderr
+    assert "0 added, 1 changed, 0 deactivated" in loaded.stdout
 
 
 def _free_port() -> int:

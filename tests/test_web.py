@@ -44,6 +44,23 @@ def test_every_english_message_is_translated() -> None:
     assert untranslated == []
 
 
+def test_every_source_message_is_in_the_english_catalogue() -> None:
+    """A new Arabic string in a template or view must reach the .po (run scripts/i18n-update.sh)."""
+    from babel.messages.extract import extract_from_dir
+    from babel.messages.pofile import read_po
+
+    from web.i18n import SOURCE_DIR
+
+    web_dir = SOURCE_DIR.parent
+    method_map = [("**.py", "python"), ("templates/**.html", "jinja2")]
+    keywords = {"_": None, "gettext": None, "N_": None, "lazy_gettext": None}
+    source = {msg[2] for msg in extract_from_dir(str(web_dir), method_map, keywords=keywords)}
+    with (SOURCE_DIR / "en/LC_MESSAGES/messages.po").open("rb") as fh:
+        known = {m.id for m in read_po(fh) if m.id}
+    assert source, "no messages extracted: is the extraction configuration right?"
+    assert sorted(str(m) for m in source - known) == []
+
+
 def test_anonymous_is_sent_to_login(client: FlaskClient) -> None:
     response = client.get("/")
     assert response.status_code == 302
@@ -153,6 +170,42 @@ def test_services_page_lists_catalogue(app: Flask, login: Login) -> None:
         sync_catalogue(session, load_catalogue())
     html = login(Role.CLERK).get("/services").get_data(as_text=True)
     assert "طلب ترخيص تشغيل محل" in html and "مستخرج السجل التجاري" in html
+
+
+def test_admin_edits_the_catalogue_with_a_new_version(app: Flask, login: Login) -> None:
+    from intake.catalogue import load_catalogue, sync_catalogue
+    from web.runtime import Runtime
+
+    runtime: Runtime = app.extensions["sijill"]
+    with runtime.db.session() as session:
+        sync_catalogue(session, load_catalogue())
+    client = login(Role.ADMIN)
+    page = client.get("/admin/catalogue").get_data(as_text=True)
+    assert "BUILD-PERMIT" in page
+    exported = client.get("/admin/catalogue.yaml").get_data(as_text=True)
+    token = csrf_token_from(page)
+
+    changed = exported.replace("legal_days: 7", "legal_days: 10", 1)
+    same_version = client.post("/admin/catalogue", data={"csrf_token": token, "text": changed})
+    assert same_version.status_code == 400
+    assert "لم يُحفظ الدليل" in same_version.get_data(as_text=True)
+
+    version = load_catalogue().version
+    bumped = changed.replace(f"version: {version}", "version: 2026.12-1").replace(f"version: '{version}'",
+                                                                                 "version: 2026.12-1")
+    saved = client.post("/admin/catalogue", data={"csrf_token": token, "text": bumped})
+    assert saved.status_code == 302, saved.get_data(as_text=True)
+    with runtime.db.session() as session:
+        from sqlalchemy import select
+
+        from archive.models import Service
+
+        validity = session.scalar(select(Service).where(Service.code == "VALIDITY"))
+        assert validity is not None and validity.legal_days == 10 and validity.catalogue_version == "2026.12-1"
+
+    broken = client.post("/admin/catalogue", data={"csrf_token": token, "text": "version: [unclosed"})
+    assert broken.status_code == 400 and "YAML" in broken.get_data(as_text=True)
+    assert login(Role.CLERK).get("/admin/catalogue").status_code == 403
 
 
 # --- JSON API -------------------------------------------------------------------------------------------
