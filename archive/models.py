@@ -7,9 +7,22 @@ Schema changes go through Alembic migrations in ``archive/migrations``; nothing 
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from archive.roles import Permission, Role, permissions_for
@@ -121,3 +134,156 @@ class ApiToken(Base):
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     user: Mapped[User] = relationship(lazy="joined")
+
+
+class ApplicationStatus(StrEnum):
+    """Where an application stands. Only ``received`` is set today; review, signing and issue come later."""
+
+    RECEIVED = "received"
+    IN_REVIEW = "in_review"
+    RETURNED = "returned"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    ISSUED = "issued"
+
+
+class Channel(StrEnum):
+    """How an application reached us: at the one-stop window, through the JSON API, or by a bulk import."""
+
+    WINDOW = "window"
+    API = "api"
+    IMPORT = "import"
+
+
+class OcrStatus(StrEnum):
+    """Progress of OCR for a page, and (summarised) for a document."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class TrackingCounter(Base):
+    """The last tracking sequence handed out per centre and year; incremented under a row lock."""
+
+    __tablename__ = "tracking_counters"
+
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last_value: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Application(Base):
+    """One citizen's request (طلب) as taken in at a centre, with snapshots of what the catalogue said then."""
+
+    __tablename__ = "applications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tracking_number: Mapped[str] = mapped_column(String(32), unique=True)
+    centre_id: Mapped[int] = mapped_column(ForeignKey("centres.id"), index=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"), index=True)
+    service_code: Mapped[str] = mapped_column(String(32))
+    """Snapshot: the service's code when the application was taken in."""
+    catalogue_version: Mapped[str] = mapped_column(String(32))
+    """Snapshot: the catalogue version whose required documents and durations applied."""
+    applicant_name: Mapped[str] = mapped_column(String(200))
+    national_id: Mapped[str] = mapped_column(String(14), index=True)
+    """Fourteen ASCII digits (normalised)."""
+    applicant_phone: Mapped[str] = mapped_column(String(16))
+    """Egyptian mobile number, normalised to 11 ASCII digits (01XXXXXXXXX)."""
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """Property and other service-specific facts: plot_number, street, district, area_m2, notes."""
+    status: Mapped[str] = mapped_column(String(32), default=ApplicationStatus.RECEIVED.value, index=True)
+    incomplete_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """Why the clerk accepted the file although required documents are missing."""
+    missing_documents: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """Requirement codes of the catalogue with no document uploaded at intake."""
+    channel: Mapped[str] = mapped_column(String(16))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    """created_at plus the service's legal duration in days: the governance deadline."""
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    centre: Mapped[Centre] = relationship(lazy="joined")
+    service: Mapped[Service] = relationship(lazy="joined")
+    created_by: Mapped[User | None] = relationship()
+    documents: Mapped[list[Document]] = relationship(
+        back_populates="application", cascade="all, delete-orphan", order_by="Document.id"
+    )
+
+
+class Document(Base):
+    """One uploaded file (a scan or PDF) of an application; the original lives in the object store."""
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    requirement: Mapped[str] = mapped_column(String(64))
+    """A required_documents code of the service, or ``OTHER``."""
+    filename: Mapped[str] = mapped_column(String(255))
+    media_type: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    """Object-store key of the original as uploaded."""
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    page_count: Mapped[int] = mapped_column(Integer)
+    ocr_status: Mapped[str] = mapped_column(String(16), default=OcrStatus.PENDING.value)
+    searchable_pdf_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """Object-store key of the whole searchable PDF, once every page is done."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    application: Mapped[Application] = relationship(back_populates="documents")
+    pages: Mapped[list[Page]] = relationship(
+        back_populates="document", cascade="all, delete-orphan", order_by="Page.index"
+    )
+
+
+class Page(Base):
+    """One page of a document: the unit of OCR work, with its results and the store keys of what it produced."""
+
+    __tablename__ = "pages"
+    __table_args__ = (UniqueConstraint("document_id", "index"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"))
+    index: Mapped[int] = mapped_column(Integer)
+    """0-based position in the document."""
+    status: Mapped[str] = mapped_column(String(16), default=OcrStatus.PENDING.value)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    mean_confidence: Mapped[float | None] = mapped_column(Float, nullable=True)
+    line_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    is_blank: Mapped[bool] = mapped_column(Boolean, default=False)
+    low_confidence: Mapped[bool] = mapped_column(Boolean, default=False)
+    rotation: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """Degrees the page was turned (0, 90, 180, 270) before reading."""
+    skew_angle: Mapped[float | None] = mapped_column(Float, nullable=True)
+    timings: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    pdf_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """Object-store key of the one-page searchable PDF."""
+    preview_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """Object-store key of the preview JPEG."""
+    words_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """Object-store key of the word boxes (JSON)."""
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    document: Mapped[Document] = relationship(back_populates="pages")
+
+
+class ImportRecord(Base):
+    """A scanner folder imported by ``sijill import``: its fingerprint makes the import happen exactly once."""
+
+    __tablename__ = "intake_imports"
+
+    fingerprint: Mapped[str] = mapped_column(String(64), primary_key=True)
+    """SHA-256 over the folder's manifest and its files' digests."""
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    source: Mapped[str] = mapped_column(String(255))
+    """The folder's name, for operators."""
+    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    application: Mapped[Application] = relationship()

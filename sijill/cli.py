@@ -76,8 +76,10 @@ def preflight(settings: Settings) -> Database:
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--threads", default=8, show_default=True, type=int)
 @click.option("--worker/--no-worker", default=True, show_default=True, help="Also start a background worker.")
+@click.option("--concurrency", default=max(1, os.cpu_count() or 1), show_default=True, type=int,
+              help="Worker processes (OCR runs best with one per core).")
 @click.pass_context
-def run(ctx: click.Context, host: str, port: int, threads: int, worker: bool) -> None:
+def run(ctx: click.Context, host: str, port: int, threads: int, worker: bool, concurrency: int) -> None:
     """Serve the web app (and, by default, one worker) until interrupted."""
     import waitress
 
@@ -90,7 +92,7 @@ def run(ctx: click.Context, host: str, port: int, threads: int, worker: bool) ->
     child: subprocess.Popen[bytes] | None = None
     if worker:
         child = subprocess.Popen(
-            worker_argv(settings, concurrency=1, loglevel="INFO", queues=None),
+            worker_argv(settings, concurrency=concurrency, loglevel="INFO", queues=None, beat=True),
             env=settings_environ(settings),
             start_new_session=True,
         )
@@ -247,6 +249,71 @@ def users_token(ctx: click.Context, username: str, name: str) -> None:
         return issue_api_token(session, user, name)
 
     click.echo(_with_session(_settings(ctx), issue))
+
+
+@cli.command("import")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--user", "username", default=None, help="Clerk account to record the applications under.")
+@click.option("--watch", is_flag=True, help="Keep watching the folder (a network scanner's hot folder).")
+@click.option("--interval", default=5.0, show_default=True, type=float, help="Seconds between polls with --watch.")
+@click.pass_context
+def import_command(ctx: click.Context, directory: Path, username: str | None, watch: bool, interval: float) -> None:
+    """Register every application folder in DIRECTORY (see intake/importer.py for the layout)."""
+    import time
+
+    from archive.store import open_store
+    from intake.importer import find_batches, import_batch, session_user, settled_batches
+    from ocr.limits import Limits
+
+    settings = _settings(ctx)
+    database = preflight(settings)
+    store = open_store(settings.storage_url)
+    limits = Limits(max_bytes=settings.max_upload_bytes)
+    with database.session() as session:
+        clerk = session_user(session, username)
+        if username and clerk is None:
+            raise AccountError(f"There is no user named {username!r}.")
+        if clerk is not None:
+            session.expunge(clerk)
+
+    def take(batches: list[Any]) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        with click.progressbar(batches, label="importing", show_pos=True, file=sys.stderr) as bar:
+            for batch in bar:
+                outcome = import_batch(database, store, batch, limits=limits, clerk=clerk)
+                counts[outcome.status] = counts.get(outcome.status, 0) + 1
+                _report_import(settings, outcome)
+        return counts
+
+    if not watch:
+        counts = take(find_batches(directory))
+        click.echo(", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing to import")
+        return
+    click.echo(f"watching {directory} every {interval:g} s (Ctrl-C to stop)")
+    seen: dict[Path, Any] = {}
+    try:
+        while True:
+            ready = list(settled_batches(directory, seen))
+            if ready:
+                take(ready)
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        click.echo("stopped")
+
+
+def _report_import(settings: Settings, outcome: Any) -> None:
+    from worker.dispatch import enqueue_pages
+
+    if outcome.status == "imported":
+        try:
+            enqueue_pages(settings, outcome.page_ids)
+        except Exception as exc:  # any broker fault: the beat schedule re-enqueues stale pages
+            click.echo(f"  {outcome.folder.name}: OCR not queued yet ({exc}); it will be retried", err=True)
+        click.echo(f"  {outcome.folder.name}: {outcome.tracking_number}")
+    elif outcome.status == "refused":
+        click.echo(f"  {outcome.folder.name}: refused, see ERRORS.txt", err=True)
+    elif outcome.status == "already_imported":
+        click.echo(f"  {outcome.folder.name}: already imported as {outcome.tracking_number}")
 
 
 @cli.group()

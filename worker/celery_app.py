@@ -37,6 +37,16 @@ CONNECT_TIMEOUT_S = 5
 #: How long SQLite waits for another process's write lock (the default 5 s is short with several workers).
 SQLITE_BUSY_TIMEOUT_S = 30
 
+#: Queue of the per-page OCR tasks; workers consume it and the default ``celery`` queue unless told otherwise.
+OCR_QUEUE = "ocr"
+DEFAULT_QUEUE = "celery"
+
+#: Periodic safety nets (run by ``sijill beat``, or inside the worker that ``sijill run`` starts).
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    "requeue-stale-ocr-pages": {"task": "ocr.requeue_stale", "schedule": 300.0},
+    "sweep-unreferenced-blobs": {"task": "archive.sweep", "schedule": 6 * 3600.0},
+}
+
 _SQLITE_BROKER_PREFIX = "sqla+sqlite:///"
 _SQLITE_RESULT_PREFIX = "db+sqlite:///"
 
@@ -132,6 +142,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "enable_utc": True,
         "task_track_started": True,
         "beat_schedule_filename": str(settings.data_dir / "celerybeat-schedule"),
+        "beat_schedule": BEAT_SCHEDULE,
+        # OCR pages are long and CPU-bound: their own queue, so quick tasks never wait behind a 50-page scan.
+        "task_routes": {"ocr.page": {"queue": OCR_QUEUE}},
     }
     if settings.result_backend.startswith(_SQLITE_RESULT_PREFIX):
         config["database_engine_options"] = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT_S}}

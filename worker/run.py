@@ -18,6 +18,8 @@ from types import FrameType
 from sijill.settings import ENV_PREFIX, Settings
 
 CELERY_APP = "worker.celery_app"
+#: Every queue Sijill routes tasks to (see ``worker.celery_app``): the default one and the OCR one.
+ALL_QUEUES = ("celery", "ocr")
 #: Worker pools we pass through; ``prefork`` for production, ``solo`` (one task at a time in the main process)
 #: for tests and debugging, ``threads`` for I/O-bound queues.
 POOLS = ("prefork", "solo", "threads")
@@ -63,8 +65,12 @@ def worker_argv(
     *,
     pool: str = "prefork",
     hostname: str | None = None,
+    beat: bool = False,
 ) -> list[str]:
     """The full command line of a worker (run it with :func:`settings_environ` as its environment).
+
+    Without ``queues`` the worker consumes every queue Sijill uses. ``beat=True`` embeds the periodic scheduler
+    (the single-machine setup of ``sijill run``; a deployment runs exactly one ``sijill beat`` instead).
 
     Mingle and gossip are off: they only synchronise revoked-task lists and worker events between nodes, cost
     a second or more at start-up and chatter on the broker; remote control (``celery inspect``) still works.
@@ -81,8 +87,9 @@ def worker_argv(
         "--without-mingle",
         "--without-gossip",
     )
-    if queues:
-        argv.append("--queues=" + ",".join(queues))
+    argv.append("--queues=" + ",".join(queues or ALL_QUEUES))
+    if beat:
+        argv += ["--beat", f"--schedule={settings.data_dir / 'celerybeat-schedule'}"]
     if hostname:
         argv.append(f"--hostname={hostname}")
     return argv

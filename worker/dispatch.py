@@ -1,0 +1,29 @@
+"""Enqueue work from a process that is not a worker (the web app, the importer), by task name only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from celery import Celery
+
+from sijill.settings import Settings
+from worker.celery_app import OCR_QUEUE, create_celery
+
+_apps: dict[tuple[str, str], Celery] = {}
+
+
+def _app(settings: Settings) -> Celery:
+    key = (settings.broker_url, settings.result_backend)
+    if key not in _apps:
+        _apps[key] = create_celery(settings)
+    return _apps[key]
+
+
+def enqueue_pages(settings: Settings, page_ids: Iterable[int]) -> int:
+    """Send one ``ocr.page`` task per page; a failure here is repaired by ``ocr.requeue_stale``."""
+    app = _app(settings)
+    count = 0
+    for page_id in page_ids:
+        app.send_task("ocr.page", args=(page_id,), queue=OCR_QUEUE)
+        count += 1
+    return count
