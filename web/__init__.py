@@ -18,6 +18,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     """Build the app for ``settings`` (read from the environment when omitted)."""
     from web import admin, errors, health, home, i18n, permissions
     from web import api as api_pkg
+    from web import intake as intake_pkg
     from web.auth.views import bp as auth_bp
     from web.auth.views import login_manager
     from web.runtime import Runtime, install
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.register_blueprint(home.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(intake_pkg.bp)
     api_pkg.install(app, csrf)
 
     @app.after_request

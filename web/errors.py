@@ -34,15 +34,34 @@ MESSAGES: dict[int, tuple[str, str]] = {
 }
 
 
+class ExplainedError(HTTPException):
+    """An HTTP error with its own message (Arabic source for the page, English for the API) and a stable code."""
+
+    def __init__(self, status: int, message_ar: str, message_en: str, error_code: str) -> None:
+        super().__init__(description=message_en)
+        self.code = status
+        self.message_ar = message_ar
+        self.message_en = message_en
+        self.error_code = error_code
+
+
 def _messages(code: int) -> tuple[str, str]:
     return MESSAGES.get(code, MESSAGES[500] if code >= 500 else MESSAGES[400])
 
 
 def handle_http_exception(error: HTTPException) -> ResponseReturnValue:
     code = error.code or 500
-    arabic, english = _messages(code)
+    if isinstance(error, ExplainedError):
+        arabic, english = error.message_ar, error.message_en
+    else:
+        arabic, english = _messages(code)
     if is_api_request():
         body: dict[str, object] = {"status": code, "error": english, "error_ar": arabic}
+        if isinstance(error, ExplainedError):
+            body["code"] = error.error_code
+            response = jsonify(body)
+            response.status_code = code
+            return response
         details = getattr(error, "data", None)
         if isinstance(details, dict) and details.get("messages"):
             body["details"] = details["messages"]

@@ -1,13 +1,15 @@
-"""Per-application services (settings, database) and the per-request database session."""
+"""Per-application services (settings, database, object store, upload limits) and the per-request database session."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
 from archive.db import Database
+from archive.store import ObjectStore, open_store
+from ocr.limits import Limits
 from sijill.settings import Settings
 
 EXTENSION_KEY = "sijill"
@@ -17,6 +19,24 @@ EXTENSION_KEY = "sijill"
 class Runtime:
     settings: Settings
     db: Database
+    _store: ObjectStore | None = field(default=None, init=False, repr=False)
+    _store_url: str | None = field(default=None, init=False, repr=False)
+
+    @property
+    def store(self) -> ObjectStore:
+        """The object store of ``settings.storage_url``, opened on first use (opening contacts nothing).
+
+        Reopened if the settings were replaced with another storage URL (tests and the health check do that).
+        """
+        if self._store is None or self._store_url != self.settings.storage_url:
+            self._store = open_store(self.settings.storage_url)
+            self._store_url = self.settings.storage_url
+        return self._store
+
+    @property
+    def limits(self) -> Limits:
+        """What one uploaded file may cost, from the settings (the request as a whole is capped by Flask)."""
+        return Limits(max_bytes=self.settings.max_upload_bytes)
 
 
 def install(app: Flask, runtime: Runtime) -> None:

@@ -9,6 +9,8 @@ from celery import Celery
 from sijill.settings import Settings
 from worker.celery_app import OCR_QUEUE, create_celery
 
+RETRY_POLICY = {"max_retries": 2, "interval_start": 0.0, "interval_step": 0.25, "interval_max": 0.5}
+
 _apps: dict[tuple[str, str], Celery] = {}
 
 
@@ -24,6 +26,9 @@ def enqueue_pages(settings: Settings, page_ids: Iterable[int]) -> int:
     app = _app(settings)
     count = 0
     for page_id in page_ids:
-        app.send_task("ocr.page", args=(page_id,), queue=OCR_QUEUE)
+        # No result is awaited (the page row is the result), and a broker that is down must fail in about a
+        # second, not keep a clerk waiting: ocr.requeue_stale sends the pages again later.
+        app.send_task("ocr.page", args=(page_id,), queue=OCR_QUEUE, ignore_result=True, retry=True,
+                      retry_policy=RETRY_POLICY)
         count += 1
     return count

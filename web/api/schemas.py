@@ -54,3 +54,101 @@ class CentreOut(Schema):
     name_ar = fields.String()
     name_en = fields.String()
     governorate_code = fields.String()
+
+
+# --- applications ----------------------------------------------------------------------------------------
+
+
+class DocumentCreated(Schema):
+    id = fields.Integer()
+    requirement = fields.String(metadata={"description": "Requirement code of the service, or OTHER"})
+    filename = fields.String()
+    page_count = fields.Integer()
+
+
+class ApplicationCreated(Schema):
+    tracking_number = fields.String(metadata={"example": "SOH01-2026-000123-K"})
+    status = fields.String(metadata={"example": "received"})
+    missing_documents = fields.List(fields.String(), metadata={"description": "Required documents not handed in"})
+    receipt_url = fields.String(metadata={"description": "The receipt PDF (bearer token needed)"})
+    status_url = fields.String(metadata={"description": "Status and OCR progress (bearer token needed)"})
+    track_url = fields.String(metadata={"description": "The citizen's public status page (the receipt's QR code)"})
+    documents = fields.List(fields.Nested(DocumentCreated))
+
+
+class FieldError(Schema):
+    code = fields.String(metadata={"description": "Stable code for programs, e.g. wrong_length, reason_required"})
+    message_ar = fields.String()
+    message_en = fields.String()
+    field = fields.String(metadata={"description": "For uploads[i]: the multipart field of that file (doc.CODE)"})
+    filename = fields.String(metadata={"description": "For uploads[i]: the file's name as uploaded"})
+
+
+class InvalidApplication(Schema):
+    status = fields.Integer(metadata={"example": 400})
+    error = fields.String()
+    error_ar = fields.String()
+    code = fields.String(metadata={"example": "invalid"})
+    field_errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(FieldError),
+        data_key="fields",
+        metadata={
+            "description": "Every problem at once, by field: national_id, applicant_name, applicant_phone, "
+            "service_code, centre_code, details.<key>, uploads (none at all), uploads[i] (the i-th file, "
+            "0-based, in the order doc.<CODE> fields follow the service's required documents, then doc.OTHER), "
+            "incomplete_reason"
+        },
+    )
+
+
+class OcrSummary(Schema):
+    pages = fields.Integer()
+    done = fields.Integer()
+    failed = fields.Integer()
+    pending = fields.Integer()
+    running = fields.Integer()
+    complete = fields.Boolean(metadata={"description": "No page is waiting or running"})
+
+
+class PageStatus(Schema):
+    id = fields.Integer()
+    index = fields.Integer(metadata={"description": "0-based position in the document"})
+    status = fields.String(metadata={"description": "pending, running, done or failed"})
+    attempts = fields.Integer()
+    mean_confidence = fields.Float(allow_none=True, metadata={"description": "Tesseract's mean word confidence"})
+    low_confidence = fields.Boolean(metadata={"description": "Recognition was poor: re-scan the page"})
+    is_blank = fields.Boolean()
+    error = fields.String(allow_none=True)
+    text = fields.String(allow_none=True, metadata={"description": "The recognised text (Arabic and English)"})
+
+
+class DocumentStatus(Schema):
+    id = fields.Integer()
+    requirement = fields.String()
+    filename = fields.String()
+    media_type = fields.String()
+    size_bytes = fields.Integer()
+    page_count = fields.Integer()
+    sha256 = fields.String()
+    ocr_status = fields.String()
+    searchable_pdf = fields.Boolean(metadata={"description": "The searchable PDF of the whole document is ready"})
+    pages = fields.List(fields.Nested(PageStatus))
+
+
+class ApplicationOut(Schema):
+    tracking_number = fields.String()
+    status = fields.String()
+    service_code = fields.String()
+    catalogue_version = fields.String()
+    centre_code = fields.String()
+    channel = fields.String()
+    applicant_name = fields.String()
+    created_at = fields.DateTime()
+    due_at = fields.DateTime(metadata={"description": "created_at plus the service's legal duration"})
+    missing_documents = fields.List(fields.String())
+    incomplete_reason = fields.String(allow_none=True)
+    receipt_url = fields.String()
+    track_url = fields.String()
+    ocr = fields.Nested(OcrSummary)
+    documents = fields.List(fields.Nested(DocumentStatus))

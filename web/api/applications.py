@@ -1,0 +1,230 @@
+"""Applications through the API: register one with its scans (multipart), read its status and OCR, get its receipt.
+
+The same service call as the one-stop window's form (:mod:`web.intake.common`), with ``channel="api"``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, url_for
+from flask import request as flask_request
+from flask_smorest import Blueprint
+from sqlalchemy import select
+
+from archive.models import Application, Channel, Service
+from archive.roles import Permission
+from intake.errors import IntakeInvalid
+from intake.fields import DETAIL_FIELDS
+from web.api.schemas import ApplicationCreated, ApplicationOut, InvalidApplication
+from web.auth.principal import StaffPrincipal
+from web.errors import ExplainedError
+from web.intake import common
+from web.intake.common import FiledUpload, application_for, collect_details, collect_uploads, content_disposition
+from web.permissions import current_principal, requires
+from web.runtime import db_session, runtime
+
+blp = Blueprint("api_applications", __name__, url_prefix="/api/v1", description="Applications")
+
+_FILES = {"type": "array", "items": {"type": "string", "format": "binary"}}
+MULTIPART_BODY: dict[str, Any] = {
+    "required": True,
+    "description": (
+        "The application's fields and its scans. Each file goes in a field named doc.<REQUIREMENT_CODE> (one of the "
+        "service's required_documents codes from GET /api/v1/services; repeat the field for several files) or "
+        "doc.OTHER. PDF, JPEG, PNG or TIFF (multi-page allowed). When a required document is missing, "
+        "incomplete_reason must say why the file is accepted without it."
+    ),
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["service_code", "applicant_name", "national_id", "applicant_phone"],
+                "properties": {
+                    "service_code": {"type": "string", "example": "BUILD-PERMIT"},
+                    "centre_code": {
+                        "type": "string",
+                        "example": "SOH-01",
+                        "description": "Defaults to the centre of the token's account",
+                    },
+                    "applicant_name": {"type": "string", "example": "محمد أحمد عبد الله السيد"},
+                    "national_id": {
+                        "type": "string",
+                        "example": "29001012601235",
+                        "description": "14 digits; Arabic-Indic digits, spaces and dashes are accepted",
+                    },
+                    "applicant_phone": {"type": "string", "example": "01012345678"},
+                    "incomplete_reason": {"type": "string"},
+                    **{
+                        f"details.{f.key}": {"type": "string", "description": f.label_en}
+                        for f in DETAIL_FIELDS
+                    },
+                    "doc.ID_COPY": {**_FILES, "description": "Example of a doc.<REQUIREMENT_CODE> field"},
+                    "doc.OTHER": {**_FILES, "description": "Supporting documents not on the service's list"},
+                },
+                "additionalProperties": {
+                    **_FILES,
+                    "description": "doc.<REQUIREMENT_CODE>: the files of one required document",
+                },
+            }
+        }
+    },
+}
+PDF_RESPONSE = {
+    "200": {
+        "description": "The receipt (A5 PDF, Arabic, with the tracking number and the QR code of the status page)",
+        "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+    }
+}
+
+
+def _principal() -> StaffPrincipal:
+    principal = current_principal()
+    assert principal is not None  # @requires ran first
+    return principal
+
+
+def _absolute(path: str) -> str:
+    return runtime().settings.base_url + path
+
+
+@blp.route("/applications", methods=["POST"])
+@blp.doc(requestBody=MULTIPART_BODY)
+@blp.response(201, ApplicationCreated)
+@blp.alt_response(400, schema=InvalidApplication, description="Nothing was stored: every problem, by field")
+@blp.alt_response(413, description="The request is larger than the upload limit")
+@blp.alt_response(503, description="The archive cannot store the files right now; nothing was registered")
+@requires(Permission.APPLICATION_CREATE)
+def create_application() -> Any:
+    """Register an application with its scans; OCR of every page is queued. Returns the tracking number."""
+    principal = _principal()
+    form = flask_request.form
+    code = form.get("service_code", "").strip().upper()
+    service = db_session().scalar(select(Service).where(Service.code == code)) if code else None
+    filed = collect_uploads(flask_request.files, service)
+    try:
+        result = common.register(
+            principal,
+            centre_code=form.get("centre_code") or principal.centre_code or "",
+            service_code=form.get("service_code", ""),
+            form=form,
+            details=collect_details(form, only_known=False),
+            filed=filed,
+            channel=Channel.API,
+        )
+    except IntakeInvalid as exc:
+        return _invalid(exc, filed)
+    except common.ArchiveUnavailable as exc:
+        raise ExplainedError(503, exc.message_ar, exc.message_en, "store_unavailable") from None
+    application = result.application
+    tracking = application.tracking_number
+    status_url = _absolute(url_for("api_applications.get_application", tracking=tracking))
+    body = {
+        "tracking_number": tracking,
+        "status": application.status,
+        "missing_documents": list(application.missing_documents or []),
+        "receipt_url": _absolute(url_for("api_applications.get_receipt", tracking=tracking)),
+        "status_url": status_url,
+        "track_url": _absolute(url_for("intake.track", tracking=tracking)),
+        "documents": [
+            {"id": d.id, "requirement": d.requirement, "filename": d.filename, "page_count": d.page_count}
+            for d in application.documents
+        ],
+    }
+    return body, 201, {"Location": status_url}
+
+
+def _invalid(exc: IntakeInvalid, filed: list[FiledUpload]) -> Response:
+    fields: dict[str, dict[str, str]] = {}
+    for name, (arabic, english) in exc.errors.items():
+        entry = {"code": exc.codes.get(name, "invalid"), "message_ar": arabic, "message_en": english}
+        if name.startswith("uploads[") and name.endswith("]") and name[8:-1].isdigit():
+            index = int(name[8:-1])
+            if index < len(filed):
+                entry.update(field=filed[index].field, filename=filed[index].filename)
+        fields[name] = entry
+    response = jsonify(
+        {
+            "status": 400,
+            "error": "The application cannot be registered; nothing was stored. See fields.",
+            "error_ar": "لم يُسجَّل الطلب ولم يُحفظ شيء. راجع الحقول.",
+            "code": "invalid",
+            "fields": fields,
+        }
+    )
+    response.status_code = 400
+    return response
+
+
+@blp.route("/applications/<tracking>")
+@blp.response(200, ApplicationOut)
+@requires(Permission.APPLICATION_VIEW)
+def get_application(tracking: str) -> dict[str, Any]:
+    """Status of an application and the OCR of each document and page (text included once read).
+
+    The tracking number is read tolerantly (lower case, Arabic-Indic digits). Applications of another centre are
+    reported as not found to staff tied to a centre.
+    """
+    application: Application = application_for(db_session(), _principal(), tracking)
+    number = application.tracking_number
+    return {
+        "tracking_number": number,
+        "status": application.status,
+        "service_code": application.service_code,
+        "catalogue_version": application.catalogue_version,
+        "centre_code": application.centre.code,
+        "channel": application.channel,
+        "applicant_name": application.applicant_name,
+        "created_at": application.created_at,
+        "due_at": application.due_at,
+        "missing_documents": list(application.missing_documents or []),
+        "incomplete_reason": application.incomplete_reason,
+        "receipt_url": _absolute(url_for("api_applications.get_receipt", tracking=number)),
+        "track_url": _absolute(url_for("intake.track", tracking=number)),
+        "ocr": common.progress_of(application).as_json(),
+        "documents": [
+            {
+                "id": d.id,
+                "requirement": d.requirement,
+                "filename": d.filename,
+                "media_type": d.media_type,
+                "size_bytes": d.size_bytes,
+                "page_count": d.page_count,
+                "sha256": d.sha256,
+                "ocr_status": d.ocr_status,
+                "searchable_pdf": d.searchable_pdf_sha256 is not None,
+                "pages": [
+                    {
+                        "id": p.id,
+                        "index": p.index,
+                        "status": p.status,
+                        "attempts": p.attempts,
+                        "mean_confidence": p.mean_confidence,
+                        "low_confidence": bool(p.low_confidence),
+                        "is_blank": bool(p.is_blank),
+                        "error": p.error,
+                        "text": p.text,
+                    }
+                    for p in d.pages
+                ],
+            }
+            for d in application.documents
+        ],
+    }
+
+
+@blp.route("/applications/<tracking>/receipt")
+@blp.doc(responses=PDF_RESPONSE)
+@requires(Permission.APPLICATION_VIEW)
+def get_receipt(tracking: str) -> Response:
+    """The citizen's receipt as a PDF, to print at the window or hand over in a portal."""
+    application = application_for(db_session(), _principal(), tracking)
+    from intake.receipt import render_receipt
+
+    pdf = render_receipt(application, base_url=runtime().settings.base_url)
+    name = f"receipt-{application.tracking_number}.pdf"
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": content_disposition("inline", name, name), "Cache-Control": "no-store"},
+    )

@@ -1,0 +1,435 @@
+"""What the intake pages and the intake API share: parse the request, call the service, stream stored objects.
+
+Nothing here decides anything about an application: validation, the checklist, the write order and tracking
+numbers belong to :mod:`intake.service`. This module only turns a multipart request into ``Upload`` objects, runs
+the service in one committed transaction, queues the OCR afterwards, applies the centre rule to what a member of
+staff may look at, and sends store objects with safe headers.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+from flask import Response, abort, request, stream_with_context
+from flask_babel import get_locale
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+from werkzeug.datastructures import FileStorage, MultiDict
+
+from archive.models import Application, Centre, Document, OcrStatus, Page, Service, User
+from archive.store import IntegrityError, ObjectNotFound, StoreError, StoreUnavailable
+from intake.fields import DETAIL_FIELDS
+from intake.national_id import EGYPT
+from intake.service import OTHER, RegisteredApplication, Upload, register_application, required_documents
+from intake.tracking import parse_tracking
+from web.auth.principal import StaffPrincipal
+from web.errors import N_, ExplainedError
+from web.runtime import runtime
+
+log = logging.getLogger(__name__)
+
+DOC_PREFIX = "doc."
+"""Multipart field of an uploaded file: ``doc.<REQUIREMENT_CODE>`` (repeatable) or ``doc.OTHER``."""
+DETAILS_PREFIX = "details."
+"""Form field of an application detail: ``details.plot_number`` and so on (see intake.fields.DETAIL_FIELDS)."""
+
+SMALL_OBJECT_BYTES = 16 * 1024 * 1024
+"""Objects up to this size are read and hash-verified in full before the first byte is sent."""
+
+ACCEPTED_UPLOADS = "application/pdf,image/jpeg,image/png,image/tiff,.pdf,.jpg,.jpeg,.png,.tif,.tiff"
+
+STATUS_LABELS: dict[str, tuple[str, str]] = {
+    "received": (N_("تم استلام الطلب"), "Received"),
+    "in_review": (N_("قيد المراجعة"), "Under review"),
+    "returned": (N_("أعيد للاستكمال"), "Returned for completion"),
+    "approved": (N_("تم الاعتماد"), "Approved"),
+    "rejected": (N_("مرفوض"), "Rejected"),
+    "issued": (N_("صدر الترخيص"), "Permit issued"),
+}
+OCR_LABELS: dict[str, tuple[str, str]] = {
+    OcrStatus.PENDING: (N_("في الانتظار"), "Waiting"),
+    OcrStatus.RUNNING: (N_("جارٍ التعرف على النص"), "Reading the text"),
+    OcrStatus.DONE: (N_("تمت القراءة"), "Read"),
+    OcrStatus.FAILED: (N_("تعذرت القراءة"), "Could not be read"),
+}
+CHANNEL_LABELS: dict[str, tuple[str, str]] = {
+    "window": (N_("الشباك الواحد"), "One-stop window"),
+    "api": (N_("الواجهة البرمجية"), "API"),
+    "import": (N_("استيراد من الماسح الضوئي"), "Scanner import"),
+}
+MONTHS_AR = (
+    "يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو",
+    "يوليو", "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر", "ديسمبر",
+)  # fmt: skip
+MONTHS_EN = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+
+STORED_COPY_DAMAGED = (
+    N_("تعذر إرسال الملف: النسخة المحفوظة منه لم تجتز فحص السلامة (لا تطابق بصمتها المسجلة)، فلم يُرسل منها شيء. "
+       "أُبلغ مسؤول النظام."),
+    "The file cannot be sent: its stored copy failed the integrity check (it does not match its recorded "
+    "fingerprint), so nothing was sent. The administrator has been alerted.",
+)
+ARCHIVE_UNAVAILABLE = (
+    N_("تعذر حفظ المستندات في الأرشيف الآن، ولم يُسجَّل الطلب. حاول مرة أخرى بعد قليل؛ وإذا تكرر ذلك فأبلغ مسؤول النظام."),
+    "The documents cannot be saved in the archive right now, so the application was not registered. Try again "
+    "shortly, and tell the administrator if it keeps happening.",
+)
+STORED_COPY_MISSING = (
+    N_("تعذر إرسال الملف: النسخة المحفوظة منه غير موجودة في الأرشيف. أُبلغ مسؤول النظام."),
+    "The file cannot be sent: its stored copy is missing from the archive. The administrator has been alerted.",
+)
+
+
+def is_arabic() -> bool:
+    return str(get_locale()) == "ar"
+
+
+def pick(arabic: str, english: str) -> str:
+    """The Arabic or the English text, by the interface language (for texts that come as a pair, not via gettext)."""
+    return arabic if is_arabic() else english
+
+
+def local_date(value: datetime | None) -> str:
+    """``23 نوفمبر 2026`` / ``23 November 2026`` in Cairo time."""
+    if value is None:
+        return ""
+    local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(EGYPT)
+    months = MONTHS_AR if is_arabic() else MONTHS_EN
+    return f"{local.day} {months[local.month - 1]} {local.year}"
+
+
+def local_time(value: datetime | None) -> str:
+    """Date and time in Cairo, e.g. ``23 نوفمبر 2026 14:05``."""
+    if value is None:
+        return ""
+    local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(EGYPT)
+    return f"{local_date(value)} {local:%H:%M}"
+
+
+def file_size(size: int) -> str:
+    """``740 KB`` / ``12.5 MB`` (Latin digits and units, shown in a left-to-right isolate)."""
+    if size >= 1024 * 1024:
+        return f"{size / (1024 * 1024):.1f} MB"
+    return f"{max(1, round(size / 1024))} KB"
+
+
+# --- finding applications, with the centre rule -------------------------------------------------------
+
+
+def may_see(principal: StaffPrincipal, application: Application) -> bool:
+    """Staff tied to a centre see that centre's applications only; staff without a centre see all of them."""
+    return principal.centre_code is None or application.centre.code == principal.centre_code
+
+
+def find_application(session: Session, tracking: str) -> Application | None:
+    """The application with this tracking number, read tolerantly (lower case, Arabic digits, spaces, hyphens)."""
+    parsed = parse_tracking(tracking)
+    if parsed is None:
+        return None
+    return session.scalar(
+        select(Application)
+        .where(Application.tracking_number == parsed.text)
+        .options(selectinload(Application.documents).selectinload(Document.pages))
+    )
+
+
+def application_for(session: Session, principal: StaffPrincipal, tracking: str) -> Application:
+    """The application, or 404 if it does not exist *or* belongs to another centre (its existence stays private)."""
+    application = find_application(session, tracking)
+    if application is None or not may_see(principal, application):
+        abort(404)
+    return application
+
+
+def document_for(session: Session, principal: StaffPrincipal, document_id: int) -> Document:
+    document = session.get(Document, document_id)
+    if document is None or not may_see(principal, document.application):
+        abort(404)
+    return document
+
+
+def page_for(session: Session, principal: StaffPrincipal, page_id: int) -> Page:
+    page = session.get(Page, page_id)
+    if page is None or not may_see(principal, page.document.application):
+        abort(404)
+    return page
+
+
+def recent_applications(session: Session, principal: StaffPrincipal, limit: int = 100) -> list[Application]:
+    query = select(Application).join(Application.centre).order_by(Application.created_at.desc(), Application.id.desc())
+    if principal.centre_code is not None:
+        query = query.where(Centre.code == principal.centre_code)
+    return list(session.scalars(query.limit(limit)))
+
+
+@dataclass
+class OcrProgress:
+    """How far the OCR of an application (or of a list of pages) has come."""
+
+    total: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+    searchable: int = 0
+
+    @property
+    def done(self) -> int:
+        return self.counts.get(OcrStatus.DONE, 0)
+
+    @property
+    def failed(self) -> int:
+        return self.counts.get(OcrStatus.FAILED, 0)
+
+    @property
+    def waiting(self) -> int:
+        return self.counts.get(OcrStatus.PENDING, 0) + self.counts.get(OcrStatus.RUNNING, 0)
+
+    @property
+    def complete(self) -> bool:
+        return self.waiting == 0
+
+    @property
+    def version(self) -> str:
+        """Changes whenever something a viewer of the page would see changes (the page polls for it)."""
+        states = ",".join(f"{k}:{self.counts[k]}" for k in sorted(self.counts))
+        return f"{self.total};{states};{self.searchable}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "pages": self.total,
+            "done": self.done,
+            "failed": self.failed,
+            "pending": self.counts.get(OcrStatus.PENDING, 0),
+            "running": self.counts.get(OcrStatus.RUNNING, 0),
+            "complete": self.complete,
+        }
+
+
+def progress_of(application: Application) -> OcrProgress:
+    progress = OcrProgress()
+    for document in application.documents:
+        if document.searchable_pdf_sha256:
+            progress.searchable += 1
+        for page in document.pages:
+            progress.total += 1
+            progress.counts[page.status] = progress.counts.get(page.status, 0) + 1
+    return progress
+
+
+def progress_by_application(session: Session, application_ids: Iterable[int]) -> dict[int, OcrProgress]:
+    """OCR progress of many applications in one query (for lists)."""
+    ids = list(application_ids)
+    result: dict[int, OcrProgress] = {i: OcrProgress() for i in ids}
+    if not ids:
+        return result
+    rows = session.execute(
+        select(Document.application_id, Page.status, func.count(Page.id))
+        .join(Page, Page.document_id == Document.id)
+        .where(Document.application_id.in_(ids))
+        .group_by(Document.application_id, Page.status)
+    )
+    for application_id, status, count in rows:
+        item = result[application_id]
+        item.total += int(count)
+        item.counts[status] = item.counts.get(status, 0) + int(count)
+    return result
+
+
+# --- registering ----------------------------------------------------------------------------------------
+
+
+class ArchiveUnavailable(RuntimeError):
+    """The object store could not take the originals; nothing was registered (the transaction was rolled back)."""
+
+    def __init__(self) -> None:
+        super().__init__(ARCHIVE_UNAVAILABLE[1])
+        self.message_ar, self.message_en = ARCHIVE_UNAVAILABLE
+
+
+@dataclass(frozen=True)
+class FiledUpload:
+    """One uploaded file with the form field it came from (to show an error next to the right input)."""
+
+    field: str
+    filename: str
+    upload: Upload
+
+
+def collect_uploads(files: MultiDict[str, FileStorage], service: Service | None) -> list[FiledUpload]:
+    """Every non-empty ``doc.<CODE>`` file of the request, in the service's order, then OTHER, then the rest.
+
+    The streams are werkzeug's spooled temporary files: nothing is read here, the service copies them in chunks.
+    """
+    order = [doc.code for doc in required_documents(service)] if service is not None else []
+    order.append(OTHER)
+    fields = [DOC_PREFIX + code for code in order]
+    fields += sorted(k for k in files if k.startswith(DOC_PREFIX) and k not in fields)
+    filed: list[FiledUpload] = []
+    for name in fields:
+        requirement = name[len(DOC_PREFIX):]
+        for storage in files.getlist(name):
+            if not storage.filename:
+                continue  # an empty <input type=file> still sends a part
+            filed.append(FiledUpload(name, storage.filename, Upload(requirement, storage.filename, storage.stream)))
+    return filed
+
+
+def collect_details(form: Mapping[str, str], *, only_known: bool) -> dict[str, str]:
+    """``details.<key>`` form fields as the service's ``details`` mapping (empty values are left to the service)."""
+    known = {f.key for f in DETAIL_FIELDS}
+    details: dict[str, str] = {}
+    for name, value in form.items():
+        if name.startswith(DETAILS_PREFIX):
+            key = name[len(DETAILS_PREFIX):]
+            if key in known or not only_known:
+                details[key] = value
+    return details
+
+
+def counts_by_requirement(filed: Iterable[FiledUpload]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for item in filed:
+        counts[item.upload.requirement] = counts.get(item.upload.requirement, 0) + 1
+    return counts
+
+
+def register(
+    principal: StaffPrincipal,
+    *,
+    centre_code: str,
+    service_code: str,
+    form: Mapping[str, str],
+    details: Mapping[str, Any],
+    filed: list[FiledUpload],
+    channel: str,
+) -> RegisteredApplication:
+    """Run :func:`intake.service.register_application` in one committed transaction, then queue the OCR.
+
+    Raises :class:`intake.errors.IntakeInvalid` (nothing stored, nothing written) as the service does, and
+    :class:`ArchiveUnavailable` when the object store is down (nothing written; blobs already put are swept later).
+    """
+    rt = runtime()
+    try:
+        with rt.db.session() as session:
+            result = register_application(
+                session,
+                rt.store,
+                centre_code=centre_code,
+                service_code=service_code,
+                applicant_name=form.get("applicant_name", ""),
+                national_id=form.get("national_id", ""),
+                applicant_phone=form.get("applicant_phone", ""),
+                details=details,
+                uploads=[item.upload for item in filed],
+                created_by=session.get(User, principal.id),
+                channel=channel,
+                incomplete_reason=form.get("incomplete_reason") or None,
+                limits=rt.limits,
+            )
+    except StoreUnavailable as exc:
+        log.error("intake refused: the object store is unavailable: %s", exc)
+        raise ArchiveUnavailable() from exc
+    log.info(
+        "application %s registered by %s (%s): %d documents, %d pages",
+        result.tracking_number, principal.username, channel, len(result.application.documents), len(result.page_ids),
+    )  # fmt: skip
+    enqueue_ocr(result.page_ids)
+    return result
+
+
+def enqueue_ocr(page_ids: list[int]) -> None:
+    """Queue one OCR task per page, after the commit. A broker that is down is not the clerk's problem: the
+    periodic ``ocr.requeue_stale`` task finds pages left waiting and queues them again."""
+    if not page_ids:
+        return
+    try:
+        from worker.dispatch import enqueue_pages
+
+        enqueue_pages(runtime().settings, page_ids)
+    except Exception as exc:
+        log.warning(
+            "could not queue OCR for %d pages (%s: %s); the stale-page task will queue them later",
+            len(page_ids), type(exc).__name__, exc,
+        )  # fmt: skip
+
+
+# --- sending stored objects -----------------------------------------------------------------------------
+
+
+def content_disposition(disposition: str, filename: str, fallback: str) -> str:
+    """``attachment; filename="…"; filename*=UTF-8''…`` (RFC 6266 / RFC 5987) for any, often Arabic, file name."""
+    from werkzeug.http import dump_options_header
+
+    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
+    ascii_name = "".join(ch for ch in ascii_name if ch.isprintable() and ch not in '"\\/')
+    if ascii_name == filename:
+        return dump_options_header(disposition, {"filename": filename})
+    if not PurePosixPath(ascii_name).stem.strip(" ._-"):
+        ascii_name = fallback
+    return dump_options_header(
+        disposition, {"filename": ascii_name, "filename*": "UTF-8''" + quote(filename, safe="!#$&+^`|")}
+    )
+
+
+def send_object(
+    key: str, *, media_type: str, filename: str, fallback: str, disposition: str = "attachment"
+) -> Response:
+    """Send the stored object ``key`` with the right type, a safe file name and no sniffing.
+
+    Small objects are read and hash-verified completely before the first byte goes out, so a damaged copy
+    gives a clear error page instead of a download. Larger ones are streamed holding back the last chunk until the
+    hash checked out; on a mismatch the connection is cut short of ``Content-Length``, so the browser reports a
+    failed download rather than saving damaged bytes, and the error is logged.
+    """
+    store = runtime().store
+    headers = {
+        "Content-Disposition": content_disposition(disposition, filename, fallback),
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-cache",
+        "ETag": f'"{key}"',
+    }
+    if key in request.if_none_match:
+        return Response(status=304, headers=headers)
+    try:
+        size = store.stat(key).size
+        if size <= SMALL_OBJECT_BYTES:
+            body = store.get_bytes(key)
+            return Response(body, mimetype=media_type, headers=headers)
+        chunks = _held_back(key, store.iter_chunks(key))
+    except IntegrityError as exc:
+        log.error("INTEGRITY: stored object %s failed its hash check and was not sent: %s", key, exc)
+        raise ExplainedError(500, *STORED_COPY_DAMAGED, "integrity_error") from None
+    except ObjectNotFound:
+        log.error("INTEGRITY: stored object %s is referenced by the database but missing from the store", key)
+        raise ExplainedError(500, *STORED_COPY_MISSING, "object_missing") from None
+    except StoreUnavailable as exc:
+        log.error("object store unavailable while sending %s: %s", key, exc)
+        abort(503)
+    except StoreError as exc:  # any other store fault: never a traceback page
+        log.error("object store error while sending %s: %s", key, exc)
+        abort(500)
+    headers["Content-Length"] = str(size)
+    return Response(stream_with_context(chunks), mimetype=media_type, headers=headers)
+
+
+def _held_back(key: str, chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Yield ``chunks`` one step late: the read that finds a hash mismatch happens before the last chunk goes."""
+    try:
+        pending = next(chunks, b"")
+        for chunk in chunks:
+            yield pending
+            pending = chunk
+    except IntegrityError as exc:
+        log.error("INTEGRITY: stored object %s failed its hash check while streaming; download cut short: %s",
+                  key, exc)
+        raise
+    if pending:
+        yield pending

@@ -1,0 +1,394 @@
+"""Intake pages: the one-stop window's form, the applications list and page, downloads and public tracking.
+
+Thin by design: the form is parsed into the arguments of :func:`intake.service.register_application`, whose
+``IntakeInvalid`` errors are shown next to their fields; everything else is reading and rendering.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from markupsafe import Markup, escape
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from archive.models import Application, ApplicationStatus, Centre, Channel, OcrStatus, Service
+from archive.roles import Permission
+from intake.errors import IntakeInvalid
+from intake.fields import DETAIL_FIELDS
+from intake.service import OTHER, checklist, required_documents
+from intake.tracking import parse_tracking
+from web.auth.principal import StaffPrincipal
+from web.intake import common
+from web.intake.common import (
+    ACCEPTED_UPLOADS,
+    CHANNEL_LABELS,
+    DETAILS_PREFIX,
+    DOC_PREFIX,
+    OCR_LABELS,
+    STATUS_LABELS,
+    FiledUpload,
+    application_for,
+    collect_details,
+    collect_uploads,
+    content_disposition,
+    counts_by_requirement,
+    document_for,
+    file_size,
+    local_date,
+    local_time,
+    page_for,
+    pick,
+    progress_by_application,
+    progress_of,
+    recent_applications,
+    send_object,
+)
+from web.permissions import current_principal, public, requires
+from web.runtime import db_session, runtime
+
+bp = Blueprint("intake", __name__)
+
+FINAL_STATUSES = {ApplicationStatus.APPROVED, ApplicationStatus.REJECTED, ApplicationStatus.ISSUED}
+PROPERTY_KEYS = ("plot_number", "street", "district", "area_m2")
+
+
+@bp.app_context_processor
+def intake_helpers() -> dict[str, Any]:
+    return {
+        "local_date": local_date,
+        "local_time": local_time,
+        "file_size": file_size,
+        "pick": pick,
+        "status_label": lambda status: _(STATUS_LABELS.get(status, (status, status))[0]),
+        "ocr_label": lambda status: _(OCR_LABELS.get(status, (status, status))[0]),
+        "channel_label": lambda channel: _(CHANNEL_LABELS.get(channel, (channel, channel))[0]),
+    }
+
+
+def _principal() -> StaffPrincipal:
+    principal = current_principal()
+    assert principal is not None  # @requires ran first
+    return principal
+
+
+# --- the window's form ------------------------------------------------------------------------------------
+
+
+def _active_service(session: Session, code: str | None) -> Service | None:
+    if not code:
+        return None
+    return session.scalar(select(Service).where(Service.code == code.strip().upper(), Service.active))
+
+
+@bp.route("/applications/new", methods=["GET", "POST"])
+@requires(Permission.APPLICATION_CREATE)
+def new() -> ResponseReturnValue:
+    principal = _principal()
+    session = db_session()
+    if request.method == "GET":
+        return _render_form(session, principal, _active_service(session, request.args.get("service")))
+
+    form = request.form
+    service = _active_service(session, form.get("service_code"))
+    filed = collect_uploads(request.files, service)
+    try:
+        result = common.register(
+            principal,
+            centre_code=principal.centre_code or form.get("centre_code", ""),
+            service_code=form.get("service_code", ""),
+            form=form,
+            details=collect_details(form, only_known=True),
+            filed=filed,
+            channel=Channel.WINDOW,
+        )
+    except IntakeInvalid as exc:
+        return _render_form(session, principal, service, failed=exc, filed=filed), 400
+    except common.ArchiveUnavailable as exc:
+        unavailable = IntakeInvalid({"archive": (exc.message_ar, exc.message_en)}, {"archive": "store_unavailable"})
+        return _render_form(session, principal, service, failed=unavailable, filed=filed), 503
+    tracking = result.tracking_number
+    flash(
+        escape(_("سُجّل الطلب برقم المتابعة %(tracking)s. %(receipt)s"))
+        % {
+            "tracking": Markup('<bdi dir="ltr" class="tracking">%s</bdi>') % tracking,
+            "receipt": Markup('<a href="%s" target="_blank" rel="noopener">%s</a>')
+            % (url_for(".receipt", tracking=tracking), _("اطبع الإيصال")),
+        },
+        "info",
+    )
+    return redirect(url_for(".show", tracking=tracking))
+
+
+def _render_form(
+    session: Session,
+    principal: StaffPrincipal,
+    service: Service | None,
+    *,
+    failed: IntakeInvalid | None = None,
+    filed: list[FiledUpload] | None = None,
+) -> str:
+    services = session.scalars(select(Service).where(Service.active).order_by(Service.code)).all()
+    centres = (
+        session.scalars(select(Centre).where(Centre.active).order_by(Centre.code)).all()
+        if principal.centre_code is None
+        else []
+    )
+    needs_property = bool(service is not None and (service.definition or {}).get("needs_property"))
+    detail_fields = [f for f in DETAIL_FIELDS if needs_property or f.key not in PROPERTY_KEYS]
+    documents = [
+        {"code": doc.code, "name": pick(doc.name_ar, doc.name_en), "field": DOC_PREFIX + doc.code}
+        for doc in (required_documents(service) if service is not None else [])
+    ]
+    counts = counts_by_requirement(filed or [])
+    items = [
+        {"code": item.code, "name": pick(item.name_ar, item.name_en), "provided": item.provided}
+        for item in (checklist(service, counts) if service is not None else [])
+    ]
+    shown = {"service_code", "applicant_name", "national_id", "applicant_phone", "incomplete_reason"}
+    shown |= {DETAILS_PREFIX + f.key for f in detail_fields}
+    if centres:
+        shown.add("centre_code")
+    field_errors, general_errors = _form_errors(failed, filed or [], shown)
+    return render_template(
+        "intake/new.html",
+        services=services,
+        service=service,
+        centres=centres,
+        detail_fields=detail_fields,
+        documents=documents,
+        other_field=DOC_PREFIX + OTHER,
+        other_provided=counts.get(OTHER, 0),
+        checklist=items,
+        values=request.form if failed is not None else {},
+        field_errors=field_errors,
+        general_errors=general_errors,
+        failed=failed is not None,
+        had_files=bool(filed),
+        accept=ACCEPTED_UPLOADS,
+        principal=principal,
+    )
+
+
+def _form_errors(
+    failed: IntakeInvalid | None, filed: list[FiledUpload], shown: set[str]
+) -> tuple[dict[str, list[str]], list[str]]:
+    """Each service error next to its input: ``uploads[i]`` goes to the file input that sent upload i."""
+    by_field: dict[str, list[str]] = defaultdict(list)
+    general: list[str] = []
+    if failed is None:
+        return by_field, general
+    for name, (arabic, english) in failed.errors.items():
+        message = pick(arabic, english)
+        if name.startswith("uploads[") and name.endswith("]") and name[8:-1].isdigit():
+            index = int(name[8:-1])
+            if index < len(filed):
+                by_field[filed[index].field].append(f"{filed[index].filename}: {message}")
+                continue
+        if name == "uploads":
+            by_field["documents"].append(message)
+        elif name in shown:
+            by_field[name].append(message)
+        else:
+            general.append(message)
+    return by_field, general
+
+
+# --- lists and the application page -------------------------------------------------------------------------
+
+
+@bp.route("/applications")
+@requires(Permission.APPLICATION_VIEW)
+def index() -> ResponseReturnValue:
+    principal = _principal()
+    session = db_session()
+    wanted = request.args.get("q", "").strip()
+    if wanted:
+        parsed = parse_tracking(wanted)
+        if parsed is not None:
+            return redirect(url_for(".show", tracking=parsed.text))
+    rows = recent_applications(session, principal)
+    progress = progress_by_application(session, [a.id for a in rows])
+    return render_template(
+        "intake/list.html", applications=rows, progress=progress, query=wanted, bad_query=bool(wanted),
+        principal=principal,
+    )  # fmt: skip
+
+
+@bp.route("/applications/<tracking>")
+@requires(Permission.APPLICATION_VIEW)
+def show(tracking: str) -> ResponseReturnValue:
+    principal = _principal()
+    application = application_for(db_session(), principal, tracking)
+    if tracking != application.tracking_number:
+        return redirect(url_for(".show", tracking=application.tracking_number))
+    service = application.service
+    definition_docs = {doc.code: doc for doc in required_documents(service)}
+    missing = [
+        pick(definition_docs[c].name_ar, definition_docs[c].name_en) if c in definition_docs else c
+        for c in application.missing_documents or []
+    ]
+    counts: dict[str, int] = {}
+    for document in application.documents:
+        counts[document.requirement] = counts.get(document.requirement, 0) + 1
+    items = [
+        {"code": item.code, "name": pick(item.name_ar, item.name_en), "provided": item.provided}
+        for item in checklist(service, counts)
+    ]
+    names = {code: pick(doc.name_ar, doc.name_en) for code, doc in definition_docs.items()}
+    names[OTHER] = _("مستندات أخرى")
+    detail_labels = {f.key: pick(f.label_ar, f.label_en) for f in DETAIL_FIELDS}
+    progress = progress_of(application)
+    return render_template(
+        "intake/application.html",
+        application=application,
+        service=service,
+        checklist=items,
+        missing=missing,
+        requirement_names=names,
+        detail_labels=detail_labels,
+        progress=progress,
+        OcrStatus=OcrStatus,
+        principal=principal,
+    )
+
+
+@bp.route("/applications/<tracking>/status.json")
+@requires(Permission.APPLICATION_VIEW)
+def status(tracking: str) -> ResponseReturnValue:
+    application = application_for(db_session(), _principal(), tracking)
+    progress = progress_of(application)
+    response = jsonify(
+        {
+            "tracking_number": application.tracking_number,
+            "status": application.status,
+            "ocr": progress.as_json(),
+            "version": progress.version,
+        }
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/applications/<tracking>/receipt.pdf")
+@requires(Permission.APPLICATION_VIEW)
+def receipt(tracking: str) -> ResponseReturnValue:
+    application = application_for(db_session(), _principal(), tracking)
+    from intake.receipt import render_receipt  # WeasyPrint is heavy: load it when a receipt is first printed
+
+    pdf = render_receipt(application, base_url=runtime().settings.base_url)
+    name = f"receipt-{application.tracking_number}.pdf"
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": content_disposition("inline", name, name),
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+# --- downloads ----------------------------------------------------------------------------------------------
+
+
+@bp.route("/documents/<int:document_id>/original")
+@requires(Permission.APPLICATION_VIEW)
+def original(document_id: int) -> ResponseReturnValue:
+    document = document_for(db_session(), _principal(), document_id)
+    return send_object(
+        document.sha256, media_type=document.media_type, filename=document.filename,
+        fallback=f"document-{document.id}{_suffix(document.filename)}",
+    )  # fmt: skip
+
+
+@bp.route("/documents/<int:document_id>/searchable.pdf")
+@requires(Permission.APPLICATION_VIEW)
+def searchable(document_id: int) -> ResponseReturnValue:
+    document = document_for(db_session(), _principal(), document_id)
+    if not document.searchable_pdf_sha256:
+        abort(404)
+    stem = document.filename.rsplit(".", 1)[0] if "." in document.filename else document.filename
+    return send_object(
+        document.searchable_pdf_sha256, media_type="application/pdf", filename=f"{stem}-ocr.pdf",
+        fallback=f"document-{document.id}-ocr.pdf", disposition="inline",
+    )  # fmt: skip
+
+
+@bp.route("/pages/<int:page_id>/preview.jpg")
+@requires(Permission.APPLICATION_VIEW)
+def preview(page_id: int) -> ResponseReturnValue:
+    page = page_for(db_session(), _principal(), page_id)
+    if not page.preview_sha256:
+        abort(404)
+    name = f"page-{page.id}.jpg"
+    return send_object(page.preview_sha256, media_type="image/jpeg", filename=name, fallback=name, disposition="inline")
+
+
+@bp.route("/pages/<int:page_id>/words.json")
+@requires(Permission.APPLICATION_VIEW)
+def words(page_id: int) -> ResponseReturnValue:
+    page = page_for(db_session(), _principal(), page_id)
+    if not page.words_sha256:
+        abort(404)
+    name = f"page-{page.id}-words.json"
+    return send_object(
+        page.words_sha256, media_type="application/json", filename=name, fallback=name, disposition="inline"
+    )
+
+
+def _suffix(filename: str) -> str:
+    suffix = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    return suffix if suffix[1:].isalnum() and len(suffix) <= 6 else ""
+
+
+# --- public tracking (the receipt's QR code) -----------------------------------------------------------------
+
+
+@bp.route("/track")
+@public
+def track_form() -> ResponseReturnValue:
+    number = request.args.get("number", "").strip()
+    if not number:
+        return _public(render_template("intake/track.html", application=None, not_found=False, number=""))
+    parsed = parse_tracking(number)
+    if parsed is not None:
+        return redirect(url_for(".track", tracking=parsed.text))
+    return _public(render_template("intake/track.html", application=None, not_found=True, number=number), 404)
+
+
+@bp.route("/track/<tracking>")
+@public
+def track(tracking: str) -> ResponseReturnValue:
+    """What a citizen may know: service, status, dates. Never a name, national ID, phone or document."""
+    parsed = parse_tracking(tracking)
+    application = None
+    if parsed is not None:
+        application = db_session().scalar(select(Application).where(Application.tracking_number == parsed.text))
+    if application is None:
+        return _public(render_template("intake/track.html", application=None, not_found=True, number=tracking), 404)
+    due = application.due_at if application.due_at.tzinfo else application.due_at.replace(tzinfo=UTC)
+    overdue = application.status not in FINAL_STATUSES and due < datetime.now(UTC)
+    facts = {
+        "tracking_number": application.tracking_number,
+        "service": pick(application.service.name_ar, application.service.name_en),
+        "centre": pick(application.centre.name_ar, application.centre.name_en),
+        "status": application.status,
+        "received": local_date(application.created_at),
+        "due": local_date(application.due_at),
+        "legal_days": application.service.legal_days,
+        "overdue": overdue,
+    }
+    return _public(render_template("intake/track.html", application=facts, not_found=False, number=tracking))
+
+
+def _public(body: str, status_code: int = 200) -> Response:
+    response = Response(body, status=status_code, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex"
+    return response
