@@ -20,6 +20,8 @@ Decisions worth knowing:
   its threshold (~89 Mpx) and ours is silenced there because the decision is already made, and its error (only
   possible if a deployment raises ``max_pixels`` above ~179 Mpx) becomes the same ``pixel_limit`` refusal.
 * A PDF without any page is ``empty_file``: there is nothing to read, as with a zero-byte file.
+* PDFium (pypdfium2) is not thread-safe: call these functions from one thread per process, as the Celery prefork
+  workers do.
 """
 
 from __future__ import annotations

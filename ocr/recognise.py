@@ -1,0 +1,136 @@
+"""Read one page with Tesseract: text in reading order, word boxes with confidences, and a searchable PDF.
+
+One Tesseract process per page writes the ``txt``, ``tsv`` and ``pdf`` renderers together, so the page is recognised
+once (measured: one pass with all three costs what the ``txt`` pass alone costs, ~0.4-0.5 s CPU on a 300-dpi A4
+page, where three separate runs cost three times that).
+
+The PDF is Tesseract's own: the page image with an invisible, selectable text layer. Tesseract embeds a JPEG input
+file as it is and anything else losslessly, so the page is handed over as a JPEG (``pdf_image_quality``): a cleaned
+300-dpi A4 page then makes a PDF of ~0.2-0.4 MB, where PNG input made 5 MB on a noisy scan. Recognition from a
+quality-75 JPEG of a cleaned page measured the same character error as from PNG.
+
+Directional marks (U+200E/U+200F) that Tesseract puts around numbers in Arabic lines are removed from the text and
+the words: they are display hints for a renderer, not content, and they break search and comparisons. The text is
+stored in logical order and displays correctly in an ``dir="rtl"`` block.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+
+from PIL import Image
+
+from ocr.resolution import page_dpi
+from ocr.tesseract import run_tesseract
+
+TESSERACT_VARIABLES = {"textord_noise_rejrows": "0"}
+"""Tesseract's "reject noise-like rows" drops whole, clean Arabic lines now and then (the dots make a row look like
+noise): measured on 16 cleaned pages x 2 JPEG qualities, it lost a line in 2 runs and keeping the rows lost none,
+with no garbage rows added. The cleanup's median filter already removed the noise this rule was written for."""
+
+_BIDI_MARKS = dict.fromkeys(map(ord, "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"), None)
+
+
+@dataclass
+class Word:
+    text: str
+    confidence: float
+    """Tesseract's word confidence, 0-100."""
+    left: int
+    top: int
+    width: int
+    height: int
+    """Box in pixels of the image that was read."""
+    block: int
+    """Tesseract's block number (1-based)."""
+    line: int
+    """Line number on the page (1-based, in reading order), across blocks and paragraphs."""
+
+
+@dataclass
+class PageText:
+    text: str
+    """The page's text in reading order, one text line per line, blank lines between paragraphs."""
+    mean_confidence: float
+    """Mean word confidence (0-100) over the words read; 0.0 when there are none."""
+    words: list[Word]
+    line_count: int
+    pdf: bytes
+    """A one-page PDF: the page image with an invisible text layer."""
+
+
+def recognise(
+    image: Image.Image,
+    lang: str = "ara+eng",
+    psm: int = 6,
+    timeout: float = 120.0,
+    pdf_image_quality: int | None = 75,
+    dpi: int | None = None,
+) -> PageText:
+    """Recognise a page once, producing text, word boxes and a searchable one-page PDF.
+
+    ``psm`` 6 (one uniform block) is the default because Tesseract's automatic layout (3) silently drops whole lines
+    of Arabic on some fonts. ``pdf_image_quality`` is the JPEG quality of the page image inside the PDF; None keeps it
+    lossless (several MB a page). ``dpi`` sets the PDF page size; by default it comes from the image (see
+    ``ocr.resolution.page_dpi``). Raises ``OcrFailed`` if Tesseract fails or runs past ``timeout`` seconds.
+    """
+    if image.mode not in ("L", "RGB"):
+        image = image.convert("L")
+    resolution = dpi or page_dpi(image)
+    outputs = run_tesseract(
+        image,
+        ["txt", "tsv", "pdf"],
+        lang=lang,
+        psm=psm,
+        dpi=resolution,
+        timeout=timeout,
+        variables=TESSERACT_VARIABLES,
+        image_format="PNG" if pdf_image_quality is None else "JPEG",
+        jpeg_quality=pdf_image_quality or 75,
+    )
+    words = parse_tsv(outputs["tsv"].decode("utf-8", "replace"))
+    scored = [word.confidence for word in words if word.confidence >= 0]
+    return PageText(
+        text=tidy_text(outputs["txt"].decode("utf-8", "replace")),
+        mean_confidence=sum(scored) / len(scored) if scored else 0.0,
+        words=words,
+        line_count=len({word.line for word in words}),
+        pdf=outputs["pdf"],
+    )
+
+
+def parse_tsv(tsv: str) -> list[Word]:
+    """Words (level 5 rows with text) from Tesseract's TSV, with page-wide line numbers."""
+    words: list[Word] = []
+    lines: dict[tuple[int, int, int], int] = {}
+    for row in csv.DictReader(io.StringIO(tsv), delimiter="\t", quoting=csv.QUOTE_NONE):
+        if row.get("level") != "5":
+            continue
+        text = (row.get("text") or "").translate(_BIDI_MARKS).strip()
+        if not text:
+            continue
+        key = (int(row["block_num"]), int(row["par_num"]), int(row["line_num"]))
+        line = lines.setdefault(key, len(lines) + 1)
+        words.append(
+            Word(
+                text=text,
+                confidence=float(row["conf"]),
+                left=int(row["left"]),
+                top=int(row["top"]),
+                width=int(row["width"]),
+                height=int(row["height"]),
+                block=key[0],
+                line=line,
+            )
+        )
+    return words
+
+
+def tidy_text(text: str) -> str:
+    """Tesseract's txt output without the form feed, direction marks, trailing spaces or runs of blank lines."""
+    text = text.replace("\f", "").translate(_BIDI_MARKS)
+    text = "\n".join(line.rstrip() for line in text.splitlines())
+    return re.sub(r"\n{3,}", "\n\n", text).strip("\n")
