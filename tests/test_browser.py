@@ -6,19 +6,14 @@ user's printed password into the Arabic login form, like a clerk at the window w
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import socket
 import sqlite3
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.sijill_process import run_sijill, serving, sijill_env
 
 pytestmark = pytest.mark.browser
 
@@ -34,24 +29,6 @@ CHROMIUM_ARGS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _environ(data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIJILL_")}
-    env.update({"SIJILL_DATA_DIR": str(data_dir), "SIJILL_ENV": "test"})
-    return env
-
-
-def _sijill(env: dict[str, str], *args: str) -> None:
-    done = subprocess.run([sys.executable, "-m", "sijill", *args], env=env, capture_output=True, text=True,
-                          timeout=120, check=False)
-    assert done.returncode == 0, done.stderr
-
-
 def demo_password(data_dir: Path, username: str) -> str:
     for line in (data_dir / "demo-credentials.txt").read_text(encoding="utf-8").splitlines():
         name, _, password = line.partition("\t")
@@ -64,32 +41,12 @@ def demo_password(data_dir: Path, username: str) -> str:
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """`sijill db upgrade`, `sijill demo`, then `sijill run --no-worker` until the module's tests are done."""
     data_dir = tmp_path_factory.mktemp("browser") / "data"
-    env = _environ(data_dir)
-    _sijill(env, "db", "upgrade")
-    _sijill(env, "demo")
-    port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "sijill", "run", "--no-worker", "--port", str(port)],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise AssertionError("sijill run did not come up") from None
-                time.sleep(0.3)
+    env = sijill_env(data_dir)
+    for command in (("db", "upgrade"), ("demo",)):
+        done = run_sijill(env, *command)
+        assert done.returncode == 0, done.stderr
+    with serving(env, "--no-worker") as base:
         yield base, data_dir
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
 
 
 @pytest.fixture(scope="module")

@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import socket
 import subprocess
-import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
+from tests.sijill_process import run_sijill, serving, sijill_env
 
-def sijill(
-    tmp_path: Path, *args: str, stdin: str | None = None, timeout: float = 120, **env: str
-) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("SIJILL_")}
-    environ.update({"SIJILL_DATA_DIR": str(tmp_path / "data"), "SIJILL_ENV": "test"})
-    environ.update({f"SIJILL_{k.upper()}": v for k, v in env.items()})
-    return subprocess.run(
-        [sys.executable, "-m", "sijill", *args],
-        input=stdin, capture_output=True, text=True, env=environ, timeout=timeout, check=False,
-    )
+
+def sijill(tmp_path: Path, *args: str, stdin: str | None = None, timeout: float = 120,
+           **settings: str) -> subprocess.CompletedProcess[str]:
+    return run_sijill(sijill_env(tmp_path / "data", **settings), *args, stdin=stdin, timeout=timeout)
 
 
 def one_sentence(result: subprocess.CompletedProcess[str]) -> str:
@@ -98,36 +88,15 @@ def test_catalogue_export_and_load(tmp_path: Path) -> None:
     assert "0 added, 1 changed, 0 deactivated" in loaded.stdout
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.mark.slow
 def test_run_serves_arabic_login_and_green_health_with_a_worker(tmp_path: Path) -> None:
     """What `make run` does, minus the installs: upgrade, demo, then serve with a worker until SIGTERM."""
     assert sijill(tmp_path, "db", "upgrade").returncode == 0
     assert sijill(tmp_path, "demo").returncode == 0
-    port = _free_port()
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("SIJILL_")}
-    environ.update({"SIJILL_DATA_DIR": str(tmp_path / "data"), "SIJILL_ENV": "test"})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sijill", "run", "--port", str(port)],
-        env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
-    )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=5) as response:
-                    health = json.load(response)
-                    break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise AssertionError("sijill run did not come up") from None
-                time.sleep(0.3)
+    environ = sijill_env(tmp_path / "data")
+    with serving(environ) as base:
+        with urllib.request.urlopen(base + "/healthz", timeout=5) as response:
+            health = json.load(response)
         assert health["status"] == "ok", health
         with urllib.request.urlopen(base + "/login", timeout=5) as response:
             html = response.read().decode()
@@ -139,10 +108,3 @@ def test_run_serves_arabic_login_and_green_health_with_a_worker(tmp_path: Path) 
         settings = Settings.from_env(environ)
         result = create_celery(settings).send_task("worker.ping")
         assert result.get(timeout=60)["pong"] is True
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()

@@ -9,11 +9,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 import uuid
@@ -22,6 +18,8 @@ from typing import Any
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
+
+from tests.sijill_process import run_sijill, serving, sijill_env
 
 pytestmark = pytest.mark.slow
 
@@ -62,35 +60,17 @@ def multipart(fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> tu
 
 
 def test_window_to_searchable_pdf_through_sijill_run(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SIJILL_")}
-    env.update({"SIJILL_DATA_DIR": str(tmp_path / "data"), "SIJILL_ENV": "test"})
+    env = sijill_env(tmp_path / "data")
 
     def sijill(*args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "sijill", *args], env=env, capture_output=True, text=True,
-                              timeout=120, check=False)
+        done = run_sijill(env, *args)
         assert done.returncode == 0, done.stderr
         return done.stdout
 
     sijill("db", "upgrade")
     sijill("demo")
     token = sijill("users", "token", "demo.clerk").strip()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    base = f"http://127.0.0.1:{port}"
-    log = (tmp_path / "run.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "sijill", "run", "--port", str(port), "--concurrency", "2"],
-                            env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(base + "/healthz", timeout=5).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and proc.poll() is None, (tmp_path / "run.log").read_text()
-                time.sleep(0.3)
-
+    with serving(env, "--concurrency", "2", log=tmp_path / "run.log") as base:
         body, content_type = multipart(
             {
                 "service_code": "VALIDITY", "applicant_name": "سعاد محمود حسن", "national_id": "٢٩٠٠١٠١٢٦٠١٢٣٥",
@@ -138,14 +118,6 @@ def test_window_to_searchable_pdf_through_sijill_run(tmp_path: Path) -> None:
         text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(pdf_path), "-"], capture_output=True, text=True,
                               check=True).stdout
         assert "الجمهورية" in text, text
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-        log.close()
 
 
 def _download_searchable(base: str, token: str, document_id: int, path: Path, env: dict[str, str]) -> None:

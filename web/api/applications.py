@@ -20,7 +20,13 @@ from web.api.schemas import ApplicationCreated, ApplicationOut, InvalidApplicati
 from web.auth.principal import StaffPrincipal
 from web.errors import ExplainedError
 from web.intake import common
-from web.intake.common import FiledUpload, application_for, collect_details, collect_uploads, content_disposition
+from web.intake.common import (
+    FiledUpload,
+    application_for,
+    collect_details,
+    collect_uploads,
+    receipt_response,
+)
 from web.permissions import current_principal, requires
 from web.runtime import db_session, runtime
 
@@ -219,12 +225,4 @@ def get_application(tracking: str) -> dict[str, Any]:
 def get_receipt(tracking: str) -> Response:
     """The citizen's receipt as a PDF, to print at the window or hand over in a portal."""
     application = application_for(db_session(), _principal(), tracking)
-    from intake.receipt import render_receipt
-
-    pdf = render_receipt(application, base_url=runtime().settings.base_url)
-    name = f"receipt-{application.tracking_number}.pdf"
-    return Response(
-        pdf,
-        mimetype="application/pdf",
-        headers={"Content-Disposition": content_disposition("inline", name, name), "Cache-Control": "no-store"},
-    )
+    return receipt_response(application, runtime().settings.base_url)

@@ -433,3 +433,20 @@ def _held_back(key: str, chunks: Iterator[bytes]) -> Iterator[bytes]:
         raise
     if pending:
         yield pending
+
+
+def receipt_response(application: Application, base_url: str) -> Response:
+    """The citizen's receipt as an inline PDF (the window prints it; a portal hands it over)."""
+    from intake.receipt import render_receipt  # WeasyPrint is heavy: load it when a receipt is first printed
+
+    pdf = render_receipt(application, base_url=base_url)
+    name = f"receipt-{application.tracking_number}.pdf"
+    return Response(
+        pdf,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": content_disposition("inline", name, name),
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

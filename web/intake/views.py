@@ -36,7 +36,6 @@ from web.intake.common import (
     application_for,
     collect_details,
     collect_uploads,
-    content_disposition,
     counts_by_requirement,
     document_for,
     file_size,
@@ -46,6 +45,7 @@ from web.intake.common import (
     pick,
     progress_by_application,
     progress_of,
+    receipt_response,
     recent_applications,
     send_object,
 )
@@ -279,19 +279,7 @@ def status(tracking: str) -> ResponseReturnValue:
 @requires(Permission.APPLICATION_VIEW)
 def receipt(tracking: str) -> ResponseReturnValue:
     application = application_for(db_session(), _principal(), tracking)
-    from intake.receipt import render_receipt  # WeasyPrint is heavy: load it when a receipt is first printed
-
-    pdf = render_receipt(application, base_url=runtime().settings.base_url)
-    name = f"receipt-{application.tracking_number}.pdf"
-    return Response(
-        pdf,
-        mimetype="application/pdf",
-        headers={
-            "Content-Disposition": content_disposition("inline", name, name),
-            "Cache-Control": "private, no-store",
-            "X-Content-Type-Options": "nosniff",
-        },
-    )
+    return receipt_response(application, runtime().settings.base_url)
 
 
 # --- downloads ----------------------------------------------------------------------------------------------
