@@ -6,7 +6,7 @@ Schema changes go through Alembic migrations in ``archive/migrations``; nothing 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -14,16 +14,19 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Text,
     UniqueConstraint,
+    event,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, mapped_column, relationship
 
 from archive.roles import Permission, Role, permissions_for
 
@@ -87,6 +90,9 @@ class User(Base):
     centre_id: Mapped[int | None] = mapped_column(ForeignKey("centres.id"), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    department: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """The department the official works in (engineering, council, licensing, finance, state_property, …), matched
+    against the department of a signing-chain step; staff without one (clerks, auditors) get no department work."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
@@ -137,10 +143,15 @@ class ApiToken(Base):
 
 
 class ApplicationStatus(StrEnum):
-    """Where an application stands. Only ``received`` is set today; review, signing and issue come later."""
+    """Where an application stands (see signing.routing for the flow).
+
+    received → in_review → awaiting_signature → issued; approved when a chain ends without a signing step;
+    rejected (final) and returned (back at the window for completion, then in_review again) from any open step.
+    """
 
     RECEIVED = "received"
     IN_REVIEW = "in_review"
+    AWAITING_SIGNATURE = "awaiting_signature"
     RETURNED = "returned"
     APPROVED = "approved"
     REJECTED = "rejected"
@@ -211,6 +222,9 @@ class Application(Base):
     created_by: Mapped[User | None] = relationship()
     documents: Mapped[list[Document]] = relationship(
         back_populates="application", cascade="all, delete-orphan", order_by="Document.id"
+    )
+    steps: Mapped[list[WorkflowStep]] = relationship(
+        back_populates="application", cascade="all, delete-orphan", order_by="WorkflowStep.position"
     )
 
 
@@ -287,3 +301,166 @@ class ImportRecord(Base):
     imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     application: Mapped[Application] = relationship()
+
+
+# --- routing, signing and permits (signing.routing writes these) ---------------------------------------------------
+
+
+class StepStatus(StrEnum):
+    """Where one step of an application's workflow stands."""
+
+    WAITING = "waiting"
+    ACTIVE = "active"
+    DONE = "done"
+    RETURNED = "returned"
+    CANCELLED = "cancelled"
+
+
+class StepDecision(StrEnum):
+    RECOMMEND = "recommend"
+    APPROVE = "approve"
+    SIGN = "sign"
+    REJECT = "reject"
+    RETURN = "return"
+
+
+class PermitStatus(StrEnum):
+    DRAFT = "draft"
+    ISSUED = "issued"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+class WorkflowStep(Base):
+    """One step of an application's signing chain, copied from the catalogue when the workflow is opened.
+
+    The copy is a snapshot: a later change to the catalogue does not reroute files already under way.
+    """
+
+    __tablename__ = "workflow_steps"
+    __table_args__ = (UniqueConstraint("application_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    """0-based place in the chain."""
+    step: Mapped[str] = mapped_column(String(64))
+    """The catalogue's step code: recommend, approve_department, approve_council, …"""
+    role: Mapped[str] = mapped_column(String(16))
+    department: Mapped[str] = mapped_column(String(32))
+    title_ar: Mapped[str] = mapped_column(String(200))
+    title_en: Mapped[str] = mapped_column(String(200))
+    signs: Mapped[bool] = mapped_column(Boolean)
+    """Signer steps add a PAdES signature to the permit; reviewer steps record a recommendation."""
+    status: Mapped[str] = mapped_column(String(16), default=StepStatus.WAITING.value, index=True)
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    """A named official the step was reassigned to; None means anyone holding the role in the department."""
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decision: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    certificate_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """SHA-256 of the certificate a signing step was signed with."""
+    signed_pdf_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """Object-store key of the permit revision this signature produced."""
+
+    application: Mapped[Application] = relationship(back_populates="steps")
+    assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+
+
+class Transition(Base):
+    """One change in an application's life: who (None for the system), when, from what to what, and why.
+
+    Append-only: the ORM refuses to update or delete a row once it is written.
+    """
+
+    __tablename__ = "transitions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    from_status: Mapped[str] = mapped_column(String(32))
+    to_status: Mapped[str] = mapped_column(String(32))
+    step_position: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    action: Mapped[str] = mapped_column(String(16))
+    """open, recommend, approve, sign, reject, return, resubmit, reassign, issue, revoke."""
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    application: Mapped[Application] = relationship()
+    actor: Mapped[User | None] = relationship()
+
+
+class AppendOnlyViolation(RuntimeError):
+    """Code tried to change or delete an audit row."""
+
+
+@event.listens_for(Transition, "before_update")
+@event.listens_for(Transition, "before_delete")
+def _transitions_are_append_only(_mapper: Mapper[Any], _connection: Any, target: Transition) -> None:
+    raise AppendOnlyViolation(f"Transition {target.id} is part of the audit trail and cannot be changed or deleted.")
+
+
+class OfficialCertificate(Base):
+    """A signing certificate an administrator registered for an official; signatures with any other are refused."""
+
+    __tablename__ = "official_certificates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    """Lowercase hex SHA-256 of the DER certificate."""
+    certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
+    subject: Mapped[str] = mapped_column(String(500))
+    not_after: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    label: Mapped[str] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    registered_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class TrustRoot(Base):
+    """A root certificate authority signatures must chain to (configuration, set by administrators)."""
+
+    __tablename__ = "trust_roots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    certificate_der: Mapped[bytes] = mapped_column(LargeBinary)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Permit(Base):
+    """The permit (ترخيص) an application ends in: a PDF signed in turn by the chain's officials.
+
+    Only the SHA-256 of the QR verification token is kept; the token itself is printed on the permit only.
+    """
+
+    __tablename__ = "permits"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), unique=True)
+    permit_number: Mapped[str] = mapped_column(String(40), unique=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    status: Mapped[str] = mapped_column(String(16), default=PermitStatus.DRAFT.value, index=True)
+    facts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    """Snapshot of what was rendered (applicant with masked ID, property, service, officials' titles)."""
+    draft_pdf_sha256: Mapped[str] = mapped_column(String(64))
+    """Object-store key of the unsigned PDF with its empty signature fields."""
+    current_pdf_sha256: Mapped[str] = mapped_column(String(64))
+    """Object-store key of the latest revision (the draft until the first signature)."""
+    issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    expires_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    revoked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    revocation_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    application: Mapped[Application] = relationship()
+    revoked_by: Mapped[User | None] = relationship()

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from archive.models import Document, Page, utcnow
+from archive.models import Document, Page, Permit, WorkflowStep, utcnow
 from archive.store import ObjectNotFound, ObjectStore
 
 KEY_COLUMNS: list[InstrumentedAttribute[str] | InstrumentedAttribute[str | None]] = [
@@ -32,6 +32,9 @@ KEY_COLUMNS: list[InstrumentedAttribute[str] | InstrumentedAttribute[str | None]
     Page.pdf_sha256,
     Page.preview_sha256,
     Page.words_sha256,
+    Permit.draft_pdf_sha256,
+    Permit.current_pdf_sha256,
+    WorkflowStep.signed_pdf_sha256,
 ]
 """Every mapped column that holds an object-store key."""
 

@@ -19,7 +19,7 @@ from typing import Any
 import click
 
 from archive.db import Database, DatabaseUnavailable
-from archive.roles import Role, parse_role
+from archive.roles import parse_role
 from archive.users import AccountError
 from sijill.settings import Settings, SettingsError
 
@@ -349,8 +349,7 @@ def catalogue_export(ctx: click.Context) -> None:
 @click.pass_context
 def demo(ctx: click.Context) -> None:
     """Load DEMO centres, the service catalogue, one user per role and a DEMO signing PKI."""
-    from signing.dev_pki import create_demo_pki
-    from sijill.demo import DEMO_USERS, load_demo
+    from sijill.demo import load_demo, open_demo_pki, register_demo_pki
 
     settings = _settings(ctx)
     result = _with_session(settings, lambda s: load_demo(s, settings.data_dir))
@@ -358,10 +357,13 @@ def demo(ctx: click.Context) -> None:
         f"DEMO data: {result.centres_created} centres and {result.services_created} services added, "
         f"{result.services_updated} services updated."
     )
-    signers = [(u, name) for u, roles, name, _c in DEMO_USERS if Role.SIGNER in roles]
     pki_dir = settings.data_dir / "demo-pki"
-    create_demo_pki(pki_dir, signers, _demo_pki_password(pki_dir))
+    pki_password = _demo_pki_password(pki_dir)
+    pki = open_demo_pki(pki_dir, pki_password)
+    registered = _with_session(settings, lambda s: register_demo_pki(s, pki, pki_password))
     click.echo(f"DEMO signing PKI (not valid for real signatures): {pki_dir}")
+    if registered:
+        click.echo(f"DEMO root added as a trust root; {registered} DEMO signing certificates registered.")
     if result.new_passwords:
         click.echo("DEMO accounts (تجريبي) — passwords shown once, also kept in " + str(result.credentials_file))
         for username, password in result.new_passwords.items():

@@ -7,4 +7,6 @@ pytest_plugins = [
     "tests.fixtures.postgres",
     "tests.fixtures.db",
     "tests.fixtures.app",
+    "tests.fixtures.pki",
+    "tests.fixtures.softhsm",
 ]
