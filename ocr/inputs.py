@@ -95,6 +95,19 @@ def inspect(path: Path, limits: Limits = Limits()) -> SourceInfo:  # noqa: B008 
     return SourceInfo(media_type, _inspect_image(path, media_type, limits), size)
 
 
+@contextmanager
+def _strict_truncation() -> Iterator[None]:
+    """Refuse truncated images while decoding a scan, whatever another library set process-wide: WeasyPrint sets
+    ``ImageFile.LOAD_TRUNCATED_IMAGES = True`` when imported, which would let a half-uploaded scan through as a
+    page with a grey bottom half."""
+    previous = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    try:
+        yield
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = previous
+
+
 def render_page(path: Path, index: int, limits: Limits = Limits()) -> Image.Image:  # noqa: B008 - Limits is frozen
     """Rasterise page ``index`` (0-based) alone, as an RGB or L image whose ``info["dpi"]`` is set when known.
 
@@ -287,7 +300,7 @@ def _render_image_page(path: Path, media_type: str, index: int, limits: Limits) 
         _check_page_size(*image.size, index, limits)
         dpi = image.info.get("dpi")
         try:
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), _strict_truncation():
                 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
                 image.load()
                 upright = ImageOps.exif_transpose(image)

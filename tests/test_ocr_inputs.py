@@ -267,3 +267,20 @@ def test_every_code_has_both_languages() -> None:
         assert any(ord(ch) in ARABIC for ch in exc.message_ar)
     with pytest.raises(ValueError):
         InputRejected("no_such_code")
+
+
+def test_truncated_scan_is_refused_even_after_weasyprint_loosened_pillow(tmp_path: Path) -> None:
+    """WeasyPrint (receipts, permits) sets Pillow's LOAD_TRUNCATED_IMAGES process-wide when imported; a worker that
+    rendered a receipt must still refuse a half-uploaded scan."""
+    import weasyprint  # noqa: F401 - imported for its side effect on Pillow
+    from PIL import ImageFile
+
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True
+    jpeg = io.BytesIO()
+    text_page().save(jpeg, "JPEG")
+    cut_jpeg = tmp_path / "cut.jpg"
+    cut_jpeg.write_bytes(jpeg.getvalue()[: len(jpeg.getvalue()) // 2])
+    with pytest.raises(InputRejected) as caught:
+        render_page(cut_jpeg, 0)
+    assert caught.value.code == "corrupt_file"
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # put back as it was
