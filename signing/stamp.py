@@ -42,6 +42,8 @@ SCALE = 4
 INK = (18, 52, 120, 255)  # the dark blue of an office stamp
 HEADER = "وُقِّع إلكترونيًا"  # "signed electronically"
 
+# Noto Naskh reads best at stamp size but has no brackets or hyphen, which officials' names and titles often
+# contain; a line it cannot cover is drawn in the next font that can (Amiri), never with empty boxes.
 ARABIC_REGULAR = (
     "/usr/share/fonts/truetype/noto/NotoNaskhArabic-Regular.ttf",
     "/usr/share/fonts/opentype/fonts-hosny-amiri/Amiri-Regular.ttf",
@@ -169,9 +171,26 @@ def _direction(line: _Line) -> tuple[str, str]:
     return ("rtl", "ar") if line.rtl else ("ltr", "en")
 
 
+@lru_cache(maxsize=16)
+def _codepoints(path: str) -> frozenset[int]:
+    from fontTools.ttLib import TTFont
+
+    return frozenset(TTFont(path, lazy=True).getBestCmap())
+
+
+def font_covering(text: str, candidates: Sequence[str]) -> str:
+    """The first existing font of ``candidates`` with a glyph for every character of ``text`` (else the first)."""
+    existing = [c for c in candidates if Path(c).is_file()]
+    needed = {ord(ch) for ch in text if not ch.isspace() and ch not in "\u200e\u200f\u2066\u2067\u2068\u2069"}
+    for path in existing:
+        if needed <= _codepoints(path):
+            return path
+    return _first_existing(candidates)
+
+
 def _font_for(line: _Line, base: int) -> ImageFont.FreeTypeFont:
     if line.rtl:
-        path = _first_existing(ARABIC_BOLD if line.bold else ARABIC_REGULAR)
+        path = font_covering(line.text, ARABIC_BOLD if line.bold else ARABIC_REGULAR)
     else:
         path = _first_existing(LATIN_REGULAR)
     return _font(path, max(6, round(base * line.weight)))

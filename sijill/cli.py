@@ -282,6 +282,8 @@ def import_command(ctx: click.Context, directory: Path, username: str | None, wa
             for batch in bar:
                 outcome = import_batch(database, store, batch, limits=limits, clerk=clerk)
                 counts[outcome.status] = counts.get(outcome.status, 0) + 1
+                if outcome.status == "imported":
+                    _open_workflow(database, outcome.tracking_number)
                 _report_import(settings, outcome)
         return counts
 
@@ -299,6 +301,24 @@ def import_command(ctx: click.Context, directory: Path, username: str | None, wa
             time.sleep(interval)
     except KeyboardInterrupt:
         click.echo("stopped")
+
+
+def _open_workflow(database: Database, tracking_number: str | None) -> None:
+    """Open an imported application's workflow at once (the beat task ``routing.open_pending`` is the safety net)."""
+    from sqlalchemy import select
+
+    from archive.models import Application
+    from signing.routing import RoutingRefused, ensure_workflow
+
+    try:
+        with database.session() as session:
+            application = session.scalar(select(Application).where(Application.tracking_number == tracking_number))
+            if application is not None:
+                ensure_workflow(session, application)
+    except RoutingRefused:
+        pass  # a service without a signing chain: nothing to route
+    except Exception as exc:  # the beat task opens it later
+        click.echo(f"  {tracking_number}: workflow not opened yet ({exc}); it will be opened later", err=True)
 
 
 def _report_import(settings: Settings, outcome: Any) -> None:

@@ -2,21 +2,37 @@
 
 Every backend is chosen by URL so that a single machine and a production cluster differ only in configuration:
 
-=========================  ==========================================  =========================================
-variable                   default (single machine)                    production example
-=========================  ==========================================  =========================================
-SIJILL_DATA_DIR            ``./var``                                   ``/var/lib/sijill``
-SIJILL_DATABASE_URL        ``sqlite:///<data>/sijill.sqlite3``         ``postgresql://sijill:…@db/sijill``
-SIJILL_STORAGE_URL         ``file://<data>/archive``                   ``s3://KEY:SECRET@minio:9000/sijill``
-SIJILL_SEARCH_URL          ``embedded://<data>/search.sqlite3``        ``http://elasticsearch:9200``
-SIJILL_BROKER_URL          ``sqla+sqlite:///<data>/broker.sqlite3``    ``redis://redis:6379/0``
-SIJILL_RESULT_BACKEND      ``db+sqlite:///<data>/results.sqlite3``     ``redis://redis:6379/1``
-SIJILL_SECRET_KEY          generated once into ``<data>/secret_key``   a long random string (required)
-SIJILL_BASE_URL            ``http://127.0.0.1:5000``                   ``https://sijill.example.gov.eg``
-SIJILL_ENV                 ``development``                             ``production``
-SIJILL_MAX_UPLOAD_MB       ``200``                                     ``200``
-SIJILL_DEFAULT_LOCALE      ``ar``                                      ``ar``
-=========================  ==========================================  =========================================
+============================  ==========================================  =========================================
+variable                      default (single machine)                    production example
+============================  ==========================================  =========================================
+SIJILL_DATA_DIR               ``./var``                                   ``/var/lib/sijill``
+SIJILL_DATABASE_URL           ``sqlite:///<data>/sijill.sqlite3``         ``postgresql://sijill:…@db/sijill``
+SIJILL_STORAGE_URL            ``file://<data>/archive``                   ``s3://KEY:SECRET@minio:9000/sijill``
+SIJILL_SEARCH_URL             ``embedded://<data>/search.sqlite3``        ``http://elasticsearch:9200``
+SIJILL_BROKER_URL             ``sqla+sqlite:///<data>/broker.sqlite3``    ``redis://redis:6379/0``
+SIJILL_RESULT_BACKEND         ``db+sqlite:///<data>/results.sqlite3``     ``redis://redis:6379/1``
+SIJILL_SECRET_KEY             generated once into ``<data>/secret_key``   a long random string (required)
+SIJILL_BASE_URL               ``http://127.0.0.1:5000``                   ``https://sijill.example.gov.eg``
+SIJILL_ENV                    ``development``                             ``production``
+SIJILL_MAX_UPLOAD_MB          ``200``                                     ``200``
+SIJILL_DEFAULT_LOCALE         ``ar``                                      ``ar``
+SIJILL_TSA_URL                empty: no timestamp, signatures are B-B     ``https://tsa.example-ca.eg/tsr``
+SIJILL_PKCS11_MODULE          SoftHSM2's module if installed, else empty  the token vendor's PKCS#11 module
+SIJILL_SIGNING_REVOCATION     ``soft-fail``                               ``require``
+SIJILL_SIGNING_CA_CHAIN       empty                                       ``/etc/sijill/issuing-cas.pem``
+SIJILL_RATELIMIT_STORAGE_URL  ``memory://``                               ``redis://redis:6379/2``
+============================  ==========================================  =========================================
+
+Signing: ``SIJILL_TSA_URL`` is an RFC 3161 time-stamping service; with it every signature gets a trusted timestamp
+(PAdES B-T), and unless ``SIJILL_SIGNING_REVOCATION`` is ``off`` the certificates and OCSP/CRL answers are embedded
+too (B-LT). ``SIJILL_SIGNING_REVOCATION`` says how hard to insist on revocation data when checking an official's
+certificate before signing: ``require`` (every certificate must have a fresh OCSP or CRL answer: production with a
+licensed CA), ``soft-fail`` (checked where the certificate names a service; unreachable or absent is not held against
+it: the default, because the DEMO PKI publishes no revocation data) or ``off`` (no check; offline trials only).
+``SIJILL_PKCS11_MODULE`` is the PKCS#11 library of the signing tokens on the machine that runs Sijill.
+``SIJILL_SIGNING_CA_CHAIN`` is a PEM file of issuing (intermediate) CA certificates embedded with token signatures,
+since tokens usually hold only the official's own certificate. ``SIJILL_RATELIMIT_STORAGE_URL`` is where the public
+verification pages count requests per client (``memory://`` per process; Redis shares the count between processes).
 
 Malformed values raise :class:`SettingsError` with one sentence a person can act on; the command line prints it
 instead of a traceback.
@@ -39,6 +55,14 @@ STORAGE_SCHEMES = ("file", "s3", "s3+http", "s3+https")
 SEARCH_SCHEMES = ("embedded", "http", "https")
 BROKER_SCHEMES = ("sqla+sqlite", "sqla+postgresql", "redis", "rediss", "amqp", "memory", "filesystem")
 LOCALES = ("ar", "en")
+REVOCATION_MODES = ("require", "soft-fail", "off")
+RATELIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+sentinel", "redis+cluster", "memcached")
+SOFTHSM_MODULES = (
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/lib/aarch64-linux-gnu/softhsm/libsofthsm2.so",
+)
+"""Where Debian and Ubuntu put SoftHSM2's PKCS#11 module: the default token module when one is installed."""
 
 
 class SettingsError(ValueError):
@@ -61,6 +85,16 @@ class Settings:
     max_upload_mb: int = 200
     default_locale: str = "ar"
     replica_url: str | None = None
+    tsa_url: str = ""
+    """RFC 3161 time-stamping service for signatures; empty means no timestamp (PAdES B-B)."""
+    pkcs11_module: str = ""
+    """PKCS#11 module of the signing tokens on this machine; empty means signing with a token is not offered."""
+    signing_revocation: str = "soft-fail"
+    """``require``, ``soft-fail`` or ``off``: revocation checking of an official's certificate before signing."""
+    signing_ca_chain: str = ""
+    """PEM file of issuing CA certificates to embed with token signatures; empty means none."""
+    ratelimit_storage_url: str = "memory://"
+    """Where the public endpoints' rate limits are counted (``memory://`` or ``redis://…``)."""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -119,10 +153,24 @@ class Settings:
             max_upload_mb=max_upload_mb,
             default_locale=get("DEFAULT_LOCALE") or "ar",
             replica_url=get("REPLICA_URL"),
+            tsa_url=get("TSA_URL") or "",
+            pkcs11_module=_pkcs11_module(get("PKCS11_MODULE"), explicitly_empty=ENV_PREFIX + "PKCS11_MODULE" in env),
+            signing_revocation=(get("SIGNING_REVOCATION") or "soft-fail").lower(),
+            signing_ca_chain=get("SIGNING_CA_CHAIN") or "",
+            ratelimit_storage_url=get("RATELIMIT_STORAGE_URL") or "memory://",
             extra={k[len(ENV_PREFIX):]: v for k, v in env.items() if k.startswith(ENV_PREFIX)},
         )
         _validate(settings)
         return settings
+
+
+def _pkcs11_module(value: str | None, *, explicitly_empty: bool) -> str:
+    """The configured module; unset means SoftHSM2's if installed; set to an empty value means none."""
+    if value is not None:
+        return value
+    if explicitly_empty:
+        return ""
+    return next((path for path in SOFTHSM_MODULES if Path(path).is_file()), "")
 
 
 def _default_result_backend(broker_url: str | None, data_dir: Path) -> str:
@@ -176,6 +224,19 @@ def _validate(s: Settings) -> None:
         raise SettingsError("SIJILL_MAX_UPLOAD_MB must be a positive number of megabytes.")
     if _scheme(s.base_url) not in ("http", "https"):
         raise SettingsError(f"SIJILL_BASE_URL must start with http:// or https://, not {s.base_url!r}.")
+    if s.tsa_url:
+        _check_url("SIJILL_TSA_URL", s.tsa_url, ("http", "https"))
+    if s.signing_revocation not in REVOCATION_MODES:
+        raise SettingsError(
+            f"SIJILL_SIGNING_REVOCATION must be one of {', '.join(REVOCATION_MODES)}, not {s.signing_revocation!r}."
+        )
+    if s.pkcs11_module and not Path(s.pkcs11_module).is_absolute():
+        raise SettingsError(f"SIJILL_PKCS11_MODULE must be an absolute path to a .so file, not {s.pkcs11_module!r}.")
+    if s.signing_ca_chain and not Path(s.signing_ca_chain).is_absolute():
+        raise SettingsError(
+            f"SIJILL_SIGNING_CA_CHAIN must be an absolute path to a PEM file, not {s.signing_ca_chain!r}."
+        )
+    _check_url("SIJILL_RATELIMIT_STORAGE_URL", s.ratelimit_storage_url, RATELIMIT_SCHEMES)
     if s.is_production and len(s.secret_key) < 32:
         raise SettingsError("SIJILL_SECRET_KEY must be at least 32 characters long in production.")
 

@@ -206,3 +206,147 @@ def test_clerk_registers_an_application_in_the_browser(served: tuple[str, Path],
             citizen.close()
     finally:
         page.close()
+
+
+def log_in(browser: object, base: str, data_dir: Path, username: str, **context_options: object) -> object:
+    """A new browser context (its own cookies) with ``username`` logged in through the Arabic form."""
+    from playwright.sync_api import Browser, expect
+
+    assert isinstance(browser, Browser)
+    context = browser.new_context(locale="ar-EG", **context_options)  # type: ignore[arg-type]
+    page = context.new_page()
+    page.goto(base + "/login")
+    page.fill("#username", username)
+    page.fill("#password", demo_password(data_dir, username))
+    page.click("button[type=submit]")
+    expect(page).to_have_url(base + "/")
+    return page
+
+
+def test_a_permit_is_reviewed_signed_twice_and_verified_from_its_qr_code(
+    served: tuple[str, Path], browser: object, tmp_path: Path
+) -> None:
+    """The issue's end to end: the window registers, the reviewer recommends, the head of engineering and the head of
+    the city council sign with their DEMO PKCS#12 files, and the QR code read off the rendered permit opens a green
+    page on a phone; an altered copy turns it red with the reason, and a revoked permit shows revoked."""
+    import subprocess
+
+    from playwright.sync_api import Browser, Page, expect
+
+    from tests.intake_files import png_bytes
+
+    assert isinstance(browser, Browser)
+    base, data_dir = served
+    shots = tmp_path
+    pki_password = (data_dir / "demo-pki" / "password.txt").read_text().strip()
+
+    # the one-stop window takes the application in
+    clerk = log_in(browser, base, data_dir, "demo.clerk")
+    assert isinstance(clerk, Page)
+    clerk.goto(base + "/applications/new?service=BUILD-PERMIT")
+    clerk.fill("#applicant_name", "سامية محمود عبد الرحيم")
+    clerk.fill("#national_id", "29001012601235")
+    clerk.fill("#applicant_phone", "01012345678")
+    clerk.fill("#d-plot_number", "٤٥")
+    clerk.fill("#d-district", "حي الكوثر")
+    clerk.fill("#d-area_m2", "180")
+    clerk.set_input_files("#f-ID_COPY", files=[{"name": "id.png", "mimeType": "image/png", "buffer": png_bytes()}])
+    clerk.fill("#incomplete_reason", "باقي المستندات يحضرها المواطن لاحقا")
+    clerk.click("#intake-form button[type=submit]")
+    expect(clerk).to_have_url(re.compile(re.escape(base) + r"/applications/SOH01-\d{4}-\d{6}-[0-9A-Z]$"))
+    tracking = clerk.url.rsplit("/", 1)[-1]
+    expect(clerk.locator("#steps li")).to_have_count(3)
+    expect(clerk.locator("#one-stop-note")).to_have_count(0)  # a clerk holds no deciding role
+    clerk.context.close()
+
+    # the reviewing engineer finds it in the inbox and recommends
+    reviewer = log_in(browser, base, data_dir, "demo.reviewer")
+    assert isinstance(reviewer, Page)
+    reviewer.click("nav a[href='/inbox']")
+    row = reviewer.locator(f"#inbox tr[data-tracking='{tracking}']")
+    expect(row).to_contain_text("الخطوة 1 من 3")
+    row.locator("a").click()
+    reviewer.fill("#reason", "المستندات الأساسية مطابقة")
+    reviewer.click("#action-recommend")
+    expect(reviewer).to_have_url(base + "/inbox")
+    expect(reviewer.locator(".flash")).to_contain_text(tracking)
+    reviewer.context.close()
+
+    def sign_as(username: str, expected_step: str) -> Page:
+        official = log_in(browser, base, data_dir, username, viewport={"width": 1280, "height": 900})
+        assert isinstance(official, Page)
+        official.goto(base + "/inbox")
+        row = official.locator(f"#inbox tr[data-tracking='{tracking}']")
+        expect(row).to_contain_text(expected_step)
+        row.locator("a").click()
+        expect(official.locator("#sign-form")).to_be_visible()
+        expect(official.locator("#permit-link")).to_be_visible()
+        official.check("#method-pkcs12")
+        official.set_input_files("#pkcs12", str(data_dir / "demo-pki" / f"{username}.p12"))
+        official.fill("#passphrase", pki_password)
+        official.screenshot(path=str(shots / f"sign-{username}.png"), full_page=True)
+        official.click("#sign-button")
+        return official
+
+    head = sign_as("demo.signer", "الخطوة 2 من 3")
+    expect(head).to_have_url(base + "/inbox")
+    expect(head.locator(".flash")).to_contain_text("انتقل إلى صاحب التوقيع التالي")
+    head.context.close()
+
+    council = sign_as("demo.council", "الخطوة 3 من 3")
+    expect(council).to_have_url(f"{base}/applications/{tracking}")
+    expect(council.locator(".flash")).to_contain_text("صدر الترخيص")
+    expect(council.locator("#permit .badge")).to_have_text("صادر")
+    council.screenshot(path=str(shots / "issued-application.png"), full_page=True)
+
+    # the printed permit: render page 1 and read its QR code
+    permit = council.context.request.get(f"{base}/applications/{tracking}/permit.pdf")
+    assert permit.ok and permit.body().startswith(b"%PDF-")
+    (shots / "permit.pdf").write_bytes(permit.body())
+    subprocess.run(["pdftoppm", "-r", "150", "-png", "-f", "1", "-l", "1", "-singlefile", str(shots / "permit.pdf"),
+                    str(shots / "permit-page1")], check=True, timeout=60)
+    url = subprocess.run(["zbarimg", "-q", "--raw", str(shots / "permit-page1.png")], capture_output=True, text=True,
+                         check=True, timeout=60).stdout.strip()
+    path = "/v/" + url.split("/v/", 1)[1]
+
+    # a citizen's phone opens it: green, both signatures valid, nothing private, no sideways scrolling
+    phone = browser.new_context(locale="ar-EG", viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                                is_mobile=True, has_touch=True)
+    citizen = phone.new_page()
+    citizen.goto(base + path)
+    verdict = citizen.locator("#verdict")
+    expect(verdict).to_have_attribute("data-state", "valid")
+    expect(verdict).to_contain_text("ترخيص صحيح وسارٍ")
+    assert verdict.evaluate("e => getComputedStyle(e).backgroundColor") == "rgb(19, 121, 79)"
+    expect(citizen.locator("#signatures li[data-indication='TOTAL_PASSED']")).to_have_count(2)
+    expect(citizen.locator("main")).to_contain_text("رئيس مجلس المدينة (تجريبي)")
+    expect(citizen.locator("main")).not_to_contain_text("29001012601235")
+    expect(citizen.locator("main")).not_to_contain_text("عبد الرحيم")
+    assert citizen.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert citizen.evaluate("getComputedStyle(document.body).direction") == "rtl"
+    citizen.screenshot(path=str(shots / "verify-phone-valid.png"), full_page=True)
+
+    # the citizen checks a copy that someone altered: red, with the reason
+    altered = bytearray(permit.body())
+    spot = permit.body().index(b"/Type /Page")
+    altered[spot + 1] ^= 0x01
+    citizen.set_input_files("#pdf", files=[{"name": "ترخيص.pdf", "mimeType": "application/pdf",
+                                           "buffer": bytes(altered)}])
+    citizen.click(".check-form button[type=submit]")
+    result = citizen.locator("#check-result")
+    expect(result).to_have_attribute("data-indication", "TOTAL_FAILED")
+    expect(result).to_have_attribute("data-identical", "false")
+    expect(result).to_contain_text("تم تعديل المستند بعد هذا التوقيع")
+    result.scroll_into_view_if_needed()
+    citizen.screenshot(path=str(shots / "verify-phone-altered.png"), full_page=True)
+
+    # the head of the city council revokes it; the citizen's page shows it at once
+    council.fill("#revoke-reason", "مخالفة شروط الترخيص")
+    council.click("#revoke-form button[type=submit]")
+    expect(council.locator(".flash")).to_contain_text("أُلغي الترخيص")
+    citizen.goto(base + path)
+    expect(verdict).to_have_attribute("data-state", "revoked")
+    expect(verdict).to_contain_text("مخالفة شروط الترخيص")
+    citizen.screenshot(path=str(shots / "verify-phone-revoked.png"), full_page=True)
+    phone.close()
+    council.context.close()

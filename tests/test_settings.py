@@ -67,6 +67,11 @@ def test_production_urls(tmp_path: Path) -> None:
         ({"env": "production"}, "SIJILL_SECRET_KEY must be set"),
         ({"env": "production", "secret_key": "short"}, "at least 32 characters"),
         ({"base_url": "ftp://x"}, "SIJILL_BASE_URL"),
+        ({"tsa_url": "tsa.example.eg/tsr"}, "SIJILL_TSA_URL must start with"),
+        ({"signing_revocation": "sometimes"}, "SIJILL_SIGNING_REVOCATION must be one of require, soft-fail, off"),
+        ({"pkcs11_module": "libsofthsm2.so"}, "SIJILL_PKCS11_MODULE must be an absolute path"),
+        ({"signing_ca_chain": "chain.pem"}, "SIJILL_SIGNING_CA_CHAIN must be an absolute path"),
+        ({"ratelimit_storage_url": "postgresql://db/limits"}, "SIJILL_RATELIMIT_STORAGE_URL must start with"),
     ],
 )
 def test_bad_settings_fail_with_one_sentence(tmp_path: Path, values: dict[str, str], fragment: str) -> None:
@@ -75,3 +80,39 @@ def test_bad_settings_fail_with_one_sentence(tmp_path: Path, values: dict[str, s
     message = str(info.value)
     assert fragment in message
     assert "\n" not in message and message.endswith(".")
+
+
+def test_signing_and_rate_limit_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    s = Settings.from_env(env(tmp_path))
+    assert s.tsa_url == ""  # no timestamp: PAdES B-B
+    assert s.signing_revocation == "soft-fail"  # the DEMO PKI publishes no revocation data
+    assert s.signing_ca_chain == ""
+    assert s.ratelimit_storage_url == "memory://"
+    # the token module defaults to SoftHSM2's where it is installed, and to nothing elsewhere
+    monkeypatch.setattr("sijill.settings.SOFTHSM_MODULES", (str(tmp_path / "missing.so"),))
+    assert Settings.from_env(env(tmp_path)).pkcs11_module == ""
+    module = tmp_path / "libsofthsm2.so"
+    module.write_bytes(b"")
+    monkeypatch.setattr("sijill.settings.SOFTHSM_MODULES", (str(tmp_path / "missing.so"), str(module)))
+    assert Settings.from_env(env(tmp_path)).pkcs11_module == str(module)
+    # set to an empty value: no token signing even where SoftHSM2 is installed
+    assert Settings.from_env(env(tmp_path, pkcs11_module="")).pkcs11_module == ""
+
+
+def test_signing_and_rate_limit_in_production(tmp_path: Path) -> None:
+    s = Settings.from_env(
+        env(
+            tmp_path,
+            tsa_url="https://tsa.example-ca.eg/tsr",
+            pkcs11_module="/usr/lib/vendor/libeToken.so",
+            signing_revocation="REQUIRE",
+            signing_ca_chain="/etc/sijill/issuing-cas.pem",
+            ratelimit_storage_url="redis://redis:6379/2",
+        )
+    )
+    assert s.tsa_url == "https://tsa.example-ca.eg/tsr"
+    assert s.pkcs11_module == "/usr/lib/vendor/libeToken.so"
+    assert s.signing_revocation == "require"
+    assert s.signing_ca_chain == "/etc/sijill/issuing-cas.pem"
+    assert s.ratelimit_storage_url == "redis://redis:6379/2"
+    assert Settings.from_env(env(tmp_path, signing_revocation="off")).signing_revocation == "off"

@@ -500,3 +500,16 @@ def test_errors_have_both_languages() -> None:
         assert re.search("[\u0600-\u06ff]", arabic)
     with pytest.raises(ValueError):
         SigningRefused("no_such_code")
+
+
+def test_stamp_lines_get_a_font_with_every_glyph() -> None:
+    """Names and titles such as "رئيس مجلس المدينة (تجريبي)" must not print as empty boxes."""
+    from fontTools.ttLib import TTFont
+
+    from signing.stamp import ARABIC_BOLD, ARABIC_REGULAR, font_covering
+
+    for candidates in (ARABIC_REGULAR, ARABIC_BOLD):
+        for text in ("رئيس مجلس المدينة (تجريبي)", "م. أحمد - الإدارة الهندسية", "إبراهيم الشافعي"):
+            cmap = TTFont(font_covering(text, candidates)).getBestCmap()
+            assert [ch for ch in text if not ch.isspace() and ord(ch) not in cmap] == [], (text, candidates)
+    assert "Noto" in font_covering("إبراهيم الشافعي", ARABIC_REGULAR)  # the clearer font when it suffices

@@ -16,9 +16,12 @@ csrf = CSRFProtect()
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
     """Build the app for ``settings`` (read from the environment when omitted)."""
-    from web import admin, errors, health, home, i18n, permissions
+    from web import admin, errors, health, home, i18n, permissions, ratelimit
     from web import api as api_pkg
+    from web import decisions as decisions_pkg
     from web import intake as intake_pkg
+    from web import verify as verify_pkg
+    from web.api import verify as api_verify
     from web.auth.views import bp as auth_bp
     from web.auth.views import login_manager
     from web.runtime import Runtime, install
@@ -51,7 +54,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.register_blueprint(admin.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(intake_pkg.bp)
+    app.register_blueprint(decisions_pkg.bp)
+    app.register_blueprint(verify_pkg.bp)
     api_pkg.install(app, csrf)
+    ratelimit.install(app, settings, [verify_pkg.bp, api_verify.blp])
 
     @app.after_request
     def security_headers(response):  # type: ignore[no-untyped-def]

@@ -45,6 +45,7 @@ DEFAULT_QUEUE = "celery"
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "requeue-stale-ocr-pages": {"task": "ocr.requeue_stale", "schedule": 300.0},
     "sweep-unreferenced-blobs": {"task": "archive.sweep", "schedule": 6 * 3600.0},
+    "open-pending-workflows": {"task": "routing.open_pending", "schedule": 300.0},
 }
 
 _SQLITE_BROKER_PREFIX = "sqla+sqlite:///"

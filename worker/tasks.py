@@ -81,3 +81,18 @@ def sweep_blobs() -> dict[str, Any]:
     with rt.database.session() as session:
         report = sweep_unreferenced(session, rt.store, grace=timedelta(days=1))
     return {"examined": report.examined, "deleted": len(report.deleted)}
+
+
+# --- routing ------------------------------------------------------------------------------------
+
+
+@shared_task(name="routing.open_pending")
+def open_pending() -> dict[str, Any]:
+    """Open the workflow of every registered application that has none (the web, API and import open it right after
+    registration; this catches what a failure there left behind). Idempotent."""
+    from signing.routing import open_pending_workflows  # PDF and signing libraries: loaded when first needed
+
+    rt = worker_runtime()
+    with rt.database.session() as session:
+        opened = open_pending_workflows(session)
+    return {"opened": opened}

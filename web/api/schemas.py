@@ -152,3 +152,48 @@ class ApplicationOut(Schema):
     track_url = fields.String()
     ocr = fields.Nested(OcrSummary)
     documents = fields.List(fields.Nested(DocumentStatus))
+
+
+# --- public verification -----------------------------------------------------------------------------------
+
+
+class VerifiedSignature(Schema):
+    field_name = fields.String(metadata={"description": "The PDF signature field (one per signing step)"})
+    signed = fields.Boolean(metadata={"description": "False for a step that has not signed yet"})
+    role_ar = fields.String()
+    role_en = fields.String()
+    signer = fields.String(metadata={"description": "The signing official"})
+    certificate_name = fields.String(metadata={"description": "The common name in the signing certificate"})
+    signed_at = fields.DateTime(allow_none=True)
+    timestamped = fields.Boolean(metadata={"description": "signed_at is proven by a trusted timestamp"})
+    level = fields.String(metadata={"description": "PAdES baseline level in the file: B-B, B-T, B-LT or B-LTA"})
+    indication = fields.String(
+        metadata={"description": "TOTAL_PASSED, INDETERMINATE or TOTAL_FAILED (ETSI EN 319 102-1)"}
+    )
+    sub_indication = fields.String(allow_none=True)
+    reasons_ar = fields.List(fields.String())
+    reasons_en = fields.List(fields.String())
+
+
+class Verification(Schema):
+    genuine = fields.Boolean(metadata={"description": "Issued by Sijill and every signature of the archived copy "
+                                                      "passes (true also for a revoked or expired permit)"})
+    status = fields.String(metadata={"description": "valid, revoked, expired, draft (not issued) or unknown "
+                                                    "(the signatures cannot be confirmed now)"})
+    status_ar = fields.String()
+    permit_number = fields.String()
+    service_code = fields.String()
+    service_ar = fields.String()
+    service_en = fields.String()
+    centre_ar = fields.String()
+    centre_en = fields.String()
+    issued_on = fields.Date(allow_none=True)
+    expires_on = fields.Date(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+    revocation_reason = fields.String(allow_none=True)
+    applicant = fields.String(metadata={"description": "First name and an initial only"})
+    national_id_masked = fields.String(metadata={"description": "Only the last four digits"})
+    indication = fields.String(allow_none=True, metadata={"description": "Overall verdict on the archived copy"})
+    reasons_ar = fields.List(fields.String())
+    reasons_en = fields.List(fields.String())
+    signatures = fields.List(fields.Nested(VerifiedSignature))

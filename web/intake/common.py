@@ -12,7 +12,7 @@ import logging
 import unicodedata
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import quote
@@ -48,6 +48,7 @@ ACCEPTED_UPLOADS = "application/pdf,image/jpeg,image/png,image/tiff,.pdf,.jpg,.j
 STATUS_LABELS: dict[str, tuple[str, str]] = {
     "received": (N_("تم استلام الطلب"), "Received"),
     "in_review": (N_("قيد المراجعة"), "Under review"),
+    "awaiting_signature": (N_("في انتظار التوقيع"), "Awaiting signature"),
     "returned": (N_("أعيد للاستكمال"), "Returned for completion"),
     "approved": (N_("تم الاعتماد"), "Approved"),
     "rejected": (N_("مرفوض"), "Rejected"),
@@ -106,6 +107,14 @@ def local_date(value: datetime | None) -> str:
     local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(EGYPT)
     months = MONTHS_AR if is_arabic() else MONTHS_EN
     return f"{local.day} {months[local.month - 1]} {local.year}"
+
+
+def long_date(value: date | None) -> str:
+    """A calendar date (no time zone): ``23 نوفمبر 2026`` / ``23 November 2026``."""
+    if value is None:
+        return ""
+    months = MONTHS_AR if is_arabic() else MONTHS_EN
+    return f"{value.day} {months[value.month - 1]} {value.year}"
 
 
 def local_time(value: datetime | None) -> str:
@@ -341,8 +350,32 @@ def register(
         "application %s registered by %s (%s): %d documents, %d pages",
         result.tracking_number, principal.username, channel, len(result.application.documents), len(result.page_ids),
     )  # fmt: skip
+    open_workflow(result.application.id)
     enqueue_ocr(result.page_ids)
     return result
+
+
+def open_workflow(application_id: int) -> None:
+    """Open the application's workflow (:func:`signing.routing.ensure_workflow`) right after its registration, so
+    the file is in the reviewers' inboxes at once.
+
+    A separate transaction, after the registration's commit: a routing problem never costs the citizen the
+    registration. Whatever fails here (a service without a signing chain, a database hiccup, another process opening
+    it at the same moment) is logged; the periodic ``routing.open_pending`` task and the inbox page open what was
+    left (:func:`signing.routing.open_pending_workflows`).
+    """
+    from signing.routing import RoutingRefused, ensure_workflow
+
+    try:
+        with runtime().db.session() as session:
+            application = session.get(Application, application_id)
+            if application is not None:
+                ensure_workflow(session, application)
+    except RoutingRefused as exc:
+        log.info("no workflow opened for application %s: %s", application_id, exc)
+    except Exception as exc:
+        log.warning("workflow of application %s not opened now (%s: %s); it will be opened later",
+                    application_id, type(exc).__name__, exc)
 
 
 def enqueue_ocr(page_ids: list[int]) -> None:

@@ -17,7 +17,7 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archive.models import Application, ApplicationStatus, Centre, Channel, OcrStatus, Service
+from archive.models import Application, ApplicationStatus, Centre, Channel, OcrStatus, Service, User
 from archive.roles import Permission
 from intake.errors import IntakeInvalid
 from intake.fields import DETAIL_FIELDS
@@ -41,6 +41,7 @@ from web.intake.common import (
     file_size,
     local_date,
     local_time,
+    long_date,
     page_for,
     pick,
     progress_by_application,
@@ -63,6 +64,7 @@ def intake_helpers() -> dict[str, Any]:
     return {
         "local_date": local_date,
         "local_time": local_time,
+        "long_date": long_date,
         "file_size": file_size,
         "pick": pick,
         "status_label": lambda status: _(STATUS_LABELS.get(status, (status, status))[0]),
@@ -227,6 +229,22 @@ def show(tracking: str) -> ResponseReturnValue:
     application = application_for(db_session(), principal, tracking)
     if tracking != application.tracking_number:
         return redirect(url_for(".show", tracking=application.tracking_number))
+    return application_page(application, principal)
+
+
+def application_page(
+    application: Application,
+    principal: StaffPrincipal,
+    *,
+    workflow_error: str | None = None,
+    workflow_form: str | None = None,
+    values: dict[str, str] | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    """The application page, with its workflow panel; the decision views render it again with a refusal."""
+    from web.decisions.panel import build_panel
+
+    session = db_session()
     service = application.service
     definition_docs = {doc.code: doc for doc in required_documents(service)}
     missing = [
@@ -244,7 +262,11 @@ def show(tracking: str) -> ResponseReturnValue:
     names[OTHER] = _("مستندات أخرى")
     detail_labels = {f.key: pick(f.label_ar, f.label_en) for f in DETAIL_FIELDS}
     progress = progress_of(application)
-    return render_template(
+    user = session.get(User, principal.id)
+    panel = build_panel(session, application, user) if user is not None else None
+    if panel is not None:
+        panel.error, panel.error_form, panel.values = workflow_error, workflow_form, values or {}
+    body = render_template(
         "intake/application.html",
         application=application,
         service=service,
@@ -255,7 +277,9 @@ def show(tracking: str) -> ResponseReturnValue:
         progress=progress,
         OcrStatus=OcrStatus,
         principal=principal,
+        workflow=panel,
     )
+    return body, status
 
 
 @bp.route("/applications/<tracking>/status.json")

@@ -1,0 +1,144 @@
+"""Public verification of a permit: the page its QR code opens, and the check of an uploaded copy. No login.
+
+``GET /v/<permit_number>/<token>`` finds the permit by its number and the SHA-256 of the token
+(:func:`signing.routing.find_permit_by_token`); anything that does not match, a forged token or another permit's,
+gets the same "could not be verified" page with status 404 and nothing else, so the page cannot be used to learn
+which permit numbers exist. ``POST …/check`` takes a PDF (at most :data:`CHECK_MAX_BYTES`), says whether it is
+byte for byte the archived permit and validates every signature in it (DSS-style simple report).
+
+Both are rate-limited per client address (:mod:`web.ratelimit`), never cached by browsers or proxies and not indexed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from flask import Blueprint, Response, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from archive.models import Permit
+from signing.routing import active_trust_roots, find_permit_by_token
+from signing.validate import ValidationReport, validate_pdf
+from web.errors import N_
+from web.permissions import public
+from web.runtime import db_session
+from web.verify.model import INDICATIONS, STATES, PermitView, SignatureView, permit_view, signature_views
+
+bp = Blueprint("verify", __name__)
+
+CHECK_MAX_BYTES = 20 * 1024 * 1024
+"""Largest copy accepted for checking (a permit is a few hundred kilobytes)."""
+CHECK_FIELD = "pdf"
+
+NO_FILE = (N_("اختر ملف PDF للترخيص للتحقق منه."), "Choose the permit's PDF file to check.")
+TOO_LARGE = (N_("الملف أكبر من 20 ميجابايت؛ نسخة الترخيص أصغر من ذلك بكثير."),
+             "The file is larger than 20 MB; a permit's PDF is far smaller.")
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """What the check of an uploaded copy found."""
+
+    filename: str
+    size: int
+    sha256: str
+    identical: bool
+    """Byte for byte the archived current revision."""
+    earlier_revision: bool
+    """Byte for byte an earlier archived revision (the draft, or the permit before a later signature)."""
+    report: ValidationReport
+    signatures: list[SignatureView]
+
+
+@bp.url_value_preprocessor
+def cap_uploads(endpoint: str | None, _values: dict[str, object] | None) -> None:
+    """Cap the check's upload before anything reads the body (URL preprocessors run before the CSRF check)."""
+    if endpoint == "verify.check":
+        request.max_content_length = CHECK_MAX_BYTES + 64 * 1024  # plus the form fields and multipart framing
+
+
+@bp.app_context_processor
+def verify_helpers() -> dict[str, object]:
+    return {"STATES": STATES, "INDICATIONS": INDICATIONS}
+
+
+@bp.route("/v/<permit_number>/<token>")
+@public
+def show(permit_number: str, token: str) -> ResponseReturnValue:
+    session = db_session()
+    permit = find_permit_by_token(session, permit_number, token)
+    if permit is None:
+        return not_found()
+    view = permit_view(session, permit)
+    return _public(render_template("verify/permit.html", v=view, check=None, check_error=None,
+                                   permit_number=permit.permit_number, token=token))
+
+
+@bp.route("/v/<permit_number>/<token>/check", methods=["POST"])
+@public
+def check(permit_number: str, token: str) -> ResponseReturnValue:
+    session = db_session()
+    permit = find_permit_by_token(session, permit_number, token)
+    if permit is None:
+        return not_found()
+    view = permit_view(session, permit)
+    try:
+        upload = request.files.get(CHECK_FIELD)
+    except RequestEntityTooLarge:
+        return _page(view, permit, token, error=TOO_LARGE, status=413)
+    if upload is None or not upload.filename:
+        return _page(view, permit, token, error=NO_FILE, status=400)
+    data = upload.stream.read(CHECK_MAX_BYTES + 1)
+    if len(data) > CHECK_MAX_BYTES:
+        return _page(view, permit, token, error=TOO_LARGE, status=413)
+    result = check_copy(permit, data, upload.filename)
+    return _page(view, permit, token, result=result)
+
+
+def check_copy(permit: Permit, data: bytes, filename: str) -> CheckResult:
+    """Compare ``data`` with the archived revisions and validate its signatures (never fetching from the network:
+    an uploaded file must not make the server call the addresses written in it)."""
+    digest = hashlib.sha256(data).hexdigest()
+    earlier = {permit.draft_pdf_sha256} | {s.signed_pdf_sha256 for s in permit.application.steps if s.signed_pdf_sha256}
+    earlier.discard(permit.current_pdf_sha256)
+    report = validate_pdf(data, trust_roots=active_trust_roots(db_session()), allow_fetching=False)
+    return CheckResult(
+        filename=filename[:200],
+        size=len(data),
+        sha256=digest,
+        identical=digest == permit.current_pdf_sha256,
+        earlier_revision=digest in earlier,
+        report=report,
+        signatures=signature_views(permit, report),
+    )
+
+
+def not_found() -> Response:
+    """The same answer for an unknown number, a wrong token and another permit's token: nothing to learn from."""
+    return _public(render_template("verify/not_found.html"), 404)
+
+
+def _page(
+    view: PermitView,
+    permit: Permit,
+    token: str,
+    *,
+    result: CheckResult | None = None,
+    error: tuple[str, str] | None = None,
+    status: int = 200,
+) -> Response:
+    body = render_template("verify/permit.html", v=view, check=result,
+                           check_error=gettext(error[0]) if error else None,
+                           permit_number=permit.permit_number, token=token)
+    return _public(body, status)
+
+
+def _public(body: str, status_code: int = 200) -> Response:
+    response = Response(body, status=status_code, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the URL carries the token: never pass it on
+    return response
