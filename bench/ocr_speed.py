@@ -1,0 +1,252 @@
+#!/usr/bin/env python3
+"""OCR speed: the whole pipeline against the bare `tesseract` command, throughput, and a worker's peak memory.
+
+1. Per page, on the SAME synthetic A4 pages in one run: `ocr.pipeline.process_page` with clean-up on and off, and
+   `tesseract page.png - -l ara+eng --psm 6` (OMP_THREAD_LIMIT=1). The ratio pipeline / tesseract is the number to
+   watch; absolute seconds vary with the machine's load.
+2. Throughput in pages per minute with 1 and 2 worker processes (ProcessPoolExecutor running process_page). The
+   Celery workers are measured separately once the OCR tasks exist.
+3. Peak memory of one worker process reading a 50-page PDF page by page (process_page(pdf, i) for each i), sampled
+   exactly for the worker (Linux VmHWM) and by sampling with psutil for its Tesseract children.
+
+    .venv/bin/python bench/ocr_speed.py
+    .venv/bin/python bench/ocr_speed.py --pages 4 --throughput-pages 8 --pdf-pages 10     # quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+from _common import load_average, machine_lines, table
+
+from ocr.synthetic import arabic_fonts, corpus
+
+RECIPES = ("clean", "skew", "noise", "border")  # what a centre's flatbed scanner gives
+
+
+def tesseract_env() -> dict[str, str]:
+    return {**os.environ, "OMP_THREAD_LIMIT": "1"}
+
+
+def bare_tesseract(path: Path) -> float:
+    start = time.perf_counter()
+    subprocess.run(["tesseract", str(path), "-", "-l", "ara+eng", "--psm", "6"], capture_output=True, check=True,
+                   env=tesseract_env())
+    return time.perf_counter() - start
+
+
+def pipeline(path: Path, index: int = 0, cleanup: bool = True) -> float:
+    from ocr.cleanup import CleanupOptions
+    from ocr.pipeline import process_page
+
+    options = CleanupOptions() if cleanup else CleanupOptions.none()
+    start = time.perf_counter()
+    process_page(path, index, options=options)
+    return time.perf_counter() - start
+
+
+def _warm(_: int) -> int:
+    import ocr.pipeline  # noqa: F401  (imports OpenCV, NumPy, Pillow once per worker)
+
+    time.sleep(0.2)  # keep this worker busy so that the next warm-up job starts another one
+    return os.getpid()
+
+
+def _pipeline_job(path: str) -> float:
+    return pipeline(Path(path))
+
+
+def make_pages(directory: Path, n: int, seed: int) -> list[tuple[Path, str, str]]:
+    """``n`` pages that mix fonts and recipes (page i: recipe i mod 4, font shifted every 4 pages)."""
+    fonts = [f.path for f in arabic_fonts()]
+    out = []
+    for i in range(n):
+        font = fonts[(i + i // len(RECIPES)) % len(fonts)]
+        page = next(corpus(1, seed + i, degradations=(RECIPES[i % len(RECIPES)],), fonts=[font]))
+        path = directory / f"page-{i:03d}.png"
+        page.save(path)
+        out.append((path, page.font, page.recipe))
+    return out
+
+
+def per_page(pages: list[tuple[Path, str, str]]) -> tuple[str, float]:
+    pipeline(pages[0][0])  # warm-up, not counted: imports, caches, Tesseract's model files in the page cache
+    rows = []
+    totals = {"tess": 0.0, "off": 0.0, "on": 0.0}
+    ratios = []
+    for i, (path, font, recipe) in enumerate(pages):
+        order = ["tess", "off", "on"]
+        order = order[i % 3:] + order[:i % 3]  # rotate, so that drift in the machine's load hits all three alike
+        seconds: dict[str, float] = {}
+        for kind in order:
+            seconds[kind] = bare_tesseract(path) if kind == "tess" else pipeline(path, cleanup=kind == "on")
+        for kind, value in seconds.items():
+            totals[kind] += value
+        ratios.append(seconds["on"] / seconds["tess"])
+        rows.append([i, font, recipe, f"{seconds['tess']:.2f}", f"{seconds['off']:.2f}", f"{seconds['on']:.2f}",
+                     f"{seconds['on'] / seconds['tess']:.2f}"])
+    n = len(pages)
+    rows.append(["**mean**", "", "", f"{totals['tess'] / n:.2f}", f"{totals['off'] / n:.2f}", f"{totals['on'] / n:.2f}",
+                 f"**{totals['on'] / totals['tess']:.2f}**"])
+    text = table(["page", "font", "degradation", "tesseract (s)", "pipeline, clean-up off (s)",
+                  "pipeline, clean-up on (s)", "ratio on / tesseract"], rows, "lllrrrr")
+    text += (f"\n\nRatio of the whole pipeline (clean-up on) to bare tesseract: {totals['on'] / totals['tess']:.2f} "
+             f"(sum of times), median per page {statistics.median(ratios):.2f}; clean-up off: "
+             f"{totals['off'] / totals['tess']:.2f}.")
+    return text, totals["on"] / totals["tess"]
+
+
+def throughput(pages: list[tuple[Path, str, str]], n: int, workers: Sequence[int]) -> str:
+    paths = [str(pages[i % len(pages)][0]) for i in range(n)]
+    rows = []
+    for k in workers:
+        with ProcessPoolExecutor(max_workers=k) as pool:
+            started = {f.result() for f in [pool.submit(_warm, j) for j in range(k)]}
+            start = time.perf_counter()
+            per_page_seconds = list(pool.map(_pipeline_job, paths))
+            wall = time.perf_counter() - start
+        rows.append([k, len(started), n, f"{wall:.1f}", f"{60 * n / wall:.1f}",
+                     f"{statistics.fmean(per_page_seconds):.2f}"])
+    return table(["worker processes", "warm workers", "pages", "wall (s)", "pages / min", "mean s / page in worker"],
+                 rows)
+
+
+def _vm_hwm() -> int:
+    """Peak RSS in bytes of this program since its exec (Linux VmHWM). Unlike ru_maxrss it does not inherit the
+    parent's size at fork time, which would make a child of a big benchmark process look big."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _child(pdf: Path, n: int) -> None:
+    """The worker side of the memory test: read every page of the PDF, one at a time, report as JSON."""
+    import psutil
+
+    me = psutil.Process()
+    rss: list[int] = []
+    hwm: list[int] = []
+    start = time.perf_counter()
+    for i in range(n):
+        pipeline(pdf, i)
+        rss.append(me.memory_info().rss)
+        hwm.append(_vm_hwm())
+    print(json.dumps({"seconds": time.perf_counter() - start, "rss_after_page": rss, "hwm_after_page": hwm}))
+
+
+def memory(directory: Path, n: int, seed: int) -> str:
+    import psutil
+    from PIL import Image
+
+    fonts = [f.path for f in arabic_fonts()]
+    images: list[Image.Image] = []
+    labels: list[str] = []
+    for page in corpus(n, seed + 1, degradations=RECIPES, fonts=fonts):
+        images.append(page.image.convert("L"))
+        labels.append(f"{page.font}, {page.recipe}")
+    pdf = directory / "scan.pdf"
+    images[0].save(pdf, save_all=True, append_images=images[1:], resolution=300.0)
+    del images
+    size_mb = pdf.stat().st_size / 1e6
+
+    process = subprocess.Popen([sys.executable, __file__, "--child-pdf", str(pdf), "--pdf-pages", str(n)],
+                               stdout=subprocess.PIPE, text=True, env=tesseract_env())
+    peaks = {"tree": 0, "tesseract": 0}
+    done = threading.Event()
+
+    def sample() -> None:
+        try:
+            worker = psutil.Process(process.pid)
+        except psutil.Error:
+            return
+        while not done.is_set():
+            try:
+                children = [c.memory_info().rss for c in worker.children(recursive=True)]
+                total = worker.memory_info().rss + sum(children)
+            except psutil.Error:
+                children, total = [], 0
+            peaks["tree"] = max(peaks["tree"], total)
+            peaks["tesseract"] = max([peaks["tesseract"], *children])
+            time.sleep(0.05)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    out, _ = process.communicate()
+    done.set()
+    sampler.join()
+    if process.returncode != 0:
+        raise SystemExit(f"memory child failed with exit code {process.returncode}")
+    report = json.loads(out.strip().splitlines()[-1])
+    rss = [v / 2**20 for v in report["rss_after_page"]]
+    hwm = report["hwm_after_page"]
+    peak_page = hwm.index(hwm[-1])
+    tenth = max(1, n // 10)
+    mib = 2**20
+    rows = [
+        ["PDF", f"{n} pages, {size_mb:.1f} MB (Pillow, JPEG-coded 300-dpi grey A4 pages)"],
+        ["time", f"{report['seconds']:.0f} s ({report['seconds'] / n:.2f} s a page)"],
+        ["worker peak RSS (VmHWM)", f"{hwm[-1] / mib:.0f} MiB, reached on page {peak_page} ({labels[peak_page]}); "
+                                    f"{hwm[0] / mib:.0f} MiB after page 0"],
+        [f"worker RSS after the first {tenth} pages (mean)", f"{statistics.fmean(rss[:tenth]):.0f} MiB"],
+        [f"worker RSS after the last {tenth} pages (mean)", f"{statistics.fmean(rss[-tenth:]):.0f} MiB"],
+        ["Tesseract process peak RSS (sampled every 50 ms)", f"{peaks['tesseract'] / mib:.0f} MiB"],
+        ["worker + Tesseract together, peak (sampled every 50 ms)", f"{peaks['tree'] / mib:.0f} MiB"],
+    ]
+    return table(["measure", "value"], rows, "lr")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--pages", type=int, default=8, help="pages for pipeline vs tesseract (default 8)")
+    parser.add_argument("--throughput-pages", type=int, default=16, help="pages per throughput run (default 16)")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--pdf-pages", type=int, default=50, help="pages of the memory test's PDF (0: skip)")
+    parser.add_argument("--sections", nargs="+", choices=["ratio", "throughput", "memory"],
+                        default=["ratio", "throughput", "memory"])
+    parser.add_argument("--child-pdf", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+    if args.child_pdf:
+        _child(args.child_pdf, args.pdf_pages)
+        return 0
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="ocr-speed-") as tmp:
+        directory = Path(tmp)
+        pages = make_pages(directory, args.pages, args.seed)
+        print("### OCR speed\n")
+        print("\n".join(machine_lines()))
+        print(f"- Pages: {len(pages)} synthetic A4 pages at 300 dpi (4 fonts, recipes {', '.join(RECIPES)}), "
+              f"seeds {args.seed}…{args.seed + len(pages) - 1}\n")
+        if "ratio" in args.sections:
+            print("#### Pipeline against bare tesseract, same pages, one run\n")
+            text, _ = per_page(pages)
+            print(text, flush=True)
+        if "throughput" in args.sections:
+            print("\n#### Throughput (process_page in a process pool; Celery workers are measured separately once the"
+                  " OCR tasks exist)\n")
+            print(throughput(pages, args.throughput_pages, args.workers), flush=True)
+            print(f"\nLoad average after the throughput runs: {load_average()}")
+        if args.pdf_pages and "memory" in args.sections:
+            print(f"\n#### Memory of one worker reading a {args.pdf_pages}-page PDF page by page\n")
+            print(memory(directory, args.pdf_pages, args.seed), flush=True)
+    print(f"\n(total run {time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
