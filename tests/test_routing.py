@@ -8,6 +8,7 @@ by the officials with their DEMO PKCS#12 certificates and issued after the last 
 from __future__ import annotations
 
 import io
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -484,7 +485,7 @@ def test_a_head_reassigns_a_step_to_a_named_official(world: World) -> None:
 
 
 def test_full_path_to_an_issued_permit_and_its_revocation(
-    world: World, demo_pki: DemoPki, monkeypatch: pytest.MonkeyPatch
+    world: World, demo_pki: DemoPki, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr("signing.routing.new_verification_token", lambda: TOKEN)
     register_demo_certificates(world, demo_pki)
@@ -554,6 +555,13 @@ def test_full_path_to_an_issued_permit_and_its_revocation(
         signatures = reader.embedded_signatures
         assert [sig.field_name for sig in signatures] == ["sig1-approve_department", "sig2-approve_council"]
         assert signatures[0].docmdp_level is not None
+        # ... and poppler agrees, independently of pyHanko (its exit status is 0 even on a mismatch: read it)
+        issued = tmp_path / "issued-permit.pdf"
+        issued.write_bytes(world.store.get_bytes(permit.current_pdf_sha256))
+        poppler = subprocess.run(["pdfsig", "-nocert", "-no-ocsp", str(issued)], capture_output=True, text=True,
+                                 timeout=60, check=False).stdout
+        assert poppler.count("Signature is Valid.") == 2, poppler
+        assert "Total document signed" in poppler and "Digest Mismatch" not in poppler
 
         # the QR token finds the permit; anything else does not
         assert find_permit_by_token(s, number, TOKEN) is permit
