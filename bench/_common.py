@@ -56,7 +56,7 @@ def machine_lines() -> list[str]:
         f"NumPy {numpy.__version__}, Pillow {PIL.__version__}",
         f"- Command: `{command}`",
         f"- Load average when the numbers were printed (1/5/15 min): {load_average()} "
-        "(above ~0.3 other work shared the cores)",
+        "(each busy process of the benchmark itself adds ~1; more than that is other work on the cores)",
     ]
 
 

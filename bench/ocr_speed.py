@@ -227,11 +227,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ocr-speed-") as tmp:
         directory = Path(tmp)
-        pages = make_pages(directory, args.pages, args.seed)
+        needs_pages = bool({"ratio", "throughput"} & set(args.sections))
+        pages = make_pages(directory, args.pages, args.seed) if needs_pages else []
         print("### OCR speed\n")
         print("\n".join(machine_lines()))
-        print(f"- Pages: {len(pages)} synthetic A4 pages at 300 dpi (4 fonts, recipes {', '.join(RECIPES)}), "
-              f"seeds {args.seed}…{args.seed + len(pages) - 1}\n")
+        if pages:
+            print(f"- Pages: {len(pages)} synthetic A4 pages at 300 dpi (4 fonts, recipes {', '.join(RECIPES)}), "
+                  f"seeds {args.seed}…{args.seed + len(pages) - 1}")
+        print()
         if "ratio" in args.sections:
             print("#### Pipeline against bare tesseract, same pages, one run\n")
             text, _ = per_page(pages)
