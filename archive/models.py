@@ -203,6 +203,8 @@ class Application(Base):
     """Fourteen ASCII digits (normalised)."""
     applicant_phone: Mapped[str] = mapped_column(String(16))
     """Egyptian mobile number, normalised to 11 ASCII digits (01XXXXXXXXX)."""
+    applicant_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    """Optional e-mail address for notifications (lower-cased domain); SMS go to ``applicant_phone``."""
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     """Property and other service-specific facts: plot_number, street, district, area_m2, notes."""
     status: Mapped[str] = mapped_column(String(32), default=ApplicationStatus.RECEIVED.value, index=True)
@@ -216,6 +218,9 @@ class Application(Base):
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     """created_at plus the service's legal duration in days: the governance deadline."""
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    """Moved on every change to the application or anything it owns (see ``archive.manifest``)."""
+    manifest_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    """The ``updated_at`` its newest manifest in the archive describes; behind ``updated_at`` means one is due."""
 
     centre: Mapped[Centre] = relationship(lazy="joined")
     service: Mapped[Service] = relationship(lazy="joined")
@@ -464,3 +469,212 @@ class Permit(Base):
 
     application: Mapped[Application] = relationship()
     revoked_by: Mapped[User | None] = relationship()
+
+
+class AuditEvent(Base):
+    """One event of the tamper-evident audit trail: who did what to which record, chained by SHA-256.
+
+    ``seq`` counts from 1 with no gaps, ``prev_hash`` is the previous event's ``hash`` and ``hash`` covers every
+    other column, so an edited, inserted or deleted row breaks the chain where it happened. Append-only.
+    """
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    """The username, or None for the system (workers, scheduled jobs)."""
+    action: Mapped[str] = mapped_column(String(48), index=True)
+    subject: Mapped[str] = mapped_column(String(120), index=True)
+    """What the event is about, as ``kind:key`` (``application:SOH01-2026-000123-K``, ``user:mona``)."""
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class AuditHead(Base):
+    """The chain's head: one row with the last sequence number and hash.
+
+    Appending updates this row first, so concurrent appenders queue on its row lock (PostgreSQL) or the write lock
+    (SQLite) instead of forking the chain; it also lets verification notice events deleted from the tail.
+    """
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+@event.listens_for(AuditEvent, "before_update")
+@event.listens_for(AuditEvent, "before_delete")
+def _audit_events_are_append_only(_mapper: Mapper[Any], _connection: Any, target: AuditEvent) -> None:
+    raise AppendOnlyViolation(f"Audit event {target.seq} cannot be changed or deleted.")
+
+
+class StoredObject(Base):
+    """The ledger of every object in the primary store: when it was first seen, replicated and last checked.
+
+    Fed when an object is written (best effort) and by a periodic listing of the store (complete), so the
+    replication and fixity jobs work from a table instead of listing the store on every run.
+    """
+
+    __tablename__ = "stored_objects"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    first_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    replicated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    checked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    check_result: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    """``ok``, ``repaired`` or ``unrepairable`` (see :class:`FixityCheck`)."""
+    retained_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    """End of the object-lock retention set on this record (an original or signed permit); None if not held."""
+    retention_mode: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    """``governance`` or ``compliance`` (see :mod:`archive.retention`)."""
+
+
+class FixityCheck(Base):
+    """One re-hash of one object (by the fixity job or a read that failed its hash check) and what it found."""
+
+    __tablename__ = "fixity_checks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    source: Mapped[str] = mapped_column(String(16))
+    """``fixity`` (the scheduled job) or ``read`` (a read that failed its check and was served from the replica)."""
+    result: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class PreparedSignature(Base):
+    """A permit revision laid out for one official's signature, waiting for the value their token makes.
+
+    The desk agent (``sijill-sign``) signs ``signed_attributes`` on the token; the server checks the value against
+    ``certificate``, that the stored prepared document still hashes to ``prepared_pdf_sha256`` and that the permit is
+    still at ``base_pdf_sha256``, then embeds it. One row per step at most: preparing again replaces the row, and the
+    old prepared PDF, no longer referenced, is left to the sweeper. The row is deleted when the step is signed.
+    """
+
+    __tablename__ = "prepared_signatures"
+    # Ids are never reused (SQLite would reuse a deleted maximum): an agent holding the id of a replaced preparation
+    # must be told it is gone, not have its value checked against the newer one.
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step_id: Mapped[int] = mapped_column(ForeignKey("workflow_steps.id"), unique=True)
+    permit_id: Mapped[int] = mapped_column(ForeignKey("permits.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    certificate_id: Mapped[int] = mapped_column(ForeignKey("official_certificates.id"))
+    base_pdf_sha256: Mapped[str] = mapped_column(String(64))
+    """The permit revision it was prepared from (``Permit.current_pdf_sha256`` then)."""
+    prepared_pdf_sha256: Mapped[str] = mapped_column(String(64))
+    """Object-store key of the prepared document (signature placeholder still empty)."""
+    document_digest: Mapped[bytes] = mapped_column(LargeBinary)
+    reserved_start: Mapped[int] = mapped_column(Integer)
+    reserved_end: Mapped[int] = mapped_column(Integer)
+    signed_attributes: Mapped[bytes] = mapped_column(LargeBinary)
+    """DER of the CMS signed attributes: exactly the bytes the token signs."""
+    digest_algorithm: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+    step: Mapped[WorkflowStep] = relationship()
+    permit: Mapped[Permit] = relationship()
+    certificate: Mapped[OfficialCertificate] = relationship()
+
+
+# --- notifications (notify.outbox writes these in the state change's transaction) ----------------------------------
+
+
+class NotificationStatus(StrEnum):
+    PENDING = "pending"
+    """Waiting for its first or next attempt (``next_attempt_at``)."""
+    SENDING = "sending"
+    """Claimed by a worker; reclaimed when the claim is older than the delivery's lease (a worker died)."""
+    SENT = "sent"
+    FAILED = "failed"
+    """Gave up: refused for good by the sender, or out of attempts."""
+
+
+class Notification(Base):
+    """One message to a citizen (SMS or e-mail) about a change of their application: the outbox.
+
+    Written in the same database transaction as the change it reports, so a rolled-back change leaves no message and
+    a committed one always has its message; workers send it later and record every attempt.
+    """
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    event: Mapped[str] = mapped_column(String(32))
+    """received, returned, approved, permit_ready, rejected."""
+    channel: Mapped[str] = mapped_column(String(8))
+    """sms or email."""
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    body: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default=NotificationStatus.PENDING.value, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    provider_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    """What the sender answered on success (SMTP queue id, gateway message id)."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    application: Mapped[Application] = relationship()
+    deliveries: Mapped[list[DeliveryAttempt]] = relationship(
+        back_populates="notification", cascade="all, delete-orphan", order_by="DeliveryAttempt.id"
+    )
+
+
+class DeliveryAttempt(Base):
+    """One try at sending a notification and what came of it (kept for every try, success or not)."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sender: Mapped[str] = mapped_column(String(16))
+    """log, smtp, http."""
+    ok: Mapped[bool] = mapped_column(Boolean)
+    permanent: Mapped[bool] = mapped_column(Boolean, default=False)
+    """A refusal no retry can fix (bad address, gateway said 4xx)."""
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    notification: Mapped[Notification] = relationship(back_populates="deliveries")
+
+
+# --- governance reports (archive.reports writes these) ---------------------------------------------------------------
+
+
+class GovernanceReport(Base):
+    """A monitoring report file (PDF, CSV or XLSX) for a month, quarter or year, kept in the object store."""
+
+    __tablename__ = "governance_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    """monthly, quarterly, annual."""
+    period_start: Mapped[date] = mapped_column(Date, index=True)
+    period_end: Mapped[date] = mapped_column(Date)
+    """Exclusive: the first day after the period."""
+    file_format: Mapped[str] = mapped_column(String(8))
+    """pdf, csv, xlsx."""
+    sha256: Mapped[str] = mapped_column(String(64))
+    """Object-store key of the file."""
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    generated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    generated_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    """None: the scheduled job."""
+
+    generated_by: Mapped[User | None] = relationship()
+
+
+from archive import manifest as _manifest  # noqa: E402,F401 - registers the hook that moves Application.updated_at

@@ -23,8 +23,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from archive.models import Document, Page, Permit, WorkflowStep, utcnow
-from archive.store import ObjectNotFound, ObjectStore
+from archive.models import Document, GovernanceReport, Page, Permit, PreparedSignature, WorkflowStep, utcnow
+from archive.store import ObjectLocked, ObjectNotFound, ObjectStore
 
 KEY_COLUMNS: list[InstrumentedAttribute[str] | InstrumentedAttribute[str | None]] = [
     Document.sha256,
@@ -35,6 +35,8 @@ KEY_COLUMNS: list[InstrumentedAttribute[str] | InstrumentedAttribute[str | None]
     Permit.draft_pdf_sha256,
     Permit.current_pdf_sha256,
     WorkflowStep.signed_pdf_sha256,
+    PreparedSignature.prepared_pdf_sha256,
+    GovernanceReport.sha256,
 ]
 """Every mapped column that holds an object-store key."""
 
@@ -53,6 +55,8 @@ class SweepReport:
     """Keys removed (or, in a dry run, that would have been)."""
     kept_recent: int = 0
     """Unreferenced objects younger than the grace period, left for a later sweep."""
+    held: list[str] = field(default_factory=list)
+    """Unreferenced objects the store refused to delete because a retention period holds them."""
 
 
 def referenced_keys(session: Session) -> set[str]:
@@ -94,7 +98,11 @@ def sweep_unreferenced(
             if again > cutoff:  # written again while we were looking: someone is using it
                 report.kept_recent += 1
                 continue
-            store.delete(key)
+            try:
+                store.delete(key)
+            except ObjectLocked:  # held on purpose (S3 object lock): the store is right to refuse
+                report.held.append(key)
+                continue
         report.deleted.append(key)
     return report
 

@@ -17,6 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from archive.audit import record_event
 from archive.models import ApiToken, Centre, User, UserRole, utcnow
 from archive.roles import Role
 
@@ -71,21 +72,36 @@ def create_user(
     )
     session.add(user)
     session.flush()
+    record_event(session, actor=None, action="admin.user.create", subject=f"user:{username}",
+                 details={"roles": sorted(r.value for r in role_set), "centre": centre_code})
     return user
 
 
-def authenticate(session: Session, username: str, password: str) -> User | None:
-    """Return the active user whose password matches, upgrading the hash if argon2's parameters changed."""
-    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+def authenticate(session: Session, username: str, password: str, *, channel: str = "web") -> User | None:
+    """Return the active user whose password matches, upgrading the hash if argon2's parameters changed.
+
+    Every attempt, good or bad, is written to the audit trail; the caller commits in both cases.
+    """
+    name = username.strip().lower()
+    user = session.scalar(select(User).where(User.username == name))
     if user is None or not user.active:
         _verify(_DUMMY_HASH, password)
+        _audit_login(session, name, ok=False, channel=channel)
         return None
     if not _verify(user.password_hash, password):
+        _audit_login(session, name, ok=False, channel=channel)
         return None
+    _audit_login(session, name, ok=True, channel=channel)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
     return user
+
+
+def _audit_login(session: Session, username: str, *, ok: bool, channel: str) -> None:
+    shown = username[:64] or "-"
+    record_event(session, actor=shown if ok else None, action="login.ok" if ok else "login.failed",
+                 subject=f"user:{shown}", details={"channel": channel})
 
 
 def _verify(stored: str, password: str) -> bool:

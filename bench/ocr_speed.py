@@ -4,13 +4,16 @@
 1. Per page, on the SAME synthetic A4 pages in one run: `ocr.pipeline.process_page` with clean-up on and off, and
    `tesseract page.png - -l ara+eng --psm 6` (OMP_THREAD_LIMIT=1). The ratio pipeline / tesseract is the number to
    watch; absolute seconds vary with the machine's load.
-2. Throughput in pages per minute with 1 and 2 worker processes (ProcessPoolExecutor running process_page). The
-   Celery workers are measured separately once the OCR tasks exist.
+2. Throughput in pages per minute with 1 and 2 workers, two ways: real Celery workers (``celery worker``, prefork
+   pool with --concurrency 1 and 2, a private redis-server as broker) reading pages registered through intake and
+   sent as ``ocr.page`` tasks, timed until the database shows every page done (bench/_celery_ocr.py); and, for
+   comparison, process_page alone in a ProcessPoolExecutor (no broker, database or store).
 3. Peak memory of one worker process reading a 50-page PDF page by page (process_page(pdf, i) for each i), sampled
    exactly for the worker (Linux VmHWM) and by sampling with psutil for its Tesseract children.
 
     .venv/bin/python bench/ocr_speed.py
     .venv/bin/python bench/ocr_speed.py --pages 4 --throughput-pages 8 --pdf-pages 10     # quick look
+    .venv/bin/python bench/ocr_speed.py --sections celery --throughput-pages 16            # Celery workers only
 """
 
 from __future__ import annotations
@@ -123,6 +126,16 @@ def throughput(pages: list[tuple[Path, str, str]], n: int, workers: Sequence[int
                  rows)
 
 
+def celery_table(pages: list[tuple[Path, str, str]], n: int, workers: Sequence[int]) -> str:
+    from _celery_ocr import celery_throughput
+
+    runs = celery_throughput([pages[i % len(pages)][0] for i in range(n)], workers)
+    rows = [[r.concurrency, r.pages, r.done, r.failed, f"{r.wall:.1f}", f"{60 * r.done / r.wall:.1f}",
+             f"{r.ocr_seconds:.2f}", f"{r.startup:.1f}"] for r in runs]
+    return table(["worker concurrency (prefork)", "pages", "done", "failed", "wall (s)", "pages / min",
+                  "mean process_page s / page", "worker start-up (s, not in wall)"], rows)
+
+
 def _vm_hwm() -> int:
     """Peak RSS in bytes of this program since its exec (Linux VmHWM). Unlike ru_maxrss it does not inherit the
     parent's size at fork time, which would make a child of a big benchmark process look big."""
@@ -215,8 +228,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--throughput-pages", type=int, default=16, help="pages per throughput run (default 16)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--pdf-pages", type=int, default=50, help="pages of the memory test's PDF (0: skip)")
-    parser.add_argument("--sections", nargs="+", choices=["ratio", "throughput", "memory"],
-                        default=["ratio", "throughput", "memory"])
+    parser.add_argument("--sections", nargs="+", choices=["ratio", "celery", "throughput", "memory"],
+                        default=["ratio", "celery", "throughput", "memory"])
     parser.add_argument("--child-pdf", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     os.environ["OMP_THREAD_LIMIT"] = "1"
@@ -227,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ocr-speed-") as tmp:
         directory = Path(tmp)
-        needs_pages = bool({"ratio", "throughput"} & set(args.sections))
+        needs_pages = bool({"ratio", "celery", "throughput"} & set(args.sections))
         pages = make_pages(directory, args.pages, args.seed) if needs_pages else []
         print("### OCR speed\n")
         print("\n".join(machine_lines()))
@@ -239,11 +252,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("#### Pipeline against bare tesseract, same pages, one run\n")
             text, _ = per_page(pages)
             print(text, flush=True)
+        if "celery" in args.sections:
+            print("\n#### Throughput of real Celery workers (intake → ocr.page tasks → pages done in the database)\n")
+            print(celery_table(pages, args.throughput_pages, args.workers), flush=True)
+            print(f"\nLoad average after the Celery runs: {load_average()}")
         if "throughput" in args.sections:
-            print("\n#### Throughput (process_page in a process pool; Celery workers are measured separately once the"
-                  " OCR tasks exist)\n")
+            print("\n#### Throughput of process_page alone in a process pool (no broker, database or store)\n")
             print(throughput(pages, args.throughput_pages, args.workers), flush=True)
-            print(f"\nLoad average after the throughput runs: {load_average()}")
+            print(f"\nLoad average after the process-pool runs: {load_average()}")
         if args.pdf_pages and "memory" in args.sections:
             print(f"\n#### Memory of one worker reading a {args.pdf_pages}-page PDF page by page\n")
             print(memory(directory, args.pdf_pages, args.seed), flush=True)

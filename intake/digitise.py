@@ -34,6 +34,7 @@ from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm import Session
 
 from archive.db import Database
+from archive.manifest import touch_application
 from archive.models import Document, OcrStatus, Page, utcnow
 from archive.store import IntegrityError as StoreIntegrityError
 from archive.store import ObjectStore
@@ -203,6 +204,7 @@ def finish_document_if_complete(
             return False
         page_keys = [p.pdf_sha256 for p in pages if p.pdf_sha256]
         title = f"{document.application.tracking_number} {document.requirement} {document.filename}"
+        application_id = document.application_id
 
     fd, name = tempfile.mkstemp(prefix="sijill-searchable-", suffix=".pdf", dir=work_dir)
     os.close(fd)
@@ -220,6 +222,8 @@ def finish_document_if_complete(
             .where(Document.id == document_id, Document.searchable_pdf_sha256.is_(None))
             .values(searchable_pdf_sha256=key, ocr_status=OcrStatus.DONE)
         )
+        if result.rowcount:
+            touch_application(session, application_id)
         session.commit()
     return bool(result.rowcount)
 

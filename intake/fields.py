@@ -96,6 +96,22 @@ DETAIL_FIELDS: tuple[DetailField, ...] = (
 MAX_AREA_M2 = 10_000_000
 
 
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_EMAIL_RE = re.compile(r"[^@\s<>(),;:\"\[\]]{1,64}@" + _LABEL + r"(?:\." + _LABEL + r")+")
+
+
+def normalise_email(value: str | None) -> str | None:
+    """An optional e-mail address for notifications: None when empty, the domain lower-cased; a plain
+    ``local@domain.tld`` check only (whether it exists is the SMTP server's answer, recorded per attempt)."""
+    text = clean_line(value or "")
+    if not text:
+        return None
+    if len(text) > 254 or not _EMAIL_RE.fullmatch(text):
+        raise FieldInvalid("invalid_email", "عنوان البريد الإلكتروني غير صحيح.", "This is not a valid e-mail address.")
+    local, _, domain = text.rpartition("@")
+    return f"{local}@{domain.lower()}"
+
+
 def validate_details(
     details: Mapping[str, Any] | None, *, needs_property: bool
 ) -> tuple[dict[str, Any], dict[str, FieldInvalid]]:

@@ -185,6 +185,7 @@ def _register(
                 applicant_name=str(manifest.get("applicant_name", "")),
                 national_id=str(manifest.get("national_id", "")),
                 applicant_phone=str(manifest.get("applicant_phone", "")),
+                applicant_email=str(manifest["applicant_email"]) if manifest.get("applicant_email") else None,
                 details=manifest.get("details") or {},
                 uploads=uploads,
                 created_by=user,

@@ -8,8 +8,8 @@ b. copy each upload to a temporary file under the byte cap and let ``ocr.inputs.
    pages; compare what was handed in with the service's required documents;
    → any problem so far raises :class:`~intake.errors.IntakeInvalid`: nothing was stored, no row was written;
 c. put every original into the content-addressed object store (a retry or a duplicate upload is harmless);
-d. in the caller's database transaction: allocate the tracking number, insert the application, its documents and
-   one pending page row per page, and flush.
+d. in the caller's database transaction: allocate the tracking number, insert the application, its documents,
+   one pending page row per page and the "received" SMS/e-mail in the outbox (:mod:`notify.outbox`), and flush.
 
 A crash between (c) and (d) leaves only unreferenced blobs, which :mod:`archive.sweeper` removes after its grace
 period; a crash in (d) rolls the transaction back and leaves nothing. Temporary files are always removed.
@@ -42,6 +42,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from archive.audit import record_event
 from archive.models import (
     Application,
     ApplicationStatus,
@@ -58,11 +59,12 @@ from archive.roles import Permission
 from archive.store import ObjectStore
 from intake.catalogue import RequiredDocument
 from intake.errors import ErrorCollector, IntakeInvalid
-from intake.fields import FieldInvalid, normalise_mobile, validate_details, validate_name
+from intake.fields import FieldInvalid, normalise_email, normalise_mobile, validate_details, validate_name
 from intake.national_id import EGYPT, InvalidNationalId, parse_national_id
 from intake.normalise import clean_line
 from intake.tracking import allocate
 from intake.uploads import SpooledUpload, Upload, UploadRejected, spool
+from notify.outbox import record as record_notification
 from ocr.limits import Limits
 
 __all__ = [
@@ -140,6 +142,7 @@ def register_application(
     incomplete_reason: str | None,
     limits: Limits,
     now: datetime | None = None,
+    applicant_email: str | None = None,
 ) -> RegisteredApplication:
     """Validate, store the originals, then record the application in the session's transaction (flushed only).
 
@@ -164,6 +167,11 @@ def register_application(
         errors.add("national_id", exc.code, exc.message_ar, exc.message_en)
     name = _field(errors, "applicant_name", validate_name, applicant_name)
     phone = _field(errors, "applicant_phone", normalise_mobile, applicant_phone)
+    email = None
+    try:
+        email = normalise_email(applicant_email)
+    except FieldInvalid as exc:
+        errors.add("applicant_email", exc.code, exc.message_ar, exc.message_en)
     needs_property = bool(service is not None and (service.definition or {}).get("needs_property"))
     clean_details, detail_errors = validate_details(details, needs_property=needs_property)
     for key, problem in detail_errors.items():
@@ -229,6 +237,7 @@ def register_application(
         applicant_name=name,
         national_id=nid.normalised,
         applicant_phone=phone,
+        applicant_email=email,
         details=clean_details,
         status=ApplicationStatus.RECEIVED.value,
         incomplete_reason=reason if missing else None,
@@ -257,6 +266,15 @@ def register_application(
         ],
     )
     session.add(application)
+    session.flush()
+    record_event(
+        session, actor=created_by.username if created_by is not None else None, action="application.register",
+        subject=f"application:{application.tracking_number}", at=now,
+        details={"service": service.code, "centre": centre.code, "channel": channel,
+                 "documents": [{"sha256": d.sha256, "requirement": d.requirement} for d in application.documents],
+                 "missing": missing, "incomplete_reason": application.incomplete_reason},
+    )
+    record_notification(session, application, "received", now=now)  # the outbox, in this same transaction
     session.flush()
     page_ids = [page.id for document in application.documents for page in document.pages]
     return RegisteredApplication(application=application, page_ids=page_ids)

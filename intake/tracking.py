@@ -22,13 +22,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import insert, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from archive.models import Centre, TrackingCounter
+from archive.models import Application, Centre, TrackingCounter
 from intake.normalise import compact
 
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -150,3 +150,25 @@ def _next_sequence(session: Session, centre_id: int, year: int) -> int:
         except IntegrityError:
             pass
     return int(session.execute(bump).scalar_one())
+
+
+def advance_counters(session: Session) -> int:
+    """Move every counter past the highest number already given out (after a rebuild from the archive, whose system
+    manifest may be older than its newest applications); returns how many counters moved."""
+    highest: dict[tuple[int, int], int] = {}
+    for centre_id, number in session.execute(select(Application.centre_id, Application.tracking_number)):
+        parsed = parse_tracking(number)
+        if parsed is None:
+            continue
+        key = (centre_id, parsed.year)
+        highest[key] = max(highest.get(key, 0), parsed.sequence)
+    moved = 0
+    for (centre_id, year), value in highest.items():
+        counter = session.get(TrackingCounter, (centre_id, year))
+        if counter is None:
+            session.add(TrackingCounter(centre_id=centre_id, year=year, last_value=value))
+            moved += 1
+        elif counter.last_value < value:
+            counter.last_value = value
+            moved += 1
+    return moved

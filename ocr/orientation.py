@@ -15,8 +15,10 @@ but ~0.5 s each, and it gives up ("Too few characters") on a page of two lines, 
    costs half as much, because ``ara+eng`` re-reads every doubtful (upside-down) word with the English model, but
    it turned upright English pages upside down, so both languages stay.
 3. **When reading cannot decide** (no legible words, e.g. a photo), the page stays as it is, unless the axis is
-   clearly vertical; then the side is chosen by where Arabic lines carry their ink: ascenders and dots put most of
-   a line's mass above the baseline, the densest row.
+   clearly vertical and the page as it lies reads no better (a straight dark edge can fake a vertical axis: a
+   scanner's black band turned an upright page on its side this way); then the side is chosen by where Arabic
+   lines carry their ink: ascenders and dots put most of a line's mass above the baseline, the densest row.
+   A page whose reading as it lies is already confident is never turned.
 
 Rotations are counter-clockwise degrees, as in ``PIL.Image.rotate`` and ``numpy.rot90``.
 """
@@ -31,6 +33,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ocr.borders import remove_edge_bands
 from ocr.skew import MIN_POINTS, Gray, estimate_skew, ink_mask, ink_points, rotate_gray, runs, shrink
 from ocr.tesseract import run_tesseract
 
@@ -40,6 +43,9 @@ MIN_CONFIDENCE = 50.0
 """The winning reading must be at least this legible (mean word confidence, 0-100) ..."""
 MIN_LEAD = 12.0
 """... and lead the runner-up by this much, or the geometric answer stands."""
+UPRIGHT_CONFIDENT = 75.0
+"""A page that reads as it lies with at least this confidence stays as it is (upside-down text measured 20-50,
+sideways text cut crosswise reads as fragments)."""
 MIN_CHARACTERS = 4
 SHARE = 0.4
 """A candidate competes only if it yields this share of the most characters any candidate yields: a few fragments
@@ -65,6 +71,7 @@ class OrientationGuess:
 
 def detect_rotation(gray: Gray, *, lang: str = "ara+eng", timeout: float = 30.0) -> OrientationGuess:
     """Decide how to turn a greyscale page (dark ink on light paper) so that its text reads upright."""
+    gray, _ = remove_edge_bands(gray)  # a long straight dark band would dominate both profiles and every line
     points = ink_points(gray)
     if len(points) < MIN_POINTS:  # too little ink to say anything
         return OrientationGuess(0, "none", {})
@@ -83,19 +90,47 @@ def detect_rotation(gray: Gray, *, lang: str = "ara+eng", timeout: float = 30.0)
         return OrientationGuess(0, "none", {})
 
     readings = _read_stack(bands, lang=lang, timeout=timeout)
+    decided = _decide(readings)
+    if decided is None and axes == [90]:
+        # Before turning a page on its side by geometry alone, read it as it lies: a straight dark edge (a scanner
+        # band, a ruled frame) can make the vertical profile look sharper, while the text is in fact upright.
+        upright = _line_band(work)
+        if upright is not None:
+            extra = _read_stack({0: upright, 180: np.ascontiguousarray(upright[::-1, ::-1])}, lang=lang,
+                                timeout=timeout)
+            readings.update(extra)
+            decided = _decide(readings)
     confidences = {rotation: round(reading.confidence, 1) for rotation, reading in readings.items()}
+    if decided is not None:
+        return OrientationGuess(decided, "reading", confidences)
+    if axes == [90] and 90 in bands:
+        return OrientationGuess(90 if _baseline_bias(bands[90]) >= 0 else 270, "geometry", confidences)
+    return OrientationGuess(0, "none", confidences)
+
+
+def _decide(readings: dict[int, Reading]) -> int | None:
+    """The rotation the readings clearly favour, or None.
+
+    A candidate needs enough characters (SHARE of the most any candidate gave), a legible reading (MIN_CONFIDENCE)
+    and a lead of MIN_LEAD over the runner-up. And a page whose reading as it lies is already confident
+    (UPRIGHT_CONFIDENT) is never turned: a wrong turn costs the whole page, keeping it costs nothing.
+    """
+    if not readings:
+        return None
     most = max(reading.characters for reading in readings.values())
     enough = max(MIN_CHARACTERS, SHARE * most)
     eligible = {rotation: reading for rotation, reading in readings.items() if reading.characters >= enough}
     ranked = sorted(eligible.items(), key=lambda item: item[1].confidence, reverse=True)
-    if ranked:
-        best, winner = ranked[0]
-        runner_up = ranked[1][1].confidence if len(ranked) > 1 else 0.0
-        if winner.confidence >= MIN_CONFIDENCE and winner.confidence - runner_up >= MIN_LEAD:
-            return OrientationGuess(best, "reading", confidences)
-    if axes == [90]:
-        return OrientationGuess(90 if _baseline_bias(bands[90]) >= 0 else 270, "geometry", confidences)
-    return OrientationGuess(0, "none", confidences)
+    if not ranked:
+        return None
+    best, winner = ranked[0]
+    runner_up = ranked[1][1].confidence if len(ranked) > 1 else 0.0
+    if winner.confidence < MIN_CONFIDENCE or winner.confidence - runner_up < MIN_LEAD:
+        return None
+    upright = eligible.get(0)
+    if best != 0 and upright is not None and upright.confidence >= UPRIGHT_CONFIDENT:
+        return 0
+    return best
 
 
 @dataclass(frozen=True)

@@ -98,6 +98,8 @@ def process_page(
     del page  # one page of pixels at a time
     timings.update(cleaned.timings)
     image = cleaned.image
+    if cleaned.sheet_corners is not None:  # a flattened photo: its pixels no longer match the photo's size
+        dpi = page_dpi(image)
 
     step = time.perf_counter()
     warnings: list[str] = []

@@ -95,6 +95,29 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "الملف ليس مستند PDF صالحا.",
         "The file is not a valid PDF document.",
     ),
+    "signature_mismatch": (
+        "التوقيع المرسل لا يطابق المستند المُعد للتوقيع بشهادتك المسجلة؛ لم يُوقَّع شيء.",
+        "The signature sent does not match the prepared document under your registered certificate; nothing was "
+        "signed.",
+    ),
+    "preparation_expired": (
+        "انتهت مهلة المستند المُعد للتوقيع؛ أعد تجهيزه ثم وقّع مرة أخرى.",
+        "The document prepared for signing has expired; prepare it again and sign again.",
+    ),
+    "preparation_not_found": (
+        "لا يوجد مستند مُعد للتوقيع بهذا الرقم (ربما أعيد تجهيزه أو تم توقيعه).",
+        "There is no document prepared for signing with this number (it may have been prepared again or signed).",
+    ),
+    "prepared_document_altered": (
+        "تغير المستند المُعد للتوقيع في الأرشيف بعد تجهيزه؛ رُفض التوقيع. أعد تجهيزه.",
+        "The prepared document changed in the archive after it was prepared; the signature was refused. Prepare "
+        "it again.",
+    ),
+    "document_changed": (
+        "تغير الترخيص بعد تجهيزه للتوقيع (وقّعه غيرك أو أعيد الطلب)؛ أعد تجهيزه.",
+        "The permit changed after it was prepared for signing (someone else signed it or the file was returned); "
+        "prepare it again.",
+    ),
 }
 
 

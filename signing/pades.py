@@ -54,7 +54,7 @@ from pyhanko.sign.fields import (
     enumerate_sig_fields,
 )
 from pyhanko.sign.general import SigningError
-from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, PdfTimeStamper
+from pyhanko.sign.signers import PdfSignatureMetadata, PdfSigner, PdfTimeStamper, Signer
 from pyhanko.sign.signers.pdf_signer import DSSContentSettings, SigDSSPlacementPreference
 from pyhanko.sign.timestamps import HTTPTimeStamper, TimestampRequestError
 from pyhanko.sign.validation.dss import DocumentSecurityStore
@@ -82,6 +82,8 @@ __all__ = [
     "SignatureSlot",
     "add_document_timestamp",
     "add_signature_fields",
+    "pdf_signer_for",
+    "refusal_for",
     "sign_pdf",
     "signature_levels",
 ]
@@ -161,6 +163,36 @@ def sign_pdf(
     ``document_locked``, ``timestamp_failed``, ``validation_info_failed`` and the certificate codes when pyHanko's
     own pre-signing validation finds the certificate revoked, expired or untrusted.
     """
+    writer, pdf_signer = pdf_signer_for(
+        pdf, signer.signer, signer.certificate, field_name=field_name, stamp=stamp, reason=reason,
+        location=location, certify=certify, lock_document=lock_document, timestamp_url=timestamp_url,
+        embed_validation_info=embed_validation_info, validation_context=validation_context, signed_at=signed_at,
+    )
+    try:
+        out = pdf_signer.sign_pdf(writer, existing_fields_only=True)
+    except Exception as exc:
+        raise refusal_for(exc, embed_validation_info) from exc
+    return bytes(out.getvalue())
+
+
+def pdf_signer_for(
+    pdf: bytes,
+    signer: Signer,
+    certificate: x509.Certificate,
+    *,
+    field_name: str,
+    stamp: StampText,
+    reason: str,
+    location: str,
+    certify: bool,
+    lock_document: bool,
+    timestamp_url: str | None,
+    embed_validation_info: bool,
+    validation_context: ValidationContext | None,
+    signed_at: dt.datetime | None,
+) -> tuple[IncrementalPdfFileWriter, PdfSigner]:
+    """The writer and pyHanko signer for one official's signature: shared by :func:`sign_pdf` (key at hand) and
+    :mod:`signing.pades_deferred` (key on the official's desk), so both lay out exactly the same signature."""
     if embed_validation_info and validation_context is None:
         raise ValueError("embed_validation_info needs a validation_context")
     reader = _read(pdf)
@@ -192,22 +224,18 @@ def sign_pdf(
         # The price is no VRI dictionary, which PAdES baseline no longer uses.
         dss_settings=DSSContentSettings(placement=SigDSSPlacementPreference.TOGETHER_WITH_SIGNATURE,
                                         include_vri=False),
-        signer_key_usage=_key_usage_to_require(signer.certificate),
+        signer_key_usage=_key_usage_to_require(certificate),
     )
     width, height = _field_size(field)
     image = draw_stamp(stamp.name_ar, stamp.title_ar, signed_at or dt.datetime.now(dt.UTC),
                        name_en=stamp.name_en, title_en=stamp.title_en, size=(width, height))
     pdf_signer = PdfSigner(
         meta,
-        signer.signer,
+        signer,
         timestamper=HTTPTimeStamper(timestamp_url, timeout=TIMESTAMP_TIMEOUT_S) if timestamp_url else None,
         stamp_style=stamp_style(image),
     )
-    try:
-        out = pdf_signer.sign_pdf(writer, existing_fields_only=True)
-    except Exception as exc:
-        raise _refusal_for(exc, embed_validation_info) from exc
-    return bytes(out.getvalue())
+    return writer, pdf_signer
 
 
 def add_document_timestamp(pdf: bytes, timestamp_url: str, validation_context: ValidationContext) -> bytes:
@@ -225,7 +253,7 @@ def add_document_timestamp(pdf: bytes, timestamp_url: str, validation_context: V
             writer = IncrementalPdfFileWriter(io.BytesIO(pdf), strict=False)
             out = stamper.timestamp_pdf(writer, DIGEST, validation_context)
     except Exception as exc:
-        raise _refusal_for(exc, embed_validation_info=True) from exc
+        raise refusal_for(exc, embed_validation_info=True) from exc
     return bytes(out.getvalue())
 
 
@@ -360,7 +388,7 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         stack.extend(a for a in current.args if isinstance(a, BaseException))
 
 
-def _refusal_for(exc: BaseException, embed_validation_info: bool) -> BaseException:
+def refusal_for(exc: BaseException, embed_validation_info: bool) -> BaseException:
     """Translate what pyHanko raised into a refusal an official can understand (or re-raise a bug as is)."""
     causes = list(_causes(exc))
     mapping: list[tuple[type[BaseException] | tuple[type[BaseException], ...], str]] = [

@@ -32,7 +32,9 @@ Rules enforced here, not in the web layer
   the step's department whose centre is the application's centre (staff without a centre act for all centres,
   staff without a department for none).
 * Reject and return need a reason; so do reassignment and revocation. Every change appends one
-  :class:`~archive.models.Transition` (who, when, from, to, why); transitions are never updated or deleted.
+  :class:`~archive.models.Transition` (who, when, from, to, why); transitions are never updated or deleted. The
+  transitions a citizen is told about (returned, approved, permit issued, rejected) add their SMS/e-mail to the
+  outbox in the same transaction (:mod:`notify.outbox`).
 * Refusals raise :class:`~signing.routing_errors.RoutingRefused` (codes ``one_stop``, ``not_your_step``,
   ``wrong_state``, ``reason_required``, ``not_permitted``, ``no_chain``, ``no_permit``, ``document_changed``,
   ``bad_certificate``, ``duplicate_certificate``) before anything is written; certificate and signing problems in
@@ -69,15 +71,17 @@ from typing import Any
 
 from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session, contains_eager
 
+from archive.audit import record_event
 from archive.models import (
     Application,
     ApplicationStatus,
     OfficialCertificate,
     Permit,
     PermitStatus,
+    PreparedSignature,
     StepDecision,
     StepStatus,
     Transition,
@@ -89,6 +93,7 @@ from archive.models import (
 from archive.roles import Permission, Role
 from archive.store import ObjectStore
 from intake.national_id import EGYPT, GOVERNORATES, mask_national_id
+from notify.outbox import record_transition
 from signing.certificates import Revocation, check_signing_certificate, fingerprint
 from signing.errors import SigningRefused
 from signing.pades import add_signature_fields, sign_pdf
@@ -102,8 +107,10 @@ __all__ = [
     "InboxItem",
     "RoutingRefused",
     "SigningRefused",
+    "SigningTarget",
     "active_trust_roots",
     "add_trust_root",
+    "check_official_certificate",
     "decide",
     "ensure_workflow",
     "field_name_for",
@@ -112,10 +119,12 @@ __all__ = [
     "open_pending_workflows",
     "prepare_permit",
     "reassign",
+    "record_signature",
     "register_certificate",
     "resubmit",
     "revoke_permit",
     "sign_step",
+    "signing_target",
 ]
 
 OPEN_STATUSES = frozenset(
@@ -496,6 +505,65 @@ def sign_step(
     (``sign`` → ``approved``, then ``issue`` → ``issued``). Returns the ``sign`` transition.
     """
     now = _aware(now or utcnow())
+    target = signing_target(session, store, application, actor, base_url=base_url, now=now)
+    permit, step = target.permit, target.step
+    if seen_pdf_sha256 is not None and not hmac.compare_digest(seen_pdf_sha256, permit.current_pdf_sha256):
+        raise RoutingRefused("document_changed")
+
+    certificate = signer.certificate
+    check_official_certificate(
+        session, actor, certificate, now=now, trust_roots=trust_roots, revocation=revocation,
+        intermediates=[c for c in getattr(signer, "chain", ()) if c.dump() != certificate.dump()],
+    )
+    current = store.get_bytes(permit.current_pdf_sha256)
+    signed = sign_pdf(
+        current,
+        signer,
+        field_name=field_name_for(step),
+        stamp=target.stamp,
+        reason=target.reason,
+        location=target.location,
+        certify=target.certify,
+        lock_document=target.lock_document,
+        timestamp_url=timestamp_url,
+        embed_validation_info=embed_validation_info,
+        validation_context=validation_context,
+        signed_at=now,
+    )
+    key = store.put(signed)  # the new revision before the rows that point at it
+    return record_signature(session, target, actor, certificate, key, now=now)
+
+
+@dataclass(frozen=True)
+class SigningTarget:
+    """The active signer step an official is about to sign, with its permit and how the signature must look."""
+
+    application: Application
+    steps: list[WorkflowStep]
+    step: WorkflowStep
+    permit: Permit
+    stamp: StampText
+    reason: str
+    location: str
+    certify: bool
+    lock_document: bool
+
+
+def signing_target(
+    session: Session,
+    store: ObjectStore,
+    application: Application,
+    actor: User,
+    *,
+    base_url: str | None = None,
+    now: datetime | None = None,
+) -> SigningTarget:
+    """Lock the application and check that ``actor`` may sign its active step now (the checks of :func:`sign_step`).
+
+    Used by :func:`sign_step` and by the desk agent's two halves (:mod:`signing.deferred`), so that a signature made
+    on an official's token obeys exactly the same routing rules as one made with a key on the server.
+    """
+    now = _aware(now or utcnow())
     steps = _lock(session, application)
     step = _active_step(application, steps)
     _check_can_act(application, step, actor)
@@ -508,12 +576,37 @@ def sign_step(
         permit = prepare_permit(session, store, application, base_url=base_url, now=now)
     if permit.status != PermitStatus.DRAFT.value:
         raise RoutingRefused("wrong_state", f"permit {permit.status}")
-    if seen_pdf_sha256 is not None and not hmac.compare_digest(seen_pdf_sha256, permit.current_pdf_sha256):
-        raise RoutingRefused("document_changed")
+    signing_steps = [s for s in steps if s.signs]
+    return SigningTarget(
+        application=application,
+        steps=steps,
+        step=step,
+        permit=permit,
+        stamp=StampText(name_ar=actor.full_name, title_ar=step.title_ar, title_en=step.title_en),
+        reason=f"{step.title_en}: approval of {application.service.name_en} {application.tracking_number}",
+        location=application.centre.name_en,
+        certify=step is signing_steps[0],
+        lock_document=step is signing_steps[-1],
+    )
 
-    certificate = signer.certificate
-    registered = session.scalars(
-        select(OfficialCertificate.fingerprint).where(
+
+def check_official_certificate(
+    session: Session,
+    actor: User,
+    certificate: asn1_x509.Certificate,
+    *,
+    now: datetime,
+    trust_roots: Sequence[asn1_x509.Certificate] | None = None,
+    revocation: Revocation = "require",
+    intermediates: Sequence[asn1_x509.Certificate] = (),
+) -> OfficialCertificate:
+    """The actor's active registered certificate row for ``certificate``, if it may sign now (else refused).
+
+    Registered for this official, chaining to a trust root (``trust_roots`` or the active :class:`TrustRoot` rows),
+    within its validity and not revoked: :func:`signing.certificates.check_signing_certificate`.
+    """
+    rows = session.scalars(
+        select(OfficialCertificate).where(
             OfficialCertificate.user_id == actor.id, OfficialCertificate.active.is_(True)
         )
     ).all()
@@ -521,30 +614,31 @@ def sign_step(
     check_signing_certificate(
         certificate,
         trust_roots=roots,
-        registered_fingerprints=registered,
+        registered_fingerprints=[r.fingerprint for r in rows],
         at=now,
         revocation=revocation,
-        intermediates=[c for c in getattr(signer, "chain", ()) if c.dump() != certificate.dump()],
+        intermediates=list(intermediates),
     )
+    fp = fingerprint(certificate)
+    return next(r for r in rows if r.fingerprint == fp)
 
-    signing_steps = [s for s in steps if s.signs]
-    current = store.get_bytes(permit.current_pdf_sha256)
-    signed = sign_pdf(
-        current,
-        signer,
-        field_name=field_name_for(step),
-        stamp=StampText(name_ar=actor.full_name, title_ar=step.title_ar, title_en=step.title_en),
-        reason=f"{step.title_en}: approval of {application.service.name_en} {application.tracking_number}",
-        location=application.centre.name_en,
-        certify=step is signing_steps[0],
-        lock_document=step is signing_steps[-1],
-        timestamp_url=timestamp_url,
-        embed_validation_info=embed_validation_info,
-        validation_context=validation_context,
-        signed_at=now,
-    )
-    key = store.put(signed)  # the new revision before the rows that point at it
 
+def record_signature(
+    session: Session,
+    target: SigningTarget,
+    actor: User,
+    certificate: asn1_x509.Certificate,
+    key: str,
+    *,
+    now: datetime | None = None,
+) -> Transition:
+    """The step is signed: ``key`` (already in the store) is the permit's new revision; advance or issue.
+
+    The step is done and the next one active or, after the last step, the permit is issued (``sign`` → ``approved``,
+    then ``issue`` → ``issued``). Returns the ``sign`` transition.
+    """
+    now = _aware(now or utcnow())
+    application, steps, step, permit = target.application, target.steps, target.step, target.permit
     before = application.status
     _complete(step, actor, StepDecision.SIGN, None, now)
     step.certificate_fingerprint = fingerprint(certificate)
@@ -819,6 +913,12 @@ def _record(
         reason=reason,
     )
     session.add(transition)
+    record_event(
+        session, actor=actor.username if actor is not None else None, action=f"application.{action}",
+        subject=f"application:{application.tracking_number}", at=now,
+        details={"from": from_status, "to": application.status, "step": position, "reason": reason},
+    )
+    record_transition(session, application, transition)  # the citizen's SMS/e-mail, in the same transaction
     return transition
 
 
@@ -829,6 +929,8 @@ def _permit_of(session: Session, application: Application) -> Permit | None:
 def _discard_draft_permit(session: Session, application: Application) -> None:
     permit = _permit_of(session, application)
     if permit is not None and permit.status == PermitStatus.DRAFT.value:
+        # documents prepared for a token signature go with it (their prepared PDFs are left to the sweeper)
+        session.execute(delete(PreparedSignature).where(PreparedSignature.permit_id == permit.id))
         session.delete(permit)
 
 

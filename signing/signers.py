@@ -14,6 +14,7 @@ Every failure an official can cause or fix (wrong PIN, token unplugged, wrong pa
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ __all__ = [
     "Pkcs11Credential",
     "Pkcs12Credential",
     "open_signer",
+    "sign_raw",
 ]
 
 
@@ -106,6 +108,20 @@ def open_signer(credential: Credential) -> Iterator[LoadedSigner]:
             yield loaded
     else:  # pragma: no cover - guarded by the type checker
         raise TypeError(f"not a signing credential: {type(credential).__name__}")
+
+
+def sign_raw(loaded: LoadedSigner, data: bytes, digest_algorithm: str = "sha256") -> bytes:
+    """The raw signature of ``data`` (hashed with ``digest_algorithm``) by the opened key: RSA PKCS#1 v1.5 or DER
+    ECDSA, as the certificate's key type says. The desk agent signs prepared CMS signed attributes with it.
+
+    Token errors become ``credential_unreadable`` (the token was pulled out, the session died).
+    """
+    try:
+        return bytes(asyncio.run(loaded.signer.async_sign_raw(data, digest_algorithm)))
+    except Exception as exc:
+        if type(exc).__module__.startswith("pkcs11"):
+            raise SigningRefused("credential_unreadable", type(exc).__name__) from None
+        raise
 
 
 # --- PKCS#12 -------------------------------------------------------------------------------------------------------

@@ -31,9 +31,10 @@ def _friendly_errors() -> tuple[type[BaseException], ...]:
     from archive.store import StoreError
     from intake.catalogue import CatalogueError
     from search.health import SearchUnavailable
+    from search.model import SearchError
     from worker.health import BrokerUnavailable
 
-    return (*FRIENDLY_ERRORS, StoreError, CatalogueError, SearchUnavailable, BrokerUnavailable)
+    return (*FRIENDLY_ERRORS, StoreError, CatalogueError, SearchUnavailable, SearchError, BrokerUnavailable)
 
 
 class SijillGroup(click.Group):
@@ -267,6 +268,7 @@ def import_command(ctx: click.Context, directory: Path, username: str | None, wa
 
     settings = _settings(ctx)
     database = preflight(settings)
+    _index_on_commit(settings, database)
     store = open_store(settings.storage_url)
     limits = Limits(max_bytes=settings.max_upload_bytes)
     with database.session() as session:
@@ -303,6 +305,14 @@ def import_command(ctx: click.Context, directory: Path, username: str | None, wa
         click.echo("stopped")
 
 
+def _index_on_commit(settings: Settings, database: Database) -> None:
+    """Imported applications are queued for the search index like the web app's (see intake.indexing.watch)."""
+    from intake.indexing import watch
+    from worker.dispatch import enqueue_index
+
+    watch(database.sessions, lambda ids: enqueue_index(settings, ids))
+
+
 def _open_workflow(database: Database, tracking_number: str | None) -> None:
     """Open an imported application's workflow at once (the beat task ``routing.open_pending`` is the safety net)."""
     from sqlalchemy import select
@@ -336,6 +346,32 @@ def _report_import(settings: Settings, outcome: Any) -> None:
         click.echo(f"  {outcome.folder.name}: already imported as {outcome.tracking_number}")
 
 
+@cli.command()
+@click.pass_context
+def reindex(ctx: click.Context) -> None:
+    """Rebuild the search index from the database (searches keep answering from the old index until it is done)."""
+    settings = _settings(ctx)
+    database = preflight(settings)
+    click.echo(f"{_reindex_search(settings, database)} applications indexed")
+
+
+def _reindex_search(settings: Settings, database: Database) -> int:
+    from intake.indexing import count_applications
+    from intake.indexing import reindex as index_all
+    from search.engines import open_engine
+
+    engine = open_engine(settings.search_url)
+    try:
+        engine.setup()
+        with database.session() as session:
+            total = count_applications(session)
+            with click.progressbar(length=total, label="indexing", show_pos=True, show_eta=True,
+                                   file=sys.stderr) as bar:
+                return index_all(session, engine, progress=bar.update)
+    finally:
+        engine.close()
+
+
 @cli.group()
 def catalogue() -> None:
     """The service catalogue (a versioned YAML file)."""
@@ -365,6 +401,226 @@ def catalogue_export(ctx: click.Context) -> None:
     click.echo(_with_session(_settings(ctx), export_catalogue), nl=False)
 
 
+@cli.group()
+def audit() -> None:
+    """The tamper-evident audit trail."""
+
+
+@audit.command("verify")
+@click.pass_context
+def audit_verify(ctx: click.Context) -> None:
+    """Walk the whole chain; name every edited, inserted or deleted event. Exit status 1 if the chain is broken."""
+    from archive.audit import verify_chain
+
+    settings = _settings(ctx)
+    database = preflight(settings)
+    with database.session() as session:
+        report = verify_chain(session)
+    if report.intact:
+        click.echo(f"audit trail intact: {report.events} events, head at {report.head_seq}")
+        return
+    click.echo(f"audit trail BROKEN ({report.events} events, head at {report.head_seq}):", err=True)
+    for item in report.breaks:
+        where = f"event {item.seq}" + (f" (row id {item.event_id})" if item.event_id is not None else "")
+        click.echo(f"  {where}: {item.reason}", err=True)
+    ctx.exit(1)
+
+
+def _archive_store(settings: Settings, database: Database) -> Any:
+    from archive.replication import open_archive_store
+
+    return open_archive_store(settings.storage_url, settings.replica_url, database)
+
+
+@cli.command()
+@click.option("--reconcile/--no-reconcile", default=True, show_default=True,
+              help="First note in the ledger every object of the primary store it lacks.")
+@click.pass_context
+def replicate(ctx: click.Context, reconcile: bool) -> None:
+    """Copy every object not yet in the replica (SIJILL_REPLICA_URL) now, instead of waiting for the workers."""
+    from archive.replication import reconcile_ledger, replicate_pending, replication_lag
+
+    settings = _settings(ctx)
+    if not settings.replica_url:
+        raise click.UsageError("SIJILL_REPLICA_URL is not set: there is no replica to copy to.")
+    database = preflight(settings)
+    store = _archive_store(settings, database)
+    with database.session() as session:
+        if reconcile:
+            click.echo(f"ledger: {reconcile_ledger(session, store.primary)} objects added from the store listing")
+            session.commit()
+        copied = failed = 0
+        while True:
+            run = replicate_pending(session, store.primary, store.replica)
+            copied, failed = copied + run.copied, failed + run.failed
+            if run.copied == 0:
+                break
+        lag = replication_lag(session)
+    click.echo(f"replicated {copied} objects; {failed} could not be read; {lag.pending} still waiting")
+    if failed:
+        ctx.exit(1)
+
+
+@cli.command("manifests")
+@click.pass_context
+def manifests_command(ctx: click.Context) -> None:
+    """Write every due manifest and audit segment into the archive now (the workers do it every minute)."""
+    from archive.manifest import write_due_manifests
+
+    settings = _settings(ctx)
+    database = preflight(settings)
+    store = _archive_store(settings, database)
+    total = 0
+    with database.session() as session:
+        while True:
+            run = write_due_manifests(session, store)
+            total += run.applications
+            if run.applications == 0:
+                break
+    click.echo(f"manifests written for {total} applications")
+
+
+@cli.command()
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def rebuild(ctx: click.Context, yes: bool) -> None:
+    """Restore the database (empty and migrated) and the search index from the archive alone."""
+    from archive.rebuild import RebuildRefused
+    from archive.rebuild import rebuild as rebuild_database
+    from intake.tracking import advance_counters
+
+    settings = _settings(ctx)
+    database = preflight(settings)
+    store = _archive_store(settings, database)
+    if not yes:
+        click.confirm(f"Rebuild the database {database.url} from the archive at {store.url}?", abort=True)
+    with database.session() as session:
+        try:
+            with click.progressbar(length=0, label="applications", show_pos=True) as bar:
+                report = rebuild_database(session, store, progress=lambda n: bar.update(1))
+        except RebuildRefused as exc:
+            raise click.ClickException(str(exc)) from None
+        advance_counters(session)
+    indexed = _reindex_search(settings, database)
+    click.echo(f"restored {report.applications} applications ({report.rows} rows), {report.audit_events} audit "
+               f"events, {report.objects} objects in the ledger, {indexed} applications indexed for search; audit "
+               f"chain {'intact' if report.chain_intact else 'BROKEN: run sijill audit verify'}")
+    if not report.chain_intact:
+        ctx.exit(1)
+
+
+@cli.group()
+def fixity() -> None:
+    """Re-hash stored objects; repair from the other copy; report."""
+
+
+@fixity.command("run")
+@click.option("--batch", type=int, default=None, help="Objects to check (default SIJILL_FIXITY_BATCH).")
+@click.pass_context
+def fixity_run(ctx: click.Context, batch: int | None) -> None:
+    """Check the objects checked longest ago; exit status 1 if any has no good copy left."""
+    from archive.fixity import run_fixity
+    from archive.replication import reconcile_ledger
+
+    settings = _settings(ctx)
+    database = preflight(settings)
+    store = _archive_store(settings, database)
+    with database.session() as session:
+        reconcile_ledger(session, store.primary)
+        session.commit()
+        run = run_fixity(session, store.primary, store.replica, batch=batch or settings.fixity_batch)
+    click.echo(f"checked {run.checked}; repaired {len(run.repaired)}; unrepairable {len(run.unrepairable)}")
+    for key in run.repaired:
+        click.echo(f"  repaired     {key}")
+    for key in run.unrepairable:
+        click.echo(f"  UNREPAIRABLE {key}", err=True)
+    if run.unrepairable:
+        ctx.exit(1)
+
+
+@fixity.command("report")
+@click.pass_context
+def fixity_report_command(ctx: click.Context) -> None:
+    """CSV on standard output: every stored object with its replication and last fixity check."""
+    from archive.fixity import fixity_report
+
+    settings = _settings(ctx)
+    database = preflight(settings)
+    with database.session() as session:
+        for line in fixity_report(session):
+            click.echo(line, nl=False)
+
+
+@cli.group()
+def retention() -> None:
+    """Records held against deletion by S3 object lock (SIJILL_RETENTION_YEARS)."""
+
+
+@retention.command("apply")
+@click.pass_context
+def retention_apply(ctx: click.Context) -> None:
+    """Hold every original and signed permit not yet held, now (the workers do it every hour)."""
+    from archive.retention import apply_retention
+
+    settings = _settings(ctx)
+    if not settings.retention_years:
+        raise click.UsageError("SIJILL_RETENTION_YEARS is 0: records are not held by the store.")
+    database = preflight(settings)
+    store = _archive_store(settings, database)
+    retained = 0
+    missing: list[str] = []
+    with database.session() as session:
+        while True:
+            run = apply_retention(session, store, years=settings.retention_years, mode=settings.retention_mode)
+            retained += len(run.retained)
+            missing += run.missing
+            if not run.remaining or not run.retained:
+                break
+    click.echo(f"held {retained} records for {settings.retention_years} years ({settings.retention_mode})")
+    for key in missing:
+        click.echo(f"  MISSING {key}", err=True)
+    if missing:
+        ctx.exit(1)
+
+
+@retention.command("show")
+@click.argument("key")
+@click.pass_context
+def retention_show(ctx: click.Context, key: str) -> None:
+    """The retention in force on one stored object."""
+    settings = _settings(ctx)
+    database = preflight(settings)
+    held = _archive_store(settings, database).retention(key)
+    click.echo("not held" if held is None else f"{held.mode} until {held.until.isoformat()}")
+
+
+@retention.command("release")
+@click.argument("key")
+@click.option("--reason", required=True, help="Why the period ends early (written to the audit trail).")
+@click.option("--user", "username", required=True, help="The administrator who decided it.")
+@click.option("--admin-store-url", envvar="SIJILL_RETENTION_ADMIN_STORE_URL", default=None,
+              help="The same bucket with S3 credentials allowed to bypass governance retention (the application's "
+                   "own may not); default SIJILL_STORAGE_URL.")
+@click.pass_context
+def retention_release(ctx: click.Context, key: str, reason: str, username: str, admin_store_url: str | None) -> None:
+    """End a governance retention period early: an administrator's act, written to the audit trail.
+
+    Compliance periods cannot be shortened by anyone. The object is not deleted.
+    """
+    from archive.retention import ReleaseRefused, release
+    from archive.store import open_store
+
+    settings = _settings(ctx)
+    database = preflight(settings)
+    store = open_store(admin_store_url) if admin_store_url else _archive_store(settings, database)
+    with database.session() as session:
+        try:
+            released = release(session, store, key, actor=username, reason=reason)
+        except ReleaseRefused as exc:
+            raise click.ClickException(str(exc)) from None
+    click.echo(f"retention of {key} ends at {released.until.isoformat()}; recorded in the audit trail")
+
+
 @cli.command()
 @click.pass_context
 def demo(ctx: click.Context) -> None:
@@ -390,6 +646,33 @@ def demo(ctx: click.Context) -> None:
             click.echo(f"  {username:<15} {password}")
     else:
         click.echo(f"DEMO accounts already exist; their passwords are in {settings.data_dir / 'demo-credentials.txt'}")
+
+
+@cli.group()
+def reports() -> None:
+    """Governance monitoring reports (PDF, CSV, XLSX kept in the archive)."""
+
+
+@reports.command("generate")
+@click.option("--kind", type=click.Choice(["monthly", "quarterly", "annual"]), required=True)
+@click.option("--year", type=int, required=True)
+@click.option("--number", type=int, default=1, show_default=True, help="Month (1-12) or quarter (1-4).")
+@click.pass_context
+def reports_generate(ctx: click.Context, kind: str, year: int, number: int) -> None:
+    """Make one period's report files now (as the scheduled job would, but always a fresh set)."""
+    from archive.store import open_store
+    from governance.reports import filename, generate, period_for
+
+    settings = _settings(ctx)
+    try:
+        period = period_for(kind, year, number)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+    store = open_store(settings.storage_url)
+    rows = _with_session(settings, lambda session: [
+        (r.id, r.file_format, r.sha256) for r in generate(session, store, kind, period)])
+    for report_id, file_format, key in rows:
+        click.echo(f"{report_id}\t{filename(kind, period, file_format)}\t{key}")
 
 
 def _demo_pki_password(pki_dir: Path) -> bytes:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import timedelta
 from typing import Any
 
 from archive.db import Database
+from archive.models import utcnow
 from archive.store import open_store
 from search.health import check_search
 from sijill.settings import Settings
@@ -20,15 +22,39 @@ class CheckResult:
     ok: bool
     detail: str
     ms: float
+    critical: bool = True
+    """A failed non-critical check (the search index lagging) makes the report ``degraded``, not ``failing``."""
 
 
-def _timed(name: str, probe: Callable[[], str]) -> CheckResult:
+def _timed(name: str, probe: Callable[[], str], *, critical: bool = True) -> CheckResult:
     started = time.perf_counter()
     try:
         detail, ok = probe(), True
     except Exception as exc:
         detail, ok = str(exc) or exc.__class__.__name__, False
-    return CheckResult(name, ok, detail, round((time.perf_counter() - started) * 1000, 1))
+    return CheckResult(name, ok, detail, round((time.perf_counter() - started) * 1000, 1), critical)
+
+
+class IndexLagging(RuntimeError):
+    """Changes in the database are not in the search index yet."""
+
+
+def _index_lag_probe(settings: Settings, db: Database) -> Callable[[], str]:
+    def probe() -> str:
+        from intake.indexing import index_lag
+        from search.engines import open_engine
+
+        engine = open_engine(settings.search_url)
+        try:
+            with db.session() as session:
+                lag = index_lag(session, engine)
+        finally:
+            engine.close()
+        if lag.lagging:
+            raise IndexLagging(f"The search index is behind: {lag.describe()}.")
+        return lag.describe()
+
+    return probe
 
 
 def _storage_probe(url: str) -> Callable[[], str]:
@@ -39,18 +65,75 @@ def _storage_probe(url: str) -> Callable[[], str]:
     return probe
 
 
+def _replication_probe(settings: Settings, db: Database) -> Callable[[], str]:
+    """Fails when the oldest object still waiting for its replica copy waited longer than the alert threshold."""
+
+    def probe() -> str:
+        from archive.replication import replication_lag
+
+        assert settings.replica_url
+        open_store(settings.replica_url).health()
+        with db.session() as session:
+            lag = replication_lag(session)
+        age = lag.age(utcnow())
+        limit = timedelta(minutes=settings.replication_lag_alert_minutes)
+        text = f"{lag.pending} objects waiting, oldest {int(age.total_seconds())} s"
+        if age > limit:
+            minutes = settings.replication_lag_alert_minutes
+            raise RuntimeError(f"replication is behind: {text} (alert after {minutes} min)")
+        return text
+
+    return probe
+
+
+def _fixity_probe(db: Database) -> str:
+    from archive.fixity import unrepairable_count
+
+    with db.session() as session:
+        lost = unrepairable_count(session)
+    if lost:
+        raise RuntimeError(f"{lost} stored objects failed their fixity check and could not be repaired")
+    return "no unrepaired damage"
+
+
+def _retention_probe(settings: Settings, db: Database) -> Callable[[], str]:
+    """Fails when records should be held (SIJILL_RETENTION_YEARS) but the bucket has no object lock."""
+
+    def probe() -> str:
+        from archive.retention import retention_status
+
+        with db.session() as session:
+            return retention_status(session, open_store(settings.storage_url))
+
+    return probe
+
+
 def run_checks(settings: Settings, db: Database) -> list[CheckResult]:
     """Check database, storage, search and broker; each check is independent and bounded by a short timeout."""
-    return [
+    results = [
         _timed("database", db.check),
         _timed("storage", _storage_probe(settings.storage_url)),
         _timed("search", lambda: check_search(settings.search_url)),
         _timed("broker", lambda: check_broker(settings)),
+        _timed("fixity", lambda: _fixity_probe(db)),
+        _timed("search_index", _index_lag_probe(settings, db), critical=False),
     ]
+    if settings.replica_url:
+        results.append(_timed("replication", _replication_probe(settings, db)))
+    if settings.retention_years:
+        results.append(_timed("retention", _retention_probe(settings, db)))
+    return results
 
 
 def report(results: list[CheckResult]) -> dict[str, Any]:
+    """``failing`` if a critical check failed, ``degraded`` if only a non-critical one did, else ``ok``."""
+    if not all(r.ok for r in results if r.critical):
+        status = "failing"
+    elif not all(r.ok for r in results):
+        status = "degraded"
+    else:
+        status = "ok"
     return {
-        "status": "ok" if all(r.ok for r in results) else "failing",
-        "checks": {r.name: {k: v for k, v in asdict(r).items() if k != "name"} for r in results},
+        "status": status,
+        "checks": {r.name: {k: v for k, v in asdict(r).items() if k not in ("name", "critical")} for r in results},
     }

@@ -20,8 +20,28 @@ SIJILL_TSA_URL                empty: no timestamp, signatures are B-B     ``http
 SIJILL_PKCS11_MODULE          SoftHSM2's module if installed, else empty  the token vendor's PKCS#11 module
 SIJILL_SIGNING_REVOCATION     ``soft-fail``                               ``require``
 SIJILL_SIGNING_CA_CHAIN       empty                                       ``/etc/sijill/issuing-cas.pem``
+SIJILL_SIGNING_PREPARED_TTL   ``900`` (seconds)                           ``900``
+SIJILL_TIMESTAMP_RENEWAL_DAYS ``90``                                      ``90``
 SIJILL_RATELIMIT_STORAGE_URL  ``memory://``                               ``redis://redis:6379/2``
+SIJILL_REPLICA_URL            empty: no second copy                       ``s3://KEY:SECRET@minio-dr:9000/sijill``
+SIJILL_FIXITY_BATCH           ``200`` objects re-hashed every 10 minutes  ``2000``
+SIJILL_REPLICATION_LAG_ALERT_MINUTES  ``30``                              ``30``
+SIJILL_NOTIFY_EMAIL_URL       ``log://``                                  ``smtp://user:pw@mail:587?starttls=1&from=…``
+SIJILL_SMS_URL                ``log://``                                  ``https://TOKEN@sms-gateway.example/send``
+SIJILL_RETENTION_YEARS        ``0``: records are not held by the store   ``30``
+SIJILL_RETENTION_MODE         ``governance``                              ``governance`` (or ``compliance``)
 ============================  ==========================================  =========================================
+
+Retention: with ``SIJILL_RETENTION_YEARS`` above 0, originals and signed permits are held by S3 object lock for that
+many years from when the hourly job first holds them; the store must then be an S3 bucket created with object lock
+(a ``file://`` store is refused here, a bucket without object lock makes the job fail loudly). ``governance`` lets an
+administrator end a period early (``sijill retention release``, audited); ``compliance`` lets no one. See
+:mod:`archive.retention`.
+
+Notifications: ``SIJILL_NOTIFY_EMAIL_URL`` is where citizens' e-mails go (``log://`` writes them to the log;
+``smtp://[user:pass@]host:port`` with ``?from=address`` and ``?starttls=1``, or ``smtps://`` for TLS from the start)
+and ``SIJILL_SMS_URL`` where SMS go (``log://``, or an HTTP(S) gateway that takes a JSON POST, the bearer token as the
+URL's user part). See :mod:`notify.senders`.
 
 Signing: ``SIJILL_TSA_URL`` is an RFC 3161 time-stamping service; with it every signature gets a trusted timestamp
 (PAdES B-T), and unless ``SIJILL_SIGNING_REVOCATION`` is ``off`` the certificates and OCSP/CRL answers are embedded
@@ -31,7 +51,10 @@ licensed CA), ``soft-fail`` (checked where the certificate names a service; unre
 it: the default, because the DEMO PKI publishes no revocation data) or ``off`` (no check; offline trials only).
 ``SIJILL_PKCS11_MODULE`` is the PKCS#11 library of the signing tokens on the machine that runs Sijill.
 ``SIJILL_SIGNING_CA_CHAIN`` is a PEM file of issuing (intermediate) CA certificates embedded with token signatures,
-since tokens usually hold only the official's own certificate. ``SIJILL_RATELIMIT_STORAGE_URL`` is where the public
+since tokens usually hold only the official's own certificate. ``SIJILL_SIGNING_PREPARED_TTL`` is how long a
+document prepared for the desk agent (``sijill-sign``) waits for its signature value. ``SIJILL_TIMESTAMP_RENEWAL_DAYS``
+is how long before the newest timestamp's TSA certificate expires an issued permit gets a new document timestamp
+(PAdES B-LTA renewal). ``SIJILL_RATELIMIT_STORAGE_URL`` is where the public
 verification pages count requests per client (``memory://`` per process; Redis shares the count between processes).
 
 Malformed values raise :class:`SettingsError` with one sentence a person can act on; the command line prints it
@@ -56,6 +79,9 @@ SEARCH_SCHEMES = ("embedded", "http", "https")
 BROKER_SCHEMES = ("sqla+sqlite", "sqla+postgresql", "redis", "rediss", "amqp", "memory", "filesystem")
 LOCALES = ("ar", "en")
 REVOCATION_MODES = ("require", "soft-fail", "off")
+RETENTION_MODES = ("governance", "compliance")
+NOTIFY_EMAIL_SCHEMES = ("log", "smtp", "smtps")
+SMS_SCHEMES = ("log", "http", "https")
 RATELIMIT_SCHEMES = ("memory", "redis", "rediss", "redis+sentinel", "redis+cluster", "memcached")
 SOFTHSM_MODULES = (
     "/usr/lib/softhsm/libsofthsm2.so",
@@ -93,8 +119,24 @@ class Settings:
     """``require``, ``soft-fail`` or ``off``: revocation checking of an official's certificate before signing."""
     signing_ca_chain: str = ""
     """PEM file of issuing CA certificates to embed with token signatures; empty means none."""
+    signing_prepared_ttl_s: int = 900
+    """Seconds a document prepared for a signature on an official's token waits for the signature value."""
+    timestamp_renewal_days: int = 90
+    """Days before the newest timestamp's TSA certificate expires that a permit gets a new document timestamp."""
     ratelimit_storage_url: str = "memory://"
     """Where the public endpoints' rate limits are counted (``memory://`` or ``redis://…``)."""
+    fixity_batch: int = 200
+    """Objects re-hashed per fixity run (every 10 minutes): the rate at which the whole archive is re-checked."""
+    replication_lag_alert_minutes: int = 30
+    """``/healthz`` fails when an object has waited longer than this for its replica copy."""
+    notify_email_url: str = "log://"
+    """Where citizens' e-mails are sent: ``log://``, ``smtp://…`` or ``smtps://…``."""
+    sms_url: str = "log://"
+    """Where citizens' SMS are sent: ``log://`` or an HTTP(S) gateway."""
+    retention_years: int = 0
+    """Years originals and signed permits are held by S3 object lock; 0 means not held by the store."""
+    retention_mode: str = "governance"
+    """``governance`` (an administrator may end a period early, audited) or ``compliance`` (no one may)."""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -140,7 +182,21 @@ class Settings:
                 f"SIJILL_MAX_UPLOAD_MB must be a whole number of megabytes, not {max_upload!r}."
             ) from None
 
+        def _int(name: str, default: int) -> int:
+            raw = get(name)
+            try:
+                value = int(raw) if raw is not None else default
+            except ValueError:
+                raise SettingsError(f"SIJILL_{name} must be a whole number, not {raw!r}.") from None
+            if value <= 0:
+                raise SettingsError(f"SIJILL_{name} must be positive, not {value}.")
+            return value
+
         settings = cls(
+            signing_prepared_ttl_s=_whole(get("SIGNING_PREPARED_TTL") or "900", "SIJILL_SIGNING_PREPARED_TTL",
+                                          "seconds"),
+            timestamp_renewal_days=_whole(get("TIMESTAMP_RENEWAL_DAYS") or "90", "SIJILL_TIMESTAMP_RENEWAL_DAYS",
+                                          "days"),
             data_dir=data_dir,
             database_url=get("DATABASE_URL") or f"sqlite:///{data_dir / 'sijill.sqlite3'}",
             storage_url=get("STORAGE_URL") or f"file://{data_dir / 'archive'}",
@@ -158,10 +214,36 @@ class Settings:
             signing_revocation=(get("SIGNING_REVOCATION") or "soft-fail").lower(),
             signing_ca_chain=get("SIGNING_CA_CHAIN") or "",
             ratelimit_storage_url=get("RATELIMIT_STORAGE_URL") or "memory://",
+            fixity_batch=_int("FIXITY_BATCH", 200),
+            replication_lag_alert_minutes=_int("REPLICATION_LAG_ALERT_MINUTES", 30),
+            notify_email_url=get("NOTIFY_EMAIL_URL") or "log://",
+            sms_url=get("SMS_URL") or "log://",
+            retention_years=_years(get("RETENTION_YEARS")),
+            retention_mode=(get("RETENTION_MODE") or "governance").lower(),
             extra={k[len(ENV_PREFIX):]: v for k, v in env.items() if k.startswith(ENV_PREFIX)},
         )
         _validate(settings)
         return settings
+
+
+def _years(value: str | None) -> int:
+    try:
+        number = int(value) if value is not None else 0
+    except ValueError:
+        number = -1
+    if not 0 <= number <= 100:
+        raise SettingsError(f"SIJILL_RETENTION_YEARS must be a whole number of years from 0 to 100, not {value!r}.")
+    return number
+
+
+def _whole(value: str, name: str, unit: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number <= 0:
+        raise SettingsError(f"{name} must be a positive whole number of {unit}, not {value!r}.")
+    return number
 
 
 def _pkcs11_module(value: str | None, *, explicitly_empty: bool) -> str:
@@ -237,6 +319,21 @@ def _validate(s: Settings) -> None:
             f"SIJILL_SIGNING_CA_CHAIN must be an absolute path to a PEM file, not {s.signing_ca_chain!r}."
         )
     _check_url("SIJILL_RATELIMIT_STORAGE_URL", s.ratelimit_storage_url, RATELIMIT_SCHEMES)
+    _check_url("SIJILL_NOTIFY_EMAIL_URL", s.notify_email_url, NOTIFY_EMAIL_SCHEMES)
+    if _scheme(s.notify_email_url).startswith("smtp") and not urlsplit(s.notify_email_url).hostname:
+        raise SettingsError("SIJILL_NOTIFY_EMAIL_URL for SMTP must name a host: smtp://mail.example.gov.eg:587.")
+    _check_url("SIJILL_SMS_URL", s.sms_url, SMS_SCHEMES)
+    if s.retention_mode not in RETENTION_MODES:
+        raise SettingsError(
+            f"SIJILL_RETENTION_MODE must be one of {', '.join(RETENTION_MODES)}, not {s.retention_mode!r}."
+        )
+    if s.retention_years and _scheme(s.storage_url) == "file":
+        raise SettingsError(
+            "SIJILL_RETENTION_YEARS needs an S3 object store with object lock: a file:// store cannot hold records "
+            "against deletion. Set SIJILL_RETENTION_YEARS=0 or use an s3:// SIJILL_STORAGE_URL."
+        )
+    if _scheme(s.sms_url).startswith("http") and not urlsplit(s.sms_url).hostname:
+        raise SettingsError("SIJILL_SMS_URL for a gateway must name a host: https://TOKEN@sms.example/send.")
     if s.is_production and len(s.secret_key) < 32:
         raise SettingsError("SIJILL_SECRET_KEY must be at least 32 characters long in production.")
 

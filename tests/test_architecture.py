@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-OURS = {"sijill", "archive", "intake", "ocr", "signing", "search", "web", "worker"}
+OURS = {"sijill", "archive", "intake", "ocr", "signing", "search", "web", "worker", "notify", "governance"}
 FRAMEWORKS = {"flask", "flask_login", "flask_wtf", "flask_babel", "flask_smorest", "sqlalchemy", "alembic", "celery",
               "kombu"}
 
@@ -17,7 +17,9 @@ FRAMEWORKS = {"flask", "flask_login", "flask_wtf", "flask_babel", "flask_smorest
 FORBIDDEN: dict[str, set[str]] = {
     "ocr": (OURS - {"ocr"}) | FRAMEWORKS,
     "search": (OURS - {"search"}) | FRAMEWORKS,
-    "archive": {"intake", "signing", "web", "worker", "ocr", "search", "flask", "celery"},
+    "archive": {"intake", "signing", "web", "worker", "ocr", "search", "flask", "celery", "notify", "governance"},
+    "notify": {"intake", "signing", "web", "worker", "ocr", "search", "flask", "celery", "governance"},
+    "governance": {"signing", "notify", "web", "worker", "ocr", "search", "flask", "celery"},
     "intake": {"web", "worker", "signing", "flask", "celery"},
     "signing": {"web", "worker", "flask", "celery"},
     "worker": {"web", "flask"},

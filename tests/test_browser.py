@@ -195,10 +195,13 @@ def test_clerk_registers_an_application_in_the_browser(served: tuple[str, Path],
         expect(page.locator(".ocr-text").first).to_have_text("صورة بطاقة الرقم القومي", timeout=15_000)
         expect(page.locator("#ocr-progress")).to_contain_text("قُرئت 1 من 4 صفحة")
 
-        # The receipt's QR code leads the citizen to a public page: status, no personal data.
+        # The receipt's QR code leads the citizen to the inquiry form; the ID's last four digits show the status.
         citizen = browser.new_page(locale="ar-EG")
         try:
             citizen.goto(f"{base}/track/{tracking.lower()}")
+            expect(citizen.locator("#number")).to_have_value(tracking)
+            citizen.fill("#id_last4", "١٢٣٥")
+            citizen.click("#inquiry-form button[type=submit]")
             expect(citizen.locator("main")).to_contain_text("تم استلام الطلب")
             expect(citizen.locator("main")).not_to_contain_text("محمد")
             citizen.screenshot(path=str(tmp_path / "track-ar.png"), full_page=True)
@@ -350,3 +353,97 @@ def test_a_permit_is_reviewed_signed_twice_and_verified_from_its_qr_code(
     citizen.screenshot(path=str(shots / "verify-phone-revoked.png"), full_page=True)
     phone.close()
     council.context.close()
+
+
+def test_the_status_inquiry_works_on_a_phone_and_refuses_a_wrong_id_suffix(
+    served: tuple[str, Path], browser: object, tmp_path: Path
+) -> None:
+    """Issue 8: a citizen on a phone (390×844, touch) opens the receipt's QR link, types the last four digits of the
+    national ID on the numeric keypad and reads the status; a wrong suffix and an unknown number read the same."""
+    from playwright.sync_api import Browser, Page, expect
+
+    from tests.intake_files import png_bytes
+
+    assert isinstance(browser, Browser)
+    base, data_dir = served
+    clerk = log_in(browser, base, data_dir, "demo.clerk")
+    assert isinstance(clerk, Page)
+    clerk.goto(base + "/applications/new?service=BUILD-PERMIT")
+    clerk.fill("#applicant_name", "سامية محمود عبد الرحيم")
+    clerk.fill("#national_id", "29001012601235")
+    clerk.fill("#applicant_phone", "01012345678")
+    clerk.fill("#d-plot_number", "٤٥")
+    clerk.fill("#d-district", "حي الكوثر")
+    clerk.fill("#d-area_m2", "180")
+    clerk.set_input_files("#f-ID_COPY", files=[{"name": "id.png", "mimeType": "image/png", "buffer": png_bytes()}])
+    clerk.fill("#incomplete_reason", "باقي المستندات يحضرها المواطن لاحقا")
+    clerk.click("#intake-form button[type=submit]")
+    expect(clerk).to_have_url(re.compile(re.escape(base) + r"/applications/SOH01-\d{4}-\d{6}-[0-9A-Z]$"))
+    tracking = clerk.url.rsplit("/", 1)[-1]
+    clerk.context.close()
+
+    phone = browser.new_context(locale="ar-EG", viewport={"width": 390, "height": 844}, device_scale_factor=3,
+                                is_mobile=True, has_touch=True)
+    try:
+        page = phone.new_page()
+        page.goto(f"{base}/track/{tracking}")
+        expect(page.locator("html")).to_have_attribute("dir", "rtl")
+        expect(page.locator("#number")).to_have_value(tracking)
+        expect(page.locator("#id_last4")).to_have_attribute("inputmode", "numeric")
+        # Nothing overflows sideways on the phone: the page is no wider than the screen.
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        assert "تم استلام الطلب" not in page.locator("main").inner_text()
+
+        # A wrong suffix: refused, with the same words as for a number that does not exist.
+        page.fill("#id_last4", "0000")
+        page.locator("#inquiry-form button[type=submit]").tap()
+        expect(page.locator("#inquiry-error")).to_be_visible()
+        wrong = page.locator("#inquiry-error").inner_text()
+        assert "تم استلام الطلب" not in page.locator("main").inner_text()
+        page.screenshot(path=str(tmp_path / "inquiry-wrong-phone.png"), full_page=True)
+        unknown = tracking[:-8] + "999999"
+        from intake.tracking import check_character
+
+        unknown += "-" + check_character(unknown.replace("-", ""))
+        page.fill("#number", unknown)
+        page.fill("#id_last4", "0000")
+        page.locator("#inquiry-form button[type=submit]").tap()
+        expect(page.locator("#inquiry-error")).to_have_text(wrong)
+
+        # The right digits (typed with Arabic-Indic digits, as a phone keyboard may give them).
+        page.fill("#number", tracking)
+        page.fill("#id_last4", "١٢٣٥")
+        page.locator("#inquiry-form button[type=submit]").tap()
+        expect(page.locator("#status")).to_have_text("تم استلام الطلب")
+        expect(page.locator("#stage")).to_contain_text("استُلم طلبك")
+        expect(page.locator("#milestones li")).to_have_count(1)
+        main = page.locator("main").inner_text()
+        for private in ("سامية", "29001012601235", "01012345678", "باقي المستندات"):
+            assert private not in main, private
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390
+        page.screenshot(path=str(tmp_path / "inquiry-phone.png"), full_page=True)
+    finally:
+        phone.close()
+
+
+def test_the_governance_dashboard_renders_its_charts_for_the_monitor(
+    served: tuple[str, Path], browser: object, tmp_path: Path
+) -> None:
+    from playwright.sync_api import Page, expect
+
+    base, data_dir = served
+    page = log_in(browser, base, data_dir, "demo.monitor")
+    assert isinstance(page, Page)
+    try:
+        page.click("nav.mainnav >> text=لوحة الحوكمة")
+        expect(page).to_have_url(re.compile(re.escape(base) + r"/governance$"))
+        expect(page.locator("h1")).to_have_text("لوحة الحوكمة")
+        expect(page.locator(".charts svg")).to_have_count(3)
+        expect(page.locator("#kpi-received")).to_have_text(re.compile(r"^\d+$"))
+        page.click("text=الشهر الماضي")
+        expect(page).to_have_url(re.compile(r"/governance\?from=\d{4}-\d{2}-01&to="))
+        page.screenshot(path=str(tmp_path / "governance-ar.png"), full_page=True)
+        page.goto(base + "/governance/reports")
+        expect(page.locator("#generate-form")).to_be_visible()
+    finally:
+        page.context.close()

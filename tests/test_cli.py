@@ -108,3 +108,24 @@ def test_run_serves_arabic_login_and_green_health_with_a_worker(tmp_path: Path) 
         settings = Settings.from_env(environ)
         result = create_celery(settings).send_task("worker.ping")
         assert result.get(timeout=60)["pong"] is True
+
+
+def test_reindex_rebuilds_the_search_index_with_a_progress_bar(tmp_path: Path) -> None:
+    from archive.db import Database
+    from search.embedded import EmbeddedEngine
+    from search.model import Query
+    from tests.test_indexing import make_application
+
+    assert sijill(tmp_path, "db", "upgrade").returncode == 0
+    database = Database(f"sqlite:///{tmp_path / 'data' / 'sijill.sqlite3'}")
+    with database.session() as session:
+        ids = [make_application(session, n).id for n in range(3)]
+    database.dispose()
+    done = sijill(tmp_path, "reindex")
+    assert done.returncode == 0, done.stderr
+    assert "3 applications indexed" in done.stdout
+    assert "indexing" in done.stderr  # click's progress bar
+    engine = EmbeddedEngine(tmp_path / "data" / "search.sqlite3")
+    assert sorted(h.id for h in engine.search(Query(text="المحافظه")).hits) == sorted(ids)
+    broken = sijill(tmp_path, "reindex", search_url="http://127.0.0.1:1")
+    assert "Elasticsearch" in one_sentence(broken)

@@ -11,6 +11,7 @@ import io
 import json
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
@@ -118,6 +119,23 @@ def test_window_to_searchable_pdf_through_sijill_run(tmp_path: Path) -> None:
         text = subprocess.run(["pdftotext", "-enc", "UTF-8", str(pdf_path), "-"], capture_output=True, text=True,
                               check=True).stdout
         assert "الجمهورية" in text, text
+
+        # the worker indexed the application when its OCR finished: any spelling of a word on a scan finds it
+        def search(q: str) -> dict[str, Any]:
+            req = urllib.request.Request(f"{base}/api/v1/search?" + urllib.parse.urlencode({"q": q}),
+                                         headers={"Authorization": f"Bearer {token}"})
+            with urllib.request.urlopen(req, timeout=30) as response:
+                result: dict[str, Any] = json.load(response)
+                return result
+
+        deadline = time.monotonic() + 120
+        while not (found := search("والموقع"))["total"]:
+            assert time.monotonic() < deadline, (tmp_path / "run.log").read_text()[-3000:]
+            time.sleep(1)
+        assert [h["tracking_number"] for h in found["hits"]] == [tracking]
+        marked = [f["text"] for s in found["hits"][0]["snippets"] for f in s["fragments"] if f["hit"]]
+        assert marked == ["الموقع"], found
+        assert search("٢٩٠٠١٠١٢٦٠١٢٣٥")["total"] == 1
 
 
 def _download_searchable(base: str, token: str, document_id: int, path: Path, env: dict[str, str]) -> None:

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ocr import CleanupOptions, clean
-from ocr.cleanup import crop_borders, denoise, normalise_contrast
+from ocr import CleanupOptions, clean, synthetic
+from ocr.cleanup import crop_borders, crop_page, denoise, normalise_contrast, remove_edge_bands
 from ocr.skew import estimate_skew, ink_points
 from tests.ocr_pages import FORM_LINES, blank_scan, latin_page, scanned, text_page, with_black_border
 
@@ -170,6 +170,13 @@ def test_denoise_removes_specks_but_keeps_text(page: Image.Image) -> None:
     assert int((cleaned < 128).sum()) == pytest.approx(text_ink, rel=0.1)
 
 
+def test_denoise_leaves_a_noise_free_page_alone(page: Image.Image) -> None:
+    """A born-digital page has nothing to filter: the median would only round its strokes. A scanned one is filtered."""
+    assert np.array_equal(denoise(np.asarray(page)), np.asarray(page))
+    noisy = np.asarray(scanned(page))
+    assert not np.array_equal(denoise(noisy), noisy)
+
+
 def test_contrast_flattens_shading_and_keeps_ink(page: Image.Image) -> None:
     """A page lit from one side: paper from 250 down to 150 across the width, ink still darker than its paper."""
     gray = np.asarray(page).astype(np.float32)
@@ -184,8 +191,8 @@ def test_contrast_flattens_shading_and_keeps_ink(page: Image.Image) -> None:
 
 def test_none_leaves_the_page_alone(page: Image.Image) -> None:
     options = CleanupOptions.none()
-    assert not any([options.orientation, options.deskew, options.denoise, options.contrast, options.crop,
-                    options.blank_detect])
+    assert not any([options.orientation, options.deskew, options.perspective, options.denoise, options.contrast,
+                    options.crop, options.blank_detect])
     result = clean(page.convert("RGB"), options)
     assert result.image.mode == "L"
     assert np.array_equal(np.asarray(result.image), np.asarray(page))
@@ -195,6 +202,65 @@ def test_none_leaves_the_page_alone(page: Image.Image) -> None:
 
 def test_every_step_is_timed_and_dpi_is_kept(page: Image.Image) -> None:
     result = clean(page)
-    assert set(result.timings) == {"grayscale", "crop", "denoise", "contrast", "blank_detect", "orientation", "deskew"}
+    assert set(result.timings) == {"grayscale", "perspective", "crop", "denoise", "contrast", "blank_detect",
+                                   "orientation", "deskew"}
     assert all(seconds >= 0 for seconds in result.timings.values())
     assert result.image.info.get("dpi") == (300, 300)
+
+
+def bordered(page: Image.Image, seed: int) -> Image.Image:
+    """The page with the synthetic scanner's thin, ragged black bands along its edges."""
+    out = synthetic.scanner_border(page, np.random.default_rng(seed))
+    out.info["dpi"] = (300, 300)
+    return out
+
+
+# Seed 6 gives bands on all four sides (checked below): the vertical ones are long dark lines.
+BANDS_SEED = 6
+
+
+def test_thin_ragged_scanner_bands_are_whitened_and_cut(page: Image.Image) -> None:
+    gray = np.asarray(bordered(page, BANDS_SEED))
+    assert all(float(np.mean(edge < 60)) > 0.9 for edge in (gray[0], gray[-1], gray[:, 0], gray[:, -1]))
+    kept, box = crop_page(gray)
+    assert box is not None
+    assert kept.shape == (box[3] - box[1], box[2] - box[0])
+    strips = (kept[:80], kept[-80:], kept[:, :80], kept[:, -80:])
+    assert [int((strip < 128).sum()) for strip in strips] == [0, 0, 0, 0]  # no sliver of a band is left
+    text = np.asarray(page)[600:2600, 300:2200] < 128  # the text itself is kept, pixel for pixel
+    left, top = box[0], box[1]
+    assert np.array_equal(kept[600 - top : 2600 - top, 300 - left : 2200 - left] < 128, text)
+    assert remove_edge_bands(np.asarray(page))[1] is None  # a page without bands is not touched
+
+
+@pytest.mark.parametrize(("seed", "crop"), [(6, True), (7, True), (10, True), (10, False)])
+def test_orientation_leaves_an_upright_bordered_page_upright(page: Image.Image, seed: int, crop: bool) -> None:
+    """Long dark bands down the sides made the page look as if its lines ran vertically, and it was turned (these
+    four cases turned it 270, 90, 90 and 90 degrees before). Even with the crop step off, orientation ignores them."""
+    result = clean(bordered(page, seed), CleanupOptions(crop=crop, deskew=False))
+    assert result.rotation == 0, result.orientation_method
+    assert result.orientation_method == "reading"
+
+
+def test_orientation_still_turns_a_bordered_page_that_is_upside_down(page: Image.Image) -> None:
+    result = clean(bordered(page.rotate(180), BANDS_SEED), CleanupOptions(deskew=False))
+    assert result.rotation == 180
+
+
+def test_a_phone_photo_is_flattened_and_a_scan_is_not(page: Image.Image) -> None:
+    photo = synthetic.photo_warp(page, np.random.default_rng(4))
+    result = clean(photo, CleanupOptions(orientation=False))
+    assert result.sheet_corners is not None and "perspective" in result.timings
+    gray = np.asarray(result.image)
+    edges = np.concatenate([gray[:10].ravel(), gray[-10:].ravel(), gray[:, :10].ravel(), gray[:, -10:].ravel()])
+    assert float(np.mean(edges > 200)) > 0.99  # the dark desk is gone
+    assert abs(result.skew_angle) < 1.0  # the lines came out level from the warp, not from deskew
+    # The lines of the flattened page are parallel: the top and bottom halves have the same (small) skew.
+    half = gray.shape[0] // 2
+    top, bottom = residual_skew(Image.fromarray(gray[:half])), residual_skew(Image.fromarray(gray[half:]))
+    assert abs(top - bottom) < 0.5, (top, bottom)
+    raw = clean(photo, CleanupOptions(orientation=False, perspective=False))
+    assert raw.sheet_corners is None
+
+    for scan in (page, bordered(page, BANDS_SEED), with_black_border(page, border=120)):
+        assert clean(scan, CleanupOptions(orientation=False)).sheet_corners is None

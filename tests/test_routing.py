@@ -164,7 +164,11 @@ def world(database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 def demo_pki(tmp_path_factory: pytest.TempPathFactory) -> DemoPki:
     signers = [("head.eng", "رئيس الإدارة الهندسية - تجريبي"), ("council.head", "رئيس مجلس المدينة - تجريبي"),
                ("stranger", "شخص غير مسجل - تجريبي")]
-    return create_demo_pki(tmp_path_factory.mktemp("pki") / "demo", signers, PKI_PASSWORD)
+    # NOW was taken when this module was imported, maybe minutes before this runs in a long suite: the certificates
+    # must already be valid then.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("signing.dev_pki.CLOCK_SKEW", timedelta(days=1))
+        return create_demo_pki(tmp_path_factory.mktemp("pki") / "demo", signers, PKI_PASSWORD)
 
 
 def credential(pki: DemoPki, key: str) -> Pkcs12Credential:

@@ -82,12 +82,12 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", "s3", "s3-locked"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> ObjectStore:
-    """The same tests run on every backend; each test gets an empty store."""
+    """The same tests run on every backend (and on a versioned, object-lock bucket); each test gets an empty store."""
     if request.param == "local":
         return open_store((tmp_path / "store").as_uri())
-    url: str = request.getfixturevalue("s3_store_url")
+    url: str = request.getfixturevalue("s3_locked_store_url" if request.param == "s3-locked" else "s3_store_url")
     return open_store(url)
 
 

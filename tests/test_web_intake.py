@@ -26,7 +26,6 @@ from archive.roles import Role
 from archive.store import IntegrityError, LocalStore
 from archive.users import create_user
 from intake.catalogue import load_catalogue, sync_catalogue
-from intake.tracking import format_tracking
 from tests.fixtures.app import PASSWORD, ROLE_USERS, csrf_token_from
 from tests.intake_files import jpeg_bytes, pdf_bytes, png_bytes, tiff_bytes
 from web.runtime import Runtime
@@ -97,12 +96,13 @@ def count(rt: Runtime, model: type) -> int:
         return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def queued_messages(rt: Runtime) -> int:
+def queued_messages(rt: Runtime, queue: str = "ocr") -> int:
     path = Path(rt.settings.broker_url.removeprefix("sqla+sqlite:///"))
     if not path.exists():
         return 0
     with sqlite3.connect(path) as conn:
-        return int(conn.execute("SELECT count(*) FROM kombu_message").fetchone()[0])
+        return int(conn.execute("SELECT count(*) FROM kombu_message m JOIN kombu_queue q ON q.id = m.queue_id "
+                                "WHERE q.name = ?", (queue,)).fetchone()[0])
 
 
 def closed_port() -> int:
@@ -145,6 +145,7 @@ def test_clerk_registers_an_application_with_png_tiff_and_pdf(rt: Runtime, login
         assert len(pages) == 4 and {p.status for p in pages} == {OcrStatus.PENDING}
         assert application.created_by is not None and application.created_by.username == ROLE_USERS[Role.CLERK]
     assert queued_messages(rt) == 4  # one OCR task per page on the embedded broker
+    assert queued_messages(rt, "celery") >= 1  # and the new application queued for the search index
 
     receipt = client.get(f"/applications/{tracking}/receipt.pdf")
     assert receipt.status_code == 200 and receipt.mimetype == "application/pdf"
@@ -255,6 +256,7 @@ def test_staff_of_another_centre_cannot_see_the_application(rt: Runtime, app: Fl
 
 
 def test_public_tracking_page_shows_status_and_nothing_private(rt: Runtime, app: Flask, login: Login) -> None:
+    """The receipt's QR link (any spelling of the number) is the inquiry form; the four digits open the status."""
     tracking = register(login(Role.CLERK))
     citizen = app.test_client()
     arabic_digits = tracking.lower().translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
@@ -262,24 +264,22 @@ def test_public_tracking_page_shows_status_and_nothing_private(rt: Runtime, app:
         page = citizen.get("/track/" + variant)
         html = page.get_data(as_text=True)
         assert page.status_code == 200, variant
-        assert "تم استلام الطلب" in html and "طلب بيان صلاحية" in html and tracking in html
-        assert "موعد الإنجاز القانوني" in html
-        for private in (NAME, "محمد", NATIONAL_ID, NATIONAL_ID[-4:] + "<", PHONE, "بطاقة الرقم القومي.png",
-                        "/documents/", "/pages/"):
-            assert private not in html, private
+        assert f'value="{tracking}"' in html and 'name="id_last4"' in html
+        assert "تم استلام الطلب" not in html
         assert page.headers["Cache-Control"] == "no-store"
-
-    missing = citizen.get("/track/" + format_tracking("SOH-01", 2026, 999999))
-    malformed = citizen.get("/track/SOH01-2026-000001-Z0")
-    assert missing.status_code == malformed.status_code == 404
-    message = "لم نجد طلبا بهذا الرقم"
-    assert message in missing.get_data(as_text=True) and message in malformed.get_data(as_text=True)
+    token = csrf_token_from(citizen.get("/track").get_data(as_text=True))
+    answer = citizen.post("/track", data={"csrf_token": token, "number": arabic_digits,
+                                          "id_last4": NATIONAL_ID_ARABIC[-4:]})
+    html = answer.get_data(as_text=True)
+    assert answer.status_code == 200
+    assert "تم استلام الطلب" in html and "طلب بيان صلاحية" in html and tracking in html
+    assert "موعد الإنجاز القانوني" in html
+    for private in (NAME, "محمد", NATIONAL_ID, NATIONAL_ID[-4:] + "<", PHONE, "بطاقة الرقم القومي.png",
+                    "/documents/", "/pages/"):
+        assert private not in html, private
 
     form = citizen.get("/track")
     assert form.status_code == 200 and 'name="number"' in form.get_data(as_text=True)
-    typed = citizen.get("/track", query_string={"number": arabic_digits})
-    assert typed.status_code == 302 and typed.headers["Location"].endswith("/track/" + tracking)
-    assert citizen.get("/track", query_string={"number": "nonsense"}).status_code == 404
 
 
 def test_downloads_stream_with_types_and_safe_names(rt: Runtime, login: Login) -> None:
@@ -337,7 +337,7 @@ def test_tampered_blob_gives_the_integrity_error_page(
         document = session.scalar(select(Document).where(Document.requirement == "ID_COPY"))
         assert document is not None
         document_id, key = document.id, document.sha256
-    store = rt.store
+    store = rt.store.primary  # type: ignore[attr-defined] - the ArchiveStore's primary, without a replica here
     assert isinstance(store, LocalStore)
     path = store.path_for(key)
     os.chmod(path, 0o644)
@@ -511,3 +511,19 @@ def test_openapi_documents_the_application_endpoints(client: FlaskClient) -> Non
     assert {"201", "400"} <= set(post["responses"])
     assert "application/pdf" in paths["/api/v1/applications/{tracking}/receipt"]["get"]["responses"]["200"]["content"]
     assert "ApplicationOut" in doc["components"]["schemas"]
+
+
+def test_the_window_form_takes_an_optional_email_for_notifications(rt: Runtime, login: Login) -> None:
+    from archive.models import Notification
+
+    client = login(Role.CLERK)
+    bad = client.post("/applications/new", data=full_form(client, applicant_email="not-an-address"),
+                      content_type="multipart/form-data")
+    assert bad.status_code == 400 and "عنوان البريد الإلكتروني غير صحيح" in bad.get_data(as_text=True)
+    assert count(rt, Notification) == 0
+    tracking = register(client, applicant_email="Citizen@Example.ORG")
+    with rt.db.session() as session:
+        rows = session.scalars(select(Notification).join(Application)
+                               .where(Application.tracking_number == tracking).order_by(Notification.id)).all()
+        assert [(n.event, n.channel, n.recipient) for n in rows] == [
+            ("received", "sms", PHONE), ("received", "email", "Citizen@example.org")]

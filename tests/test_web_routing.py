@@ -123,6 +123,10 @@ class World:
 
 @pytest.fixture
 def world(app: Flask) -> World:
+    return make_world(app)
+
+
+def make_world(app: Flask) -> World:
     """The app fixture's users with departments, plus a head of the city council and two more engineers."""
     rt: Runtime = app.extensions["sijill"]
     with rt.db.session() as s:
@@ -144,7 +148,9 @@ def world(app: Flask) -> World:
 def demo_pki(tmp_path_factory: pytest.TempPathFactory) -> DemoPki:
     signers = [(HEAD, "رئيس الإدارة الهندسية - تجريبي"), (COUNCIL, "رئيس مجلس المدينة - تجريبي"),
                ("stranger", "شخص غير مسجل - تجريبي")]
-    return create_demo_pki(tmp_path_factory.mktemp("web-pki") / "demo", signers, PKI_PASSWORD)
+    with pytest.MonkeyPatch.context() as patch:  # valid well before NOW, which was taken at import
+        patch.setattr("signing.dev_pki.CLOCK_SKEW", timedelta(days=1))
+        return create_demo_pki(tmp_path_factory.mktemp("web-pki") / "demo", signers, PKI_PASSWORD)
 
 
 def trust_demo_pki(world: World, pki: DemoPki) -> None:

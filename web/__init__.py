@@ -14,13 +14,27 @@ from sijill.settings import Settings
 csrf = CSRFProtect()
 
 
+def _index_on_commit(rt: object) -> None:
+    """Every committed change to an application is queued for the search index (never indexed in the request)."""
+    from intake.indexing import watch
+    from web.runtime import Runtime
+    from worker.dispatch import enqueue_index
+
+    assert isinstance(rt, Runtime)
+    watch(rt.db.sessions, lambda ids: enqueue_index(rt.settings, ids))
+
+
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
     """Build the app for ``settings`` (read from the environment when omitted)."""
     from web import admin, errors, health, home, i18n, permissions, ratelimit
     from web import api as api_pkg
     from web import decisions as decisions_pkg
+    from web import governance as governance_pkg
+    from web import inquiry as inquiry_pkg
     from web import intake as intake_pkg
+    from web import search as search_pkg
     from web import verify as verify_pkg
+    from web.api import inquiry as api_inquiry
     from web.api import verify as api_verify
     from web.auth.views import bp as auth_bp
     from web.auth.views import login_manager
@@ -41,7 +55,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         JSON_AS_ASCII=False,
     )
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
-    install(app, Runtime(settings=settings, db=database or Database(settings.database_url)))
+    rt = Runtime(settings=settings, db=database or Database(settings.database_url))
+    install(app, rt)
+    _index_on_commit(rt)
 
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -56,8 +72,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.register_blueprint(intake_pkg.bp)
     app.register_blueprint(decisions_pkg.bp)
     app.register_blueprint(verify_pkg.bp)
+    app.register_blueprint(search_pkg.bp)
+    app.register_blueprint(inquiry_pkg.bp)
+    app.register_blueprint(governance_pkg.bp)
     api_pkg.install(app, csrf)
-    ratelimit.install(app, settings, [verify_pkg.bp, api_verify.blp])
+    ratelimit.install(app, settings, [verify_pkg.bp, api_verify.blp], [inquiry_pkg.bp, api_inquiry.blp])
 
     @app.after_request
     def security_headers(response):  # type: ignore[no-untyped-def]

@@ -14,6 +14,7 @@ from archive.models import OfficialCertificate, Service, TrustRoot, User, utcnow
 from archive.roles import ROLE_LABELS, Permission, Role
 from intake.catalogue import CatalogueError, apply_catalogue, export_catalogue, parse_catalogue
 from signing.routing import RoutingRefused, add_trust_root, register_certificate
+from web.audit import audit
 from web.errors import N_
 from web.intake.common import pick
 from web.permissions import current_principal, requires
@@ -43,6 +44,8 @@ def catalogue() -> ResponseReturnValue:
             session.rollback()
             error = str(exc)
         else:
+            audit("admin.catalogue", f"catalogue:{change.version}", created=change.created, updated=change.updated,
+                  deactivated=change.deactivated)
             session.commit()
             flash(
                 _(
@@ -114,6 +117,8 @@ def certificates() -> ResponseReturnValue:
                 session.rollback()
                 error = pick(exc.message_ar, exc.message_en)
             else:
+                audit("admin.certificate.register", f"user:{user.username}", certificate=row.id,
+                      fingerprint=row.fingerprint, label=row.label)
                 session.commit()
                 flash(_("سُجلت الشهادة %(label)s للموظف %(name)s.", label=row.label, name=user.full_name), "info")
                 return redirect(url_for("admin.certificates"), code=303)
@@ -134,6 +139,7 @@ def deactivate_certificate(certificate_id: int) -> ResponseReturnValue:
     if row is None:
         abort(404)
     row.active = False
+    audit("admin.certificate.deactivate", f"user:{row.user.username}", certificate=row.id, label=row.label)
     session.commit()
     flash(_("أُوقفت الشهادة %(label)s؛ لم يعد ممكنا التوقيع بها.", label=row.label), "info")
     return redirect(url_for("admin.certificates"), code=303)
@@ -156,6 +162,7 @@ def trust_roots() -> ResponseReturnValue:
                 session.rollback()
                 error = pick(exc.message_ar, exc.message_en)
             else:
+                audit("admin.trust_root.add", f"trust_root:{row.id}", name=row.name)
                 session.commit()
                 flash(_("أُضيفت جهة التصديق %(name)s إلى جهات الثقة.", name=row.name), "info")
                 return redirect(url_for("admin.trust_roots"), code=303)
@@ -172,6 +179,7 @@ def deactivate_trust_root(root_id: int) -> ResponseReturnValue:
     if row is None:
         abort(404)
     row.active = False
+    audit("admin.trust_root.deactivate", f"trust_root:{row.id}", name=row.name)
     session.commit()
     flash(_("أُوقفت الثقة في جهة التصديق %(name)s.", name=row.name), "info")
     return redirect(url_for("admin.trust_roots"), code=303)

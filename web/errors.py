@@ -72,7 +72,12 @@ def handle_http_exception(error: HTTPException) -> ResponseReturnValue:
         if code == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="sijill"'
         return response
-    return render_template("errors/error.html", code=code, message=_(arabic)), code
+    from web.intake.common import is_arabic  # the interface language, as every page decides it
+
+    message = _(arabic)
+    if isinstance(error, ExplainedError) and message == arabic and not is_arabic():
+        message = english  # a sentence made at run time has no catalogue entry: use its own English
+    return render_template("errors/error.html", code=code, message=message), code
 
 
 def handle_unexpected(error: Exception) -> ResponseReturnValue:
@@ -80,6 +85,30 @@ def handle_unexpected(error: Exception) -> ResponseReturnValue:
     return handle_http_exception(InternalServerError())
 
 
+DATABASE_DOWN = (
+    N_("قاعدة البيانات غير متاحة الآن، ولم يُسجَّل شيء. حاول مرة أخرى بعد قليل."),
+    "The database cannot be reached right now and nothing was recorded; try again shortly.",
+)
+
+
+def handle_database_down(error: Exception) -> ResponseReturnValue:
+    """A lost or refused database connection (a restart, a network cut): the transaction did not commit."""
+    log.error("database unavailable: %s", error)
+    return handle_http_exception(ExplainedError(503, *DATABASE_DOWN, "database_unavailable"))
+
+
 def install(app: Flask) -> None:
+    from sqlalchemy.exc import DBAPIError
+
+    from archive.db import DatabaseUnavailable
+
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(DatabaseUnavailable, handle_database_down)
+
+    def database_error(error: DBAPIError) -> ResponseReturnValue:
+        if error.connection_invalidated or type(error.orig).__name__ in ("OperationalError", "InterfaceError"):
+            return handle_database_down(error)
+        return handle_unexpected(error)
+
+    app.register_error_handler(DBAPIError, database_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -8,8 +8,11 @@ from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
 from archive.db import Database
-from archive.store import ObjectStore, open_store
+from archive.replication import open_archive_store
+from archive.store import ObjectStore
 from ocr.limits import Limits
+from search.engines import open_engine
+from search.model import Engine
 from sijill.settings import Settings
 
 EXTENSION_KEY = "sijill"
@@ -21,6 +24,8 @@ class Runtime:
     db: Database
     _store: ObjectStore | None = field(default=None, init=False, repr=False)
     _store_url: str | None = field(default=None, init=False, repr=False)
+    _search: Engine | None = field(default=None, init=False, repr=False)
+    _search_url: str | None = field(default=None, init=False, repr=False)
 
     @property
     def store(self) -> ObjectStore:
@@ -29,9 +34,17 @@ class Runtime:
         Reopened if the settings were replaced with another storage URL (tests and the health check do that).
         """
         if self._store is None or self._store_url != self.settings.storage_url:
-            self._store = open_store(self.settings.storage_url)
+            self._store = open_archive_store(self.settings.storage_url, self.settings.replica_url, self.db)
             self._store_url = self.settings.storage_url
         return self._store
+
+    @property
+    def search(self) -> Engine:
+        """The search engine of ``settings.search_url``, opened on first use and again if the URL changes."""
+        if self._search is None or self._search_url != self.settings.search_url:
+            self._search = open_engine(self.settings.search_url)
+            self._search_url = self.settings.search_url
+        return self._search
 
     @property
     def limits(self) -> Limits:

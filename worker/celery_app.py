@@ -46,6 +46,19 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "requeue-stale-ocr-pages": {"task": "ocr.requeue_stale", "schedule": 300.0},
     "sweep-unreferenced-blobs": {"task": "archive.sweep", "schedule": 6 * 3600.0},
     "open-pending-workflows": {"task": "routing.open_pending", "schedule": 300.0},
+    "replicate-objects": {"task": "archive.replicate", "schedule": 60.0},
+    "reconcile-object-ledger": {"task": "archive.reconcile", "schedule": 3600.0},
+    "fixity-check": {"task": "archive.fixity", "schedule": 600.0},
+    # Records held by S3 object lock (nothing to do while SIJILL_RETENTION_YEARS is 0).
+    "hold-records": {"task": "archive.retention", "schedule": 3600.0},
+    "write-manifests": {"task": "archive.manifests", "schedule": 60.0},
+    "renew-permit-timestamps": {"task": "permits.renew_timestamps", "schedule": 24 * 3600.0},
+    "discard-expired-preparations": {"task": "signing.discard_expired_preparations", "schedule": 3600.0},
+    "search-catch-up": {"task": "search.catch_up", "schedule": 120.0},
+    # The citizens' SMS and e-mail outbox: new messages within half a minute, retries when their back-off ends.
+    "send-pending-notifications": {"task": "notify.send_pending", "schedule": 30.0},
+    # Monitoring reports of the last complete month, quarter and year, made once (a no-op once they exist).
+    "governance-scheduled-reports": {"task": "governance.scheduled_reports", "schedule": 6 * 3600.0},
 }
 
 _SQLITE_BROKER_PREFIX = "sqla+sqlite:///"

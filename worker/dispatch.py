@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 
 from celery import Celery
@@ -10,6 +11,8 @@ from sijill.settings import Settings
 from worker.celery_app import OCR_QUEUE, create_celery
 
 RETRY_POLICY = {"max_retries": 2, "interval_start": 0.0, "interval_step": 0.25, "interval_max": 0.5}
+
+log = logging.getLogger(__name__)
 
 _apps: dict[tuple[str, str], Celery] = {}
 
@@ -32,3 +35,20 @@ def enqueue_pages(settings: Settings, page_ids: Iterable[int]) -> int:
                       retry_policy=RETRY_POLICY)
         count += 1
     return count
+
+
+def enqueue_index(settings: Settings, application_ids: Iterable[int]) -> bool:
+    """Ask a worker to index these applications; never raises (the ``search.catch_up`` beat task repairs a miss).
+
+    Called right after a commit, when the change is already safe: a broker fault must not turn it into an error.
+    """
+    ids = sorted({int(i) for i in application_ids})
+    if not ids:
+        return True
+    try:
+        _app(settings).send_task("search.index", args=(ids,), ignore_result=True, retry=True,
+                                 retry_policy=RETRY_POLICY)
+    except Exception as exc:  # any broker fault
+        log.warning("search indexing of applications %s not queued (%s); search.catch_up will index them", ids, exc)
+        return False
+    return True

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from archive.db import Database
-from archive.store import ObjectStore, open_store
+from archive.replication import ArchiveStore, open_archive_store
 from ocr.limits import Limits
+from search.engines import open_engine
+from search.model import Engine
 from sijill.settings import Settings
 
 
@@ -20,13 +22,22 @@ from sijill.settings import Settings
 class WorkerRuntime:
     settings: Settings
     database: Database
-    store: ObjectStore
+    store: ArchiveStore
     limits: Limits
     work_dir: Path
     pid: int
+    search: Engine
 
 
 _runtime: WorkerRuntime | None = None
+
+
+def _watch_changes(rt: WorkerRuntime) -> None:
+    """Changes a task commits (workflows opened by the beat task, …) are indexed like the web app's."""
+    from intake.indexing import watch
+    from worker.dispatch import enqueue_index
+
+    watch(rt.database.sessions, lambda ids: enqueue_index(rt.settings, ids))
 
 
 def worker_runtime() -> WorkerRuntime:
@@ -35,12 +46,15 @@ def worker_runtime() -> WorkerRuntime:
         settings = Settings.from_env()
         work_dir = settings.data_dir / "work"
         work_dir.mkdir(parents=True, exist_ok=True)
+        database = Database(settings.database_url)
         _runtime = WorkerRuntime(
             settings=settings,
-            database=Database(settings.database_url),
-            store=open_store(settings.storage_url),
+            database=database,
+            store=open_archive_store(settings.storage_url, settings.replica_url, database),
             limits=Limits(max_bytes=settings.max_upload_bytes),
             work_dir=work_dir,
             pid=os.getpid(),
+            search=open_engine(settings.search_url),
         )
+        _watch_changes(_runtime)
     return _runtime

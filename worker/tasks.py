@@ -25,7 +25,9 @@ from archive.db import DatabaseUnavailable
 from archive.store import StoreUnavailable
 from archive.sweeper import sweep_unreferenced
 from intake.digitise import PageNotFound, digitise_page, stale_page_ids
+from intake.indexing import application_of_page, catch_up, index_applications
 from ocr.errors import OcrFailed
+from search.model import SearchError
 from worker.runtime import worker_runtime
 
 # --- diagnostics --------------------------------------------------------------------------------
@@ -60,6 +62,13 @@ def ocr_page(self: Task, page_id: int) -> dict[str, Any]:
         return {"page_id": page_id, "status": "missing"}
     except TRANSIENT as exc:
         raise self.retry(exc=exc, countdown=min(300, 10 * 2**self.request.retries)) from exc
+    if outcome.document_done:
+        # the document's OCR text is complete: index its application (a separate task, so a search outage
+        # never makes the page be read again)
+        with rt.database.session() as session:
+            app_id = application_of_page(session, int(page_id))
+        if app_id is not None:
+            index_applications_task.apply_async(([app_id],), ignore_result=True)
     return asdict(outcome)
 
 
@@ -80,7 +89,7 @@ def sweep_blobs() -> dict[str, Any]:
     rt = worker_runtime()
     with rt.database.session() as session:
         report = sweep_unreferenced(session, rt.store, grace=timedelta(days=1))
-    return {"examined": report.examined, "deleted": len(report.deleted)}
+    return {"examined": report.examined, "deleted": len(report.deleted), "held": len(report.held)}
 
 
 # --- routing ------------------------------------------------------------------------------------
@@ -96,3 +105,141 @@ def open_pending() -> dict[str, Any]:
     with rt.database.session() as session:
         opened = open_pending_workflows(session)
     return {"opened": opened}
+
+
+# --- replication and fixity ---------------------------------------------------------------------
+
+
+@shared_task(name="archive.replicate")
+def replicate() -> dict[str, Any]:
+    """Copy objects noted in the ledger to the replica (nothing to do without ``SIJILL_REPLICA_URL``)."""
+    from archive.replication import replicate_pending
+
+    rt = worker_runtime()
+    if rt.store.replica is None:
+        return {"copied": 0, "failed": 0, "replica": False}
+    with rt.database.session() as session:
+        run = replicate_pending(session, rt.store.primary, rt.store.replica)
+    return {"copied": run.copied, "failed": run.failed, "replica": True}
+
+
+@shared_task(name="archive.reconcile")
+def reconcile() -> dict[str, Any]:
+    """Note in the ledger every object of the primary store it lacks (writes whose ledger entry failed)."""
+    from archive.replication import reconcile_ledger
+
+    rt = worker_runtime()
+    with rt.database.session() as session:
+        added = reconcile_ledger(session, rt.store.primary)
+    return {"added": added}
+
+
+@shared_task(name="archive.retention")
+def retention() -> dict[str, Any]:
+    """Hold new originals and signed permits by S3 object lock for ``SIJILL_RETENTION_YEARS`` (off at 0)."""
+    from archive.retention import apply_retention
+
+    rt = worker_runtime()
+    with rt.database.session() as session:
+        run = apply_retention(session, rt.store, years=rt.settings.retention_years, mode=rt.settings.retention_mode)
+    return {"retained": len(run.retained), "missing": run.missing, "remaining": run.remaining}
+
+
+@shared_task(name="archive.fixity")
+def fixity() -> dict[str, Any]:
+    """Re-hash the ``SIJILL_FIXITY_BATCH`` objects checked longest ago; repair from the other copy; alert."""
+    from archive.fixity import run_fixity
+
+    rt = worker_runtime()
+    with rt.database.session() as session:
+        run = run_fixity(session, rt.store.primary, rt.store.replica, batch=rt.settings.fixity_batch)
+    return {"checked": run.checked, "repaired": run.repaired, "unrepairable": run.unrepairable}
+
+
+@shared_task(name="archive.manifests")
+def write_manifests() -> dict[str, Any]:
+    """Write the manifests of applications changed since their last one, the system manifest and audit segments."""
+    from archive.manifest import write_due_manifests
+
+    rt = worker_runtime()
+    with rt.database.session() as session:
+        run = write_due_manifests(session, rt.store)
+    return {"applications": run.applications, "system": run.system, "audit_events": run.audit_events}
+@shared_task(name="permits.renew_timestamps")
+def renew_permit_timestamps() -> dict[str, Any]:
+    """Give issued permits their document timestamp (B-LTA) and renew it before the TSA certificate ends. Idempotent:
+    a permit whose newest timestamp is far from expiry is left alone."""
+    from signing.renewal import renew_timestamps, renewal_context  # PDF and signing libraries: loaded when needed
+
+    rt = worker_runtime()
+    settings = rt.settings
+    if not settings.tsa_url:
+        return {"skipped": "SIJILL_TSA_URL is not set"}
+    report = renew_timestamps(
+        rt.database, rt.store, timestamp_url=settings.tsa_url,
+        validation_context=renewal_context(rt.database, settings.signing_revocation),
+        window=timedelta(days=settings.timestamp_renewal_days),
+    )
+    return {"checked": report.checked, "renewed": len(report.renewed), "failed": report.failed}
+
+
+@shared_task(name="signing.discard_expired_preparations")
+def discard_expired_preparations() -> dict[str, Any]:
+    """Delete documents prepared for a desk signature that were never finished (their PDFs go to the sweeper)."""
+    from signing.deferred import discard_expired_preparations as discard
+
+    rt = worker_runtime()
+    with rt.database.session() as session:
+        return {"discarded": discard(session)}
+
+
+# --- search -------------------------------------------------------------------------------------
+
+
+@shared_task(name="search.index", bind=True, max_retries=8)
+def index_applications_task(self: Task, application_ids: list[int]) -> dict[str, Any]:
+    """Index (or drop, if deleted) these applications from the database as it is now; idempotent."""
+    rt = worker_runtime()
+    try:
+        with rt.database.session() as session:
+            count = index_applications(session, rt.search, [int(i) for i in application_ids])
+    except (SearchError, *TRANSIENT) as exc:
+        raise self.retry(exc=exc, countdown=min(300, 5 * 2**self.request.retries)) from exc
+    return {"indexed": count}
+
+
+@shared_task(name="search.catch_up")
+def catch_up_index() -> dict[str, Any]:
+    """Index every recent change the index misses (a message lost while the broker was down)."""
+    rt = worker_runtime()
+    with rt.database.session() as session:
+        ids = catch_up(session, rt.search)
+    return {"indexed": len(ids)}
+# --- notifications ------------------------------------------------------------------------------
+
+
+@shared_task(name="notify.send_pending")
+def send_pending_notifications() -> dict[str, Any]:
+    """Send the outbox's due SMS and e-mails (first attempts and retries); see :mod:`notify.delivery`. Idempotent:
+    each message is claimed before it is sent."""
+    from notify.delivery import deliver_due
+    from notify.senders import email_sender, sms_sender
+
+    rt = worker_runtime()
+    senders = {"sms": sms_sender(rt.settings.sms_url), "email": email_sender(rt.settings.notify_email_url)}
+    report = deliver_due(rt.database, senders)
+    return {"sent": report.sent, "retrying": report.retrying, "failed": report.failed}
+
+
+# --- governance ---------------------------------------------------------------------------------
+
+
+@shared_task(name="governance.scheduled_reports")
+def scheduled_reports() -> dict[str, Any]:
+    """Make the monitoring reports of the last complete month, quarter and year if not made yet (idempotent)."""
+    from governance.reports import generate_due  # WeasyPrint: loaded when first needed
+
+    rt = worker_runtime()
+    with rt.database.session() as session:
+        made = generate_due(session, rt.store)
+        return {"files": [f"{r.kind}:{r.period_start.isoformat()}:{r.file_format}" for r in made]}

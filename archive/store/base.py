@@ -58,6 +58,30 @@ class StoreConfigError(StoreError, ValueError):
     """A store URL or option is malformed (a ``ValueError``, so settings validation can treat it as such)."""
 
 
+class ObjectLocked(StoreError):
+    """The object is under a retention period (S3 object lock): it cannot be deleted or its period shortened."""
+
+    def __init__(self, key: str, message: str) -> None:
+        self.key = key
+        super().__init__(message)
+
+
+class RetentionUnsupported(StoreError):
+    """The backend cannot hold objects against deletion (a file:// store, or an S3 bucket without object lock)."""
+
+
+RETENTION_MODES = ("governance", "compliance")
+"""S3 object-lock modes: ``governance`` may be ended early by an admin (bypass); ``compliance`` by nobody."""
+
+
+@dataclass(frozen=True)
+class Retention:
+    """An object's retention: its mode and the moment until which it cannot be deleted (timezone-aware UTC)."""
+
+    mode: str
+    until: datetime
+
+
 class InvalidKey(StoreError, ValueError):
     """A key or key prefix is not lowercase hexadecimal SHA-256; rejecting it early also keeps paths safe."""
 
@@ -111,6 +135,24 @@ def check_prefix(prefix: str) -> str:
     if not isinstance(prefix, str) or not _PREFIX_RE.fullmatch(prefix):
         raise InvalidKey(f"{prefix!r} is not a key prefix: use up to 64 lowercase hexadecimal characters.")
     return prefix
+
+
+_NAME_RE = re.compile(r"[a-z0-9_][A-Za-z0-9_.=+-]*(/[A-Za-z0-9_][A-Za-z0-9_.=+-]*)*")
+_NAMED_DIGEST_RE = re.compile(r"-([0-9a-f]{64})\.[a-z]+$")
+
+
+def check_name(name: str) -> str:
+    """Return ``name`` if it is a safe record name (slash-separated, no dot segments, at most 300 characters)."""
+    if (not isinstance(name, str) or len(name) > 300 or not _NAME_RE.fullmatch(name)
+            or any(part in (".", "..") for part in name.split("/"))):
+        raise InvalidKey(f"{name!r} is not a record name: use letters, digits, '_.=+-' and '/' between parts.")
+    return name
+
+
+def named_digest(name: str) -> str | None:
+    """The SHA-256 a record name promises (``…-<64 hex>.json``), if it has one."""
+    match = _NAMED_DIGEST_RE.search(name)
+    return match.group(1) if match else None
 
 
 def fanout(key: str) -> str:
@@ -248,6 +290,19 @@ class ObjectStore(ABC):
             raise TypeError("put() stores bytes; encode text first (for example data.encode('utf-8')).")
         return self._put(data)
 
+    def rewrite(self, data: Source) -> str:
+        """Store ``data`` even if an object of the same key is present: how a damaged copy is repaired.
+
+        ``put`` may skip an upload when the key is already there (S3 compares sizes), which would leave a
+        same-size corrupt copy in place; ``rewrite`` always replaces it.
+        """
+        if isinstance(data, str):
+            raise TypeError("rewrite() stores bytes; encode text first.")
+        return self._rewrite(data)
+
+    def _rewrite(self, data: Source) -> str:
+        return self._put(data)
+
     def delete(self, key: str) -> None:
         """Remove an object; deleting a missing object is a no-op.
 
@@ -255,6 +310,46 @@ class ObjectStore(ABC):
         normal code paths never delete, because content-addressed objects may be shared by many records.
         """
         self._delete(check_key(key))
+
+    # -- retention (records held against deletion: S3 object lock) --
+
+    supports_retention: bool = False
+    """Whether :meth:`retain` can work here; backends that can answer it only by asking the server override it."""
+
+    def retain(self, key: str, until: datetime, mode: str) -> Retention:
+        """Hold ``key`` against deletion until ``until``; returns the retention now in force.
+
+        Never shortens a period already in force (S3 refuses that anyway): a longer one already set is kept.
+        """
+        if mode not in RETENTION_MODES:
+            raise ValueError(f"Retention mode must be one of {', '.join(RETENTION_MODES)}, not {mode!r}.")
+        if until.tzinfo is None:
+            raise ValueError("The retention date must be timezone-aware.")
+        return self._retain(check_key(key), until, mode)
+
+    def retention(self, key: str) -> Retention | None:
+        """The retention in force on ``key``, or None; :class:`ObjectNotFound` if absent."""
+        return self._retention(check_key(key))
+
+    def release_retention(self, key: str, until: datetime) -> Retention:
+        """End a governance-mode retention early (at ``until``, which must be in the future for S3).
+
+        Only an admin command calls this, and it writes the audit trail; compliance mode raises
+        :class:`ObjectLocked`, because no one can shorten it.
+        """
+        if until.tzinfo is None:
+            raise ValueError("The retention date must be timezone-aware.")
+        return self._release_retention(check_key(key), until)
+
+    def _retain(self, key: str, until: datetime, mode: str) -> Retention:
+        raise RetentionUnsupported(f"The object store {self.url} cannot hold objects against deletion.")
+
+    def _retention(self, key: str) -> Retention | None:
+        self._stat(key)
+        return None
+
+    def _release_retention(self, key: str, until: datetime) -> Retention:
+        raise RetentionUnsupported(f"The object store {self.url} holds no retention periods.")
 
     # -- reading --
 
@@ -310,6 +405,41 @@ class ObjectStore(ABC):
     def list(self, prefix: str = "") -> Iterator[str]:
         """Yield, in ascending order, the keys of stored objects whose hex digest starts with ``prefix``."""
         return self._list(check_prefix(prefix))
+
+    # -- named records (manifests, audit segments): small, written once, listed by prefix --
+
+    def put_named(self, name: str, data: bytes) -> None:
+        """Store a small record under a path-like ``name`` (``manifests/SOH01-…/2026….json``).
+
+        Names are never reused for other content: callers put a version and the content's SHA-256 in the name,
+        and :meth:`get_named` checks a trailing ``-<sha256>.<ext>`` against the bytes.
+        """
+        self._put_named(check_name(name), bytes(data))
+
+    def get_named(self, name: str) -> bytes:
+        """The record's bytes; :class:`ObjectNotFound` if absent, :class:`IntegrityError` if its named hash fails."""
+        data = self._get_named(check_name(name))
+        expected = named_digest(name)
+        if expected is not None:
+            actual = hashlib.sha256(data).hexdigest()
+            if actual != expected:
+                raise IntegrityError(expected, actual)
+        return data
+
+    def list_named(self, prefix: str = "") -> Iterator[str]:
+        """Names starting with ``prefix``, in ascending order."""
+        if prefix:
+            check_name(prefix.rstrip("/") or "x")
+        return self._list_named(prefix)
+
+    def _put_named(self, name: str, data: bytes) -> None:
+        raise NotImplementedError(f"{type(self).__name__} does not store named records")
+
+    def _get_named(self, name: str) -> bytes:
+        raise NotImplementedError(f"{type(self).__name__} does not store named records")
+
+    def _list_named(self, prefix: str) -> Iterator[str]:
+        raise NotImplementedError(f"{type(self).__name__} does not store named records")
 
     # -- operations --
 

@@ -170,6 +170,48 @@ class LocalStore(ObjectStore):
         except OSError as exc:
             raise self._unavailable(exc) from exc
 
+    # -- named records --
+
+    def _named_path(self, name: str) -> Path:
+        return self.root / "named" / name
+
+    def _put_named(self, name: str, data: bytes) -> None:
+        self._ensure_layout()
+        final = self._named_path(name)
+        self._make_parents(final)
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix="named-", suffix=".tmp", dir=self._tmp)
+        except OSError as exc:
+            raise self._unavailable(exc) from exc
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                self._guard(fh.write, data)
+                self._guard(fh.flush)
+                self._guard(os.fsync, fh.fileno())
+            self._guard(os.replace, tmp, final)
+            self._guard(_fsync_dir, final.parent)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+
+    def _get_named(self, name: str) -> bytes:
+        try:
+            return self._named_path(name).read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise ObjectNotFound(name) from None
+        except OSError as exc:
+            raise self._unavailable(exc) from exc
+
+    def _list_named(self, prefix: str) -> Iterator[str]:
+        base = self.root / "named"
+        folder, _, _start = prefix.rpartition("/")
+        top = base / folder if folder else base
+        if not top.is_dir():
+            return iter(())
+        names = sorted(str(p.relative_to(base)) for p in top.rglob("*") if p.is_file())
+        return iter([n for n in names if n.startswith(prefix)])
+
     # -- operations --
 
     def health(self) -> None:
@@ -203,8 +245,11 @@ class LocalStore(ObjectStore):
         self._layout_ready = True
 
     def _make_parents(self, final: Path) -> None:
-        """Create the two fan-out levels, fsyncing each new directory's parent so its entry is durable."""
-        for folder in (final.parent.parent, final.parent):
+        """Create the missing directories between the store's root and ``final`` (the two fan-out levels of an
+        object, any depth for a named record), fsyncing each new directory's parent so its entry is durable."""
+        missing = [folder for folder in reversed(final.parents)
+                   if folder.is_relative_to(self.root) and folder != self.root and not folder.is_dir()]
+        for folder in missing:
             try:
                 folder.mkdir()
             except FileExistsError:

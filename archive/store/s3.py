@@ -6,7 +6,12 @@ URL forms (credentials may be percent-encoded; the path after the bucket is an o
     s3+https://ACCESS:SECRET@host/bucket[/prefix]        TLS, certificate checked (SSL_CERT_FILE or certifi)
 
 Query options: ``region=NAME`` (skip bucket-location discovery) and ``create_bucket=true`` (create the bucket
-on first use instead of reporting it missing).
+on first use instead of reporting it missing; a bucket Sijill creates has S3 object lock enabled, so records can be
+held against deletion: see :meth:`S3Store.retain`).
+
+Object lock and versions: a bucket with object lock is always versioned (S3 turns versioning on with it and it cannot
+be turned off). A plain DELETE there only adds a "delete marker" and keeps the bytes, so :meth:`S3Store.delete`
+removes every version of the object instead, which the server refuses while a retention period is in force.
 
 Objects are named ``<prefix>sha256/ab/cd/<hex>``. The name is the hash, and the hash is only known after
 the last byte, so ``put`` first spools the stream to a temporary file (in memory while small) while
@@ -16,6 +21,7 @@ tools that look at metadata.
 
 from __future__ import annotations
 
+import io
 import os
 import socket
 import ssl
@@ -30,7 +36,11 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 import certifi
 import urllib3
 from minio import Minio
+from minio.commonconfig import COMPLIANCE, GOVERNANCE
 from minio.error import InvalidResponseError, S3Error, ServerError
+from minio.helpers import md5sum_hash
+from minio.retention import Retention as S3Retention
+from minio.xml import marshal
 from urllib3.exceptions import (
     ConnectTimeoutError,
     HTTPError,
@@ -45,8 +55,11 @@ from urllib3.exceptions import (
 from archive.store.base import (
     CHUNK_SIZE,
     ObjectInfo,
+    ObjectLocked,
     ObjectNotFound,
     ObjectStore,
+    Retention,
+    RetentionUnsupported,
     Source,
     StoreConfigError,
     StoreUnavailable,
@@ -198,6 +211,8 @@ class S3Store(ObjectStore):
         self.url = location.display_url
         self._spool_dir = spool_dir
         self._bucket_ready = False
+        self._locking: bool | None = None
+        self._versioned: bool | None = None
         self._client = Minio(
             location.endpoint,
             access_key=location.access_key,
@@ -218,16 +233,28 @@ class S3Store(ObjectStore):
     # -- writing --
 
     def _put(self, data: Source) -> str:
+        return self._upload(data, replace=False)
+
+    def _rewrite(self, data: Source) -> str:
+        return self._upload(data, replace=True)
+
+    def _upload(self, data: Source, *, replace: bool) -> str:
         self._ensure_bucket()
+        held: Retention | None = None
         spool_file = tempfile.SpooledTemporaryFile(
             max_size=SPOOL_IN_MEMORY, prefix="sijill-put-", dir=self._spool_dir
         )
         with spool_file as spool:
             key, size = copy_hashing(data, spool)
             name = self.object_name(key)
-            if self._stored_size(key) == size:
+            if not replace and self._stored_size(key) == size:
                 return key  # same name and size means same content: skip the upload
             spool.seek(0)
+            if replace and self.supports_retention:
+                try:  # a repair writes a new version: it must stay held as long as the damaged one
+                    held = self._retention(key)
+                except ObjectNotFound:
+                    held = None
             with self._errors(key):
                 # One part at a time keeps memory at one part (5 MiB), whatever the object size.
                 self._client.put_object(
@@ -238,11 +265,130 @@ class S3Store(ObjectStore):
                     metadata={"sha256": key},
                     num_parallel_uploads=1,
                 )
+        if held is not None and held.until > datetime.now(UTC):
+            self._retain(key, held.until, held.mode)
         return key
 
     def _delete(self, key: str) -> None:
+        name = self.object_name(key)
+        if not self._is_versioned():
+            with self._errors(key):
+                self._client.remove_object(self.bucket, name)
+            return
+        try:
+            held = self._retention_or_none(key) if self.supports_retention else None
+        except ObjectNotFound:
+            return  # deleting a missing object is a no-op
+        if held is not None and held.until > datetime.now(UTC):
+            raise ObjectLocked(key, _locked_message(key, held))
         with self._errors(key):
-            self._client.remove_object(self.bucket, self.object_name(key))
+            versions = [obj.version_id for obj in self._client.list_objects(
+                self.bucket, prefix=name, include_version=True) if obj.object_name == name]
+        for version in versions:
+            try:
+                with self._errors(key):
+                    self._client.remove_object(self.bucket, name, version_id=version)
+            except StoreUnavailable as exc:
+                if isinstance(exc.__cause__, S3Error) and exc.__cause__.code == "AccessDenied":
+                    raise ObjectLocked(key, f"The object store refused to delete a version of object {key}: it is "
+                                            "held (a retention period or legal hold), or the credentials may not "
+                                            "delete versions (s3:DeleteObjectVersion).") from exc
+                raise
+
+    # -- retention --
+
+    @property
+    def supports_retention(self) -> bool:  # type: ignore[override]
+        """Whether the bucket has object lock enabled (asked once per store)."""
+        if self._locking is None:
+            self._ensure_bucket()
+            try:
+                with self._errors():
+                    self._client.get_object_lock_config(self.bucket)
+                self._locking = True
+            except StoreUnavailable as exc:
+                if not _no_lock(exc.__cause__):
+                    raise
+                self._locking = False
+        return self._locking
+
+    def _is_versioned(self) -> bool:
+        if self._versioned is None:
+            with self._errors():
+                status = self._client.get_bucket_versioning(self.bucket).status
+            self._versioned = status in ("Enabled", "Suspended")
+        return self._versioned
+
+    def _require_lock(self) -> None:
+        if not self.supports_retention:
+            raise RetentionUnsupported(
+                f"The bucket {self.bucket!r} at {self.location.server_url} has no S3 object lock, so it cannot hold "
+                "records against deletion; object lock can only be chosen when a bucket is created: create a new "
+                "bucket with object lock (Sijill does when the store URL has ?create_bucket=true) and copy the "
+                "objects into it."
+            )
+
+    def _retain(self, key: str, until: datetime, mode: str) -> Retention:
+        self._require_lock()
+        current = self._retention(key)
+        if current is not None and current.until >= until and (current.mode == mode or mode == "governance"):
+            return current
+        if current is not None:  # never shorten a period, nor weaken compliance (S3 refuses both)
+            until = max(until, current.until)
+            mode = "compliance" if current.mode == "compliance" else mode
+        until = until.astimezone(UTC).replace(microsecond=0)
+        with self._errors(key):
+            self._client.set_object_retention(
+                self.bucket, self.object_name(key),
+                S3Retention(COMPLIANCE if mode == "compliance" else GOVERNANCE, until),
+            )
+        return Retention(mode, until)
+
+    def _retention(self, key: str) -> Retention | None:
+        if not self.supports_retention:
+            self._stat(key)
+            return None
+        return self._retention_or_none(key)
+
+    def _retention_or_none(self, key: str) -> Retention | None:
+        try:
+            with self._errors(key):
+                config = self._client.get_object_retention(self.bucket, self.object_name(key))
+        except StoreUnavailable as exc:
+            if _no_lock(exc.__cause__):
+                return None
+            raise
+        if config is None or config.retain_until_date is None or config.mode is None:
+            return None
+        return Retention(str(config.mode).lower(), config.retain_until_date.astimezone(UTC))
+
+    def _release_retention(self, key: str, until: datetime) -> Retention:
+        self._require_lock()
+        current = self._retention(key)
+        if current is None:
+            raise RetentionUnsupported(f"Object {key} has no retention period to end.")
+        if current.mode == "compliance":
+            raise ObjectLocked(key, f"Object {key} is held in compliance mode until {current.until:%Y-%m-%d}: "
+                                    "no one can shorten that period, not even an administrator.")
+        until = until.astimezone(UTC).replace(microsecond=0)
+        body = marshal(S3Retention(GOVERNANCE, until))
+        try:
+            with self._errors(key):
+                # minio has no bypass option on set_object_retention; this is the same request with the S3 header
+                # that lets a governance period be shortened by a user allowed to bypass it.
+                self._client._execute(
+                    "PUT", self.bucket, object_name=self.object_name(key), body=body,
+                    headers={"Content-MD5": cast(str, md5sum_hash(body)),
+                             "x-amz-bypass-governance-retention": "true"},
+                    query_params={"retention": ""},
+                )
+        except StoreUnavailable as exc:
+            if isinstance(exc.__cause__, S3Error) and exc.__cause__.code == "AccessDenied":
+                raise ObjectLocked(key, f"The object store refused to shorten the retention of object {key}: the "
+                                        "credentials in the store URL may not bypass governance retention "
+                                        "(s3:BypassGovernanceRetention); use an administrator's.") from exc
+            raise
+        return Retention("governance", until)
 
     # -- reading --
 
@@ -274,6 +420,30 @@ class S3Store(ObjectStore):
                 if is_key(key) and key.startswith(prefix) and name == root + fanout(key):
                     yield key
 
+    # -- named records --
+
+    def _put_named(self, name: str, data: bytes) -> None:
+        self._ensure_bucket()
+        with self._errors():
+            self._client.put_object(self.bucket, f"{self.location.prefix}named/{name}", io.BytesIO(data), len(data))
+
+    def _get_named(self, name: str) -> bytes:
+        with self._errors(name):
+            response = self._client.get_object(self.bucket, f"{self.location.prefix}named/{name}")
+        try:
+            with self._errors(name):
+                return bytes(response.read())
+        finally:
+            response.close()
+            response.release_conn()
+
+    def _list_named(self, prefix: str) -> Iterator[str]:
+        root = f"{self.location.prefix}named/"
+        with self._errors():
+            names = [(obj.object_name or "")[len(root):]
+                     for obj in self._client.list_objects(self.bucket, prefix=root + prefix, recursive=True)]
+        return iter(sorted(names))
+
     # -- operations --
 
     def health(self) -> None:
@@ -298,7 +468,7 @@ class S3Store(ObjectStore):
                         "create it or add ?create_bucket=true to the store URL."
                     )
                 try:
-                    self._client.make_bucket(self.bucket)
+                    self._client.make_bucket(self.bucket, object_lock=True)
                 except S3Error as exc:
                     if exc.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                         raise
@@ -336,6 +506,18 @@ class S3Store(ObjectStore):
         except HTTPError as exc:
             reason = _reason(exc)
             raise StoreUnavailable(f"The object store at {server} cannot be reached: {reason}.") from exc
+
+
+def _no_lock(exc: BaseException | None) -> bool:
+    """Whether an S3 error says "no object lock / no retention here" (servers differ in the code they use)."""
+    return isinstance(exc, S3Error) and exc.code in (
+        "ObjectLockConfigurationNotFoundError", "NoSuchObjectLockConfiguration"
+    )
+
+
+def _locked_message(key: str, held: Retention) -> str:
+    return (f"Object {key} is under a {held.mode} retention period until {held.until:%Y-%m-%d %H:%M} UTC and "
+            "cannot be deleted.")
 
 
 class _Body:

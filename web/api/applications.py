@@ -60,6 +60,7 @@ MULTIPART_BODY: dict[str, Any] = {
                         "description": "14 digits; Arabic-Indic digits, spaces and dashes are accepted",
                     },
                     "applicant_phone": {"type": "string", "example": "01012345678"},
+                    "applicant_email": {"type": "string", "description": "Optional: the citizen's notifications"},
                     "incomplete_reason": {"type": "string"},
                     **{
                         f"details.{f.key}": {"type": "string", "description": f.label_en}
@@ -131,7 +132,7 @@ def create_application() -> Any:
         "missing_documents": list(application.missing_documents or []),
         "receipt_url": _absolute(url_for("api_applications.get_receipt", tracking=tracking)),
         "status_url": status_url,
-        "track_url": _absolute(url_for("intake.track", tracking=tracking)),
+        "track_url": _absolute(url_for("inquiry.track", tracking=tracking)),
         "documents": [
             {"id": d.id, "requirement": d.requirement, "filename": d.filename, "page_count": d.page_count}
             for d in application.documents
@@ -186,7 +187,7 @@ def get_application(tracking: str) -> dict[str, Any]:
         "missing_documents": list(application.missing_documents or []),
         "incomplete_reason": application.incomplete_reason,
         "receipt_url": _absolute(url_for("api_applications.get_receipt", tracking=number)),
-        "track_url": _absolute(url_for("intake.track", tracking=number)),
+        "track_url": _absolute(url_for("inquiry.track", tracking=number)),
         "ocr": common.progress_of(application).as_json(),
         "documents": [
             {

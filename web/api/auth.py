@@ -24,8 +24,9 @@ blp = Blueprint("api_auth", __name__, url_prefix="/api/v1", description="Authent
 def create_token(payload: dict[str, Any]) -> dict[str, str]:
     """Issue a bearer token for a staff account (the password is never stored by clients)."""
     session = db_session()
-    user = authenticate(session, payload["username"], payload["password"])
+    user = authenticate(session, payload["username"], payload["password"], channel="api")
     if user is None:
+        session.commit()
         abort(401)
     token = issue_api_token(session, user, payload["name"])
     session.commit()

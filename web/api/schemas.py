@@ -197,3 +197,113 @@ class Verification(Schema):
     reasons_ar = fields.List(fields.String())
     reasons_en = fields.List(fields.String())
     signatures = fields.List(fields.Nested(VerifiedSignature))
+
+
+# --- signing at the desk (sijill-sign) ---
+
+
+class QueueItem(Schema):
+    tracking_number = fields.String()
+    permit_number = fields.String(allow_none=True)
+    service_code = fields.String()
+    service_name_ar = fields.String()
+    service_name_en = fields.String()
+    applicant_name = fields.String()
+    centre = fields.String()
+    step_title_ar = fields.String()
+    step_title_en = fields.String()
+    position = fields.Integer(metadata={"description": "1-based position of the step in the chain"})
+    of = fields.Integer()
+    due_at = fields.DateTime()
+    overdue = fields.Boolean()
+    pdf_url = fields.String(metadata={"description": "The permit's current revision (what the official signs)"})
+
+
+class Queue(Schema):
+    items = fields.List(fields.Nested(QueueItem))
+
+
+class PrepareRequest(Schema):
+    certificate = fields.String(
+        required=True, metadata={"description": "The token's signing certificate, DER in base64"},
+        validate=validate.Length(min=1, max=20000),
+    )
+    tracking_numbers = fields.List(fields.String(validate=validate.Length(min=1, max=40)), required=True,
+                                   validate=validate.Length(min=1, max=200))
+
+
+class Refusal(Schema):
+    tracking_number = fields.String(allow_none=True)
+    prepared_id = fields.Integer(allow_none=True)
+    code = fields.String()
+    error = fields.String(metadata={"description": "English sentence"})
+    error_ar = fields.String(metadata={"description": "Arabic sentence"})
+
+
+class PreparedOut(Schema):
+    tracking_number = fields.String()
+    prepared_id = fields.Integer()
+    to_sign = fields.String(metadata={"description": "Base64 of the CMS signed attributes; sign them with the "
+                                                     "token key (SHA-256, RSA PKCS#1 v1.5 or ECDSA)"})
+    digest_algorithm = fields.String()
+    expires_at = fields.DateTime()
+
+
+class PrepareResponse(Schema):
+    prepared = fields.List(fields.Nested(PreparedOut))
+    refused = fields.List(fields.Nested(Refusal))
+
+
+class SignatureIn(Schema):
+    prepared_id = fields.Integer(required=True)
+    signature = fields.String(required=True, metadata={"description": "Raw signature value, base64"},
+                              validate=validate.Length(min=1, max=4096))
+
+
+class CompleteRequest(Schema):
+    signatures = fields.List(fields.Nested(SignatureIn), required=True, validate=validate.Length(min=1, max=200))
+
+
+class SignedOut(Schema):
+    prepared_id = fields.Integer()
+    tracking_number = fields.String()
+    permit_number = fields.String()
+    application_status = fields.String()
+    permit_status = fields.String()
+
+
+class CompleteResponse(Schema):
+    signed = fields.List(fields.Nested(SignedOut))
+    refused = fields.List(fields.Nested(Refusal))
+class InquiryRequest(Schema):
+    tracking_number = fields.String(required=True, validate=validate.Length(min=1, max=40),
+                                    metadata={"description": "As printed on the receipt, e.g. SOH01-2026-000123-K"})
+    id_last4 = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=8),
+                             metadata={"description": "The last four digits of the applicant's national ID"})
+
+
+class Milestone(Schema):
+    status = fields.String()
+    at = fields.DateTime()
+
+
+class Inquiry(Schema):
+    tracking_number = fields.String()
+    status = fields.String(metadata={"description": "received, in_review, awaiting_signature, returned, approved, "
+                                                    "rejected or issued"})
+    status_ar = fields.String()
+    status_en = fields.String()
+    stage_ar = fields.String(metadata={"description": "What the status means for the citizen, in plain Arabic"})
+    stage_en = fields.String()
+    service_ar = fields.String()
+    service_en = fields.String()
+    centre_ar = fields.String()
+    centre_en = fields.String()
+    received_at = fields.DateTime()
+    due_at = fields.DateTime(metadata={"description": "Received plus the service's legal duration"})
+    legal_days = fields.Integer()
+    last_change_at = fields.DateTime()
+    finished_at = fields.DateTime(allow_none=True)
+    overdue = fields.Boolean(metadata={"description": "Still open after the legal due date"})
+    return_reason = fields.String(allow_none=True, metadata={"description": "What to complete, while returned"})
+    milestones = fields.List(fields.Nested(Milestone))

@@ -62,6 +62,7 @@ def login() -> ResponseReturnValue:
             session.commit()
             login_user(principal)
             return redirect(_safe_next(form.next.data))
+        session.commit()
         flash(_("اسم المستخدم أو كلمة المرور غير صحيحة."), "error")
         return render_template("login.html", form=form), 401
     return render_template("login.html", form=form)

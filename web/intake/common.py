@@ -336,6 +336,7 @@ def register(
                 applicant_name=form.get("applicant_name", ""),
                 national_id=form.get("national_id", ""),
                 applicant_phone=form.get("applicant_phone", ""),
+                applicant_email=form.get("applicant_email") or None,
                 details=details,
                 uploads=[item.upload for item in filed],
                 created_by=session.get(User, principal.id),

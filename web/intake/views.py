@@ -7,7 +7,6 @@ Thin by design: the form is parsed into the arguments of :func:`intake.service.r
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
@@ -17,12 +16,14 @@ from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from archive.models import Application, ApplicationStatus, Centre, Channel, OcrStatus, Service, User
+from archive.audit import trail_for
+from archive.models import Application, Centre, Channel, Document, OcrStatus, Page, Service, User
 from archive.roles import Permission
 from intake.errors import IntakeInvalid
 from intake.fields import DETAIL_FIELDS
 from intake.service import OTHER, checklist, required_documents
 from intake.tracking import parse_tracking
+from web.audit import audit
 from web.auth.principal import StaffPrincipal
 from web.intake import common
 from web.intake.common import (
@@ -50,12 +51,11 @@ from web.intake.common import (
     recent_applications,
     send_object,
 )
-from web.permissions import current_principal, public, requires
+from web.permissions import current_principal, requires
 from web.runtime import db_session, runtime
 
 bp = Blueprint("intake", __name__)
 
-FINAL_STATUSES = {ApplicationStatus.APPROVED, ApplicationStatus.REJECTED, ApplicationStatus.ISSUED}
 PROPERTY_KEYS = ("plot_number", "street", "district", "area_m2")
 
 
@@ -152,7 +152,7 @@ def _render_form(
         {"code": item.code, "name": pick(item.name_ar, item.name_en), "provided": item.provided}
         for item in (checklist(service, counts) if service is not None else [])
     ]
-    shown = {"service_code", "applicant_name", "national_id", "applicant_phone", "incomplete_reason"}
+    shown = {"service_code", "applicant_name", "national_id", "applicant_phone", "applicant_email", "incomplete_reason"}
     shown |= {DETAILS_PREFIX + f.key for f in detail_fields}
     if centres:
         shown.add("centre_code")
@@ -229,6 +229,7 @@ def show(tracking: str) -> ResponseReturnValue:
     application = application_for(db_session(), principal, tracking)
     if tracking != application.tracking_number:
         return redirect(url_for(".show", tracking=application.tracking_number))
+    audit("application.view", f"application:{application.tracking_number}", commit=True)
     return application_page(application, principal)
 
 
@@ -278,6 +279,8 @@ def application_page(
         OcrStatus=OcrStatus,
         principal=principal,
         workflow=panel,
+        trail=(trail_for(session, f"application:{application.tracking_number}")
+               if principal.can(Permission.AUDIT_READ) else None),
     )
     return body, status
 
@@ -303,6 +306,7 @@ def status(tracking: str) -> ResponseReturnValue:
 @requires(Permission.APPLICATION_VIEW)
 def receipt(tracking: str) -> ResponseReturnValue:
     application = application_for(db_session(), _principal(), tracking)
+    audit("receipt.download", f"application:{application.tracking_number}", commit=True)
     return receipt_response(application, runtime().settings.base_url)
 
 
@@ -313,6 +317,7 @@ def receipt(tracking: str) -> ResponseReturnValue:
 @requires(Permission.APPLICATION_VIEW)
 def original(document_id: int) -> ResponseReturnValue:
     document = document_for(db_session(), _principal(), document_id)
+    _audit_document("document.download", document)
     return send_object(
         document.sha256, media_type=document.media_type, filename=document.filename,
         fallback=f"document-{document.id}{_suffix(document.filename)}",
@@ -325,6 +330,7 @@ def searchable(document_id: int) -> ResponseReturnValue:
     document = document_for(db_session(), _principal(), document_id)
     if not document.searchable_pdf_sha256:
         abort(404)
+    _audit_document("document.searchable_pdf", document)
     stem = document.filename.rsplit(".", 1)[0] if "." in document.filename else document.filename
     return send_object(
         document.searchable_pdf_sha256, media_type="application/pdf", filename=f"{stem}-ocr.pdf",
@@ -338,6 +344,7 @@ def preview(page_id: int) -> ResponseReturnValue:
     page = page_for(db_session(), _principal(), page_id)
     if not page.preview_sha256:
         abort(404)
+    _audit_page("page.view", page)
     name = f"page-{page.id}.jpg"
     return send_object(page.preview_sha256, media_type="image/jpeg", filename=name, fallback=name, disposition="inline")
 
@@ -348,55 +355,26 @@ def words(page_id: int) -> ResponseReturnValue:
     page = page_for(db_session(), _principal(), page_id)
     if not page.words_sha256:
         abort(404)
+    _audit_page("page.words", page)
     name = f"page-{page.id}-words.json"
     return send_object(
         page.words_sha256, media_type="application/json", filename=name, fallback=name, disposition="inline"
     )
 
 
+def _audit_document(action: str, document: Document) -> None:
+    audit(action, f"application:{document.application.tracking_number}", commit=True, document=document.id,
+          sha256=document.sha256)
+
+
+def _audit_page(action: str, page: Page) -> None:
+    audit(action, f"application:{page.document.application.tracking_number}", commit=True, document=page.document_id,
+          page=page.index)
+
+
 def _suffix(filename: str) -> str:
     suffix = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
     return suffix if suffix[1:].isalnum() and len(suffix) <= 6 else ""
-
-
-# --- public tracking (the receipt's QR code) -----------------------------------------------------------------
-
-
-@bp.route("/track")
-@public
-def track_form() -> ResponseReturnValue:
-    number = request.args.get("number", "").strip()
-    if not number:
-        return _public(render_template("intake/track.html", application=None, not_found=False, number=""))
-    parsed = parse_tracking(number)
-    if parsed is not None:
-        return redirect(url_for(".track", tracking=parsed.text))
-    return _public(render_template("intake/track.html", application=None, not_found=True, number=number), 404)
-
-
-@bp.route("/track/<tracking>")
-@public
-def track(tracking: str) -> ResponseReturnValue:
-    """What a citizen may know: service, status, dates. Never a name, national ID, phone or document."""
-    parsed = parse_tracking(tracking)
-    application = None
-    if parsed is not None:
-        application = db_session().scalar(select(Application).where(Application.tracking_number == parsed.text))
-    if application is None:
-        return _public(render_template("intake/track.html", application=None, not_found=True, number=tracking), 404)
-    due = application.due_at if application.due_at.tzinfo else application.due_at.replace(tzinfo=UTC)
-    overdue = application.status not in FINAL_STATUSES and due < datetime.now(UTC)
-    facts = {
-        "tracking_number": application.tracking_number,
-        "service": pick(application.service.name_ar, application.service.name_en),
-        "centre": pick(application.centre.name_ar, application.centre.name_en),
-        "status": application.status,
-        "received": local_date(application.created_at),
-        "due": local_date(application.due_at),
-        "legal_days": application.service.legal_days,
-        "overdue": overdue,
-    }
-    return _public(render_template("intake/track.html", application=facts, not_found=False, number=tracking))
 
 
 def _public(body: str, status_code: int = 200) -> Response:

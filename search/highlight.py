@@ -1,0 +1,66 @@
+"""Highlighting by analysis: a word of the original text is a hit when its term is one the query looks for.
+
+Both engines use this, so a snippet shows the page's own spelling (``والمحافظة``) for a query typed differently
+(``محافظه``), and the record view marks the same words as the result list.
+"""
+
+from __future__ import annotations
+
+from search.analyser import tokens
+from search.model import Fragment, PageText, Snippet
+
+CONTEXT = 60
+"""Characters of context on each side of a hit in a snippet."""
+
+
+def hit_spans(text: str, terms: set[str], prefixes: set[str]) -> list[tuple[int, int]]:
+    """Character spans of the words of ``text`` that match a term or start with a prefix."""
+    spans = []
+    for tok in tokens(text):
+        if tok.term in terms or any(tok.term.startswith(p) for p in prefixes):
+            spans.append((tok.start, tok.end))
+    return spans
+
+
+def mark(text: str, spans: list[tuple[int, int]]) -> tuple[Fragment, ...]:
+    """Cut ``text`` into plain and hit fragments."""
+    out: list[Fragment] = []
+    pos = 0
+    for start, end in spans:
+        if start > pos:
+            out.append((text[pos:start], False))
+        out.append((text[start:end], True))
+        pos = end
+    if pos < len(text):
+        out.append((text[pos:], False))
+    return tuple(out)
+
+
+def snippets(pages: tuple[PageText, ...], terms: set[str], prefixes: set[str], limit: int = 3) -> tuple[Snippet, ...]:
+    """Up to ``limit`` snippets, one per page with hits, each a window around that page's first hits."""
+    found: list[Snippet] = []
+    if not terms and not prefixes:
+        return ()
+    for page in pages:
+        if len(found) >= limit:
+            break
+        spans = hit_spans(page.text, terms, prefixes)
+        if not spans:
+            continue
+        start = max(0, spans[0][0] - CONTEXT)
+        end = min(len(page.text), spans[0][1] + CONTEXT)
+        inside = [(s, e) for s, e in spans if s >= start and e <= end + CONTEXT]
+        end = max(end, inside[-1][1])
+        # cut at word boundaries where possible
+        while start > 0 and not page.text[start - 1].isspace() and spans[0][0] - start < CONTEXT + 20:
+            start -= 1
+        while end < len(page.text) and not page.text[end].isspace() and end - inside[-1][1] < CONTEXT + 20:
+            end += 1
+        window = page.text[start:end]
+        fragments = list(mark(window, [(s - start, e - start) for s, e in inside]))
+        if start > 0:
+            fragments.insert(0, ("… ", False))
+        if end < len(page.text):
+            fragments.append((" …", False))
+        found.append(Snippet(page.page_id, page.label, tuple(fragments)))
+    return tuple(found)

@@ -1,0 +1,222 @@
+"""Faults with real processes: the web app killed mid-upload, the object store and the database going away and
+coming back. Afterwards no application is lost, duplicated or half-written, and queued work completes.
+
+The store and the database are taken down by cutting the network between them and Sijill (a TCP relay in front of
+the real S3 server or PostgreSQL that drops every connection and refuses new ones), so the servers other tests share
+keep running. A worker killed mid-page is in ``test_digitise.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.fixtures.s3 import S3Server
+from tests.local_servers import TcpProxy, free_port
+from tests.sijill_process import run_sijill, serving, sijill_env
+from tests.test_end_to_end import encode, multipart, page
+
+pytestmark = pytest.mark.slow
+
+FIELDS = {
+    "service_code": "VALIDITY", "applicant_name": "سعاد محمود حسن", "national_id": "29001012601235",
+    "applicant_phone": "01012345678", "details.plot_number": "15", "details.district": "الكوثر",
+    "details.area_m2": "300",
+}  # fmt: skip
+
+
+def application_body(lines: list[str]) -> tuple[bytes, str]:
+    files = [
+        ("doc.ID_COPY", "id.jpg", encode([page(lines[:1]).convert("RGB")], "JPEG")),
+        ("doc.OWNERSHIP", "ownership.tif", encode([page(lines[1:2])], "TIFF")),
+        ("doc.SITE_PLAN", "site.pdf", encode([page(lines[2:3])], "PDF")),
+    ]
+    return multipart(FIELDS, files)
+
+
+def prepared(env: dict[str, str]) -> str:
+    for args in (("db", "upgrade"), ("demo",)):
+        done = run_sijill(env, *args)
+        assert done.returncode == 0, done.stderr
+    token = run_sijill(env, "users", "token", "demo.clerk")
+    assert token.returncode == 0, token.stderr
+    return token.stdout.strip()
+
+
+def post(base: str, token: str, body: bytes, content_type: str) -> tuple[int, dict[str, Any]]:
+    request = urllib.request.Request(base + "/api/v1/applications", data=body, method="POST",
+                                     headers={"Authorization": f"Bearer {token}", "Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+
+
+def wait_until_read(base: str, token: str, tracking: str, log: Path, timeout: float = 300) -> list[dict[str, Any]]:
+    """Poll until every page is done (or one failed); returns the pages."""
+    deadline = time.monotonic() + timeout
+    while True:
+        request = urllib.request.Request(f"{base}/api/v1/applications/{tracking}",
+                                         headers={"Authorization": f"Bearer {token}"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                current = json.load(response)
+        except (urllib.error.HTTPError, OSError):
+            current = None
+        if current is not None:
+            pages = [p for d in current["documents"] for p in d["pages"]]
+            if any(p["status"] == "failed" for p in pages) or (
+                    pages and all(d["searchable_pdf"] for d in current["documents"])):
+                return pages
+        assert time.monotonic() < deadline, (current, log.read_text(errors="replace")[-4000:])
+        time.sleep(1)
+
+
+def count_rows(query: Callable[[str], int]) -> dict[str, int]:
+    return {t: query(f"SELECT count(*) FROM {t}") for t in ("applications", "documents", "pages")}  # noqa: S608
+
+
+def sqlite_counter(data_dir: Path) -> Callable[[str], int]:
+    def query(sql: str) -> int:
+        with sqlite3.connect(data_dir / "sijill.sqlite3") as conn:
+            return int(conn.execute(sql).fetchone()[0])
+
+    return query
+
+
+def test_web_app_killed_mid_upload_leaves_nothing_and_the_next_upload_completes(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = sijill_env(data)
+    token = prepared(env)
+    body, content_type = application_body(["بطاقة الرقم القومي", "عقد ملكية الأرض", "كروكي الموقع"])
+
+    port = free_port()
+    log = tmp_path / "killed.log"
+    with log.open("wb") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "sijill", "run", "--port", str(port)], env=env,
+                                stdout=sink, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and proc.poll() is None, log.read_text()[-3000:]
+                time.sleep(0.3)
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as conn:
+            head = (f"POST /api/v1/applications HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n"
+                    f"Content-Type: {content_type}\r\nContent-Length: {len(body)}\r\n\r\n").encode()
+            conn.sendall(head + body[: len(body) * 2 // 3])
+            time.sleep(1.0)  # the server is reading the body
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+    assert count_rows(sqlite_counter(data)) == {"applications": 0, "documents": 0, "pages": 0}
+    with serving(env, log=tmp_path / "restarted.log") as base:
+        status, created = post(base, token, body, content_type)
+        assert status == 201, created
+        pages = wait_until_read(base, token, created["tracking_number"], tmp_path / "restarted.log")
+    assert [p["status"] for p in pages] == ["done"] * 3
+    assert count_rows(sqlite_counter(data)) == {"applications": 1, "documents": 3, "pages": 3}
+    assert run_sijill(env, "audit", "verify").returncode == 0
+
+
+def test_object_store_down_refuses_cleanly_and_queued_pages_finish_when_it_is_back(
+    tmp_path: Path, s3_server: S3Server, s3_store_url: str
+) -> None:
+    proxy = TcpProxy(s3_server.host, s3_server.port)
+    proxy.start()
+    parts = urlsplit(s3_store_url)
+    via_proxy = urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{s3_server.port}", f":{proxy.port}")))
+    data = tmp_path / "data"
+    env = sijill_env(data, storage_url=via_proxy)
+    token = prepared(env)
+    log = tmp_path / "run.log"
+    try:
+        with serving(env, log=log) as base:
+            # registered while the store is up; the store goes away before the worker has read the pages
+            body, content_type = application_body(["بطاقة الرقم القومي", "عقد ملكية الأرض", "كروكي الموقع"])
+            status, first = post(base, token, body, content_type)
+            assert status == 201, first
+            proxy.stop()
+
+            # while it is down, a new application is refused with a clear JSON error and nothing is recorded
+            body2, content_type2 = application_body(["مدينة سوهاج", "شارع الجمهورية", "حي الكوثر"])
+            status, refused = post(base, token, body2, content_type2)
+            assert status == 503, refused
+            assert refused.get("message") or refused.get("error"), refused
+            assert count_rows(sqlite_counter(data))["applications"] == 1
+            time.sleep(3)  # the worker meets the outage and schedules its retries
+
+            proxy.start()
+            pages = wait_until_read(base, token, first["tracking_number"], log)
+            assert [p["status"] for p in pages] == ["done"] * 3, pages
+            status, second = post(base, token, body2, content_type2)
+            assert status == 201, second
+            pages = wait_until_read(base, token, second["tracking_number"], log)
+            assert [p["status"] for p in pages] == ["done"] * 3, pages
+    finally:
+        proxy.stop()
+    assert count_rows(sqlite_counter(data)) == {"applications": 2, "documents": 6, "pages": 6}
+
+
+def test_database_restart_is_survived_by_the_web_app_and_the_worker(
+    tmp_path: Path, fresh_postgres_database: str
+) -> None:
+    parts = urlsplit(fresh_postgres_database)
+    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
+    proxy.start()
+    via_proxy = urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.port}", f":{proxy.port}")))
+    data = tmp_path / "data"
+    env = sijill_env(data, database_url=via_proxy)
+    token = prepared(env)
+    log = tmp_path / "run.log"
+    engine = create_engine(fresh_postgres_database.replace("postgresql://", "postgresql+psycopg://", 1))
+
+    def pg_count(sql: str) -> int:
+        with engine.connect() as conn:
+            return int(conn.execute(text(sql)).scalar_one())
+
+    try:
+        with serving(env, log=log) as base:
+            body, content_type = application_body(["بطاقة الرقم القومي", "عقد ملكية الأرض", "كروكي الموقع"])
+            status, first = post(base, token, body, content_type)
+            assert status == 201, first
+            proxy.stop()  # the database restarts: every connection is cut, new ones are refused for a while
+
+            status, refused = post(base, token, *application_body(["مدينة سوهاج", "شارع الجمهورية", "حي الكوثر"]))
+            assert status == 503, refused
+            time.sleep(3)
+
+            proxy.start()
+            pages = wait_until_read(base, token, first["tracking_number"], log)
+            assert [p["status"] for p in pages] == ["done"] * 3, pages
+            status, second = post(base, token, body, content_type)
+            assert status == 201, second
+            pages = wait_until_read(base, token, second["tracking_number"], log)
+            assert [p["status"] for p in pages] == ["done"] * 3, pages
+        assert count_rows(pg_count) == {"applications": 2, "documents": 6, "pages": 6}
+    finally:
+        proxy.stop()
+        engine.dispose()

@@ -1,0 +1,175 @@
+"""The citizen's status inquiry (issue 8): tracking number plus the last four digits of the national ID.
+
+Real requests against the app on SQLite and PostgreSQL; the application is moved through the real routing service.
+The point of most checks is what is *not* said: nothing private, no internal note, and no way to tell an unknown
+tracking number from a known one with the wrong digits.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from archive.models import Application, User
+from intake.inquiry import InquiryInvalid, inquire
+from intake.tracking import format_tracking
+from signing.routing import decide
+from tests.fixtures.app import csrf_token_from
+from tests.test_web_routing import NAME, NATIONAL_ID, NOW, PHONE, REVIEWER, World, make_world
+
+RIGHT = NATIONAL_ID[-4:]
+WRONG = "9999" if RIGHT != "9999" else "1111"
+INTERNAL_NOTE = "باقي المستندات لاحقًا"  # the clerk's reason for accepting the file incomplete (World.register)
+RETURN_REASON = "أرفق صورة عقد الملكية موثقة"
+
+
+@pytest.fixture
+def world(app: Flask) -> World:
+    return make_world(app)
+
+
+def ask(client: FlaskClient, number: str, digits: str) -> tuple[int, str]:
+    token = csrf_token_from(client.get("/track").get_data(as_text=True))
+    response = client.post("/track", data={"csrf_token": token, "number": number, "id_last4": digits})
+    assert response.headers["Cache-Control"] == "no-store"
+    return response.status_code, response.get_data(as_text=True)
+
+
+def returned_application(world: World) -> str:
+    tracking = world.register(at=NOW - timedelta(days=3))
+    with world.session() as s:
+        application = s.scalar(select(Application).where(Application.tracking_number == tracking))
+        reviewer = s.scalar(select(User).where(User.username == REVIEWER))
+        assert application is not None and reviewer is not None
+        decide(s, application, reviewer, "return", reason=RETURN_REASON, now=NOW - timedelta(days=1))
+    return tracking
+
+
+def test_the_right_digits_show_the_stage_dates_and_return_reason_and_nothing_private(world: World) -> None:
+    tracking = returned_application(world)
+    citizen = world.client()
+    for number, digits in ((tracking, RIGHT), (tracking.lower().replace("-", " "), "٠١٢٣٤٥٦٧٨٩"[0:0] + RIGHT),
+                           (tracking, RIGHT.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")))):
+        status, html = ask(citizen, number, digits)
+        assert status == 200, html
+        assert tracking in html
+        assert "أعيد للاستكمال" in html and "أعيد طلبك للاستكمال" in html  # status and plain-words stage
+        assert RETURN_REASON in html  # said to the citizen, as the SMS says it
+        assert "تاريخ الاستلام" in html and "موعد الإنجاز القانوني" in html
+        assert html.count("<li data-status=") == 2  # received, then returned
+        for private in (NAME, "محمد", NATIONAL_ID, PHONE, INTERNAL_NOTE, "id.png", "/documents/", REVIEWER):
+            assert private not in html, private
+
+    english = world.client()
+    english.get("/lang/en")
+    status, html = ask(english, tracking, RIGHT)
+    assert status == 200 and "Returned for completion" in html and "was returned for completion" in html
+
+
+def test_a_wrong_suffix_and_an_unknown_number_get_the_same_answer(world: World) -> None:
+    tracking = returned_application(world)
+    unknown = format_tracking("SOH-01", 2026, 999_999)
+    citizen = world.client()
+    wrong_status, wrong = ask(citizen, tracking, WRONG)
+    unknown_status, missing = ask(citizen, unknown, WRONG)
+    assert wrong_status == unknown_status == 404
+    assert "لا يوجد طلب بهذا الرقم وهذه الأرقام الأربعة" in wrong
+    # Byte for byte the same page, apart from the number the citizen typed being echoed in the box.
+    assert wrong.replace(tracking, "N") == missing.replace(unknown, "N")
+    assert "أعيد" not in wrong and RETURN_REASON not in wrong
+
+    api = world.client()
+    answers = [api.post("/api/v1/inquiry", json={"tracking_number": n, "id_last4": WRONG}) for n in (tracking, unknown)]
+    assert [a.status_code for a in answers] == [404, 404]
+    assert answers[0].get_json() == answers[1].get_json()
+
+    # The service itself: one None for both.
+    with world.session() as s:
+        assert inquire(s, tracking, WRONG) is None and inquire(s, unknown, WRONG) is None
+        assert inquire(s, tracking, RIGHT) is not None
+
+
+def test_input_that_cannot_be_an_inquiry_is_refused_before_any_lookup(world: World) -> None:
+    tracking = returned_application(world)
+    citizen = world.client()
+    status, html = ask(citizen, tracking[:-1] + ("A" if tracking[-1] != "A" else "B"), RIGHT)  # wrong check char
+    assert status == 400 and "رقم المتابعة غير صحيح" in html
+    for digits in ("123", "12345", "abcd", ""):
+        status, html = ask(citizen, tracking, digits)
+        assert status == 400 and "آخر أربعة أرقام" in html, digits
+    with world.session() as s:
+        try:
+            inquire(s, tracking, "12a4")
+        except InquiryInvalid as exc:
+            assert exc.field == "id_last4"
+        else:
+            raise AssertionError("four characters that are not digits were accepted")
+
+
+def test_the_receipt_qr_link_asks_for_the_four_digits_and_shows_nothing_by_itself(world: World) -> None:
+    tracking = world.register()
+    citizen = world.client()
+    page = citizen.get("/track/" + tracking.lower())
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    assert f'value="{tracking}"' in html and 'name="id_last4"' in html
+    assert "تم استلام الطلب" not in html and "طلب بيان" not in html  # neither status nor service before the digits
+    # An unknown number gets exactly the same landing page.
+    unknown = format_tracking("SOH-01", 2026, 999_999)
+    other = citizen.get("/track/" + unknown).get_data(as_text=True)
+    assert other.replace(unknown, "N") == html.replace(tracking, "N")
+    status, html = ask(citizen, tracking, RIGHT)
+    assert status == 200 and "تم استلام الطلب" in html
+
+
+def test_the_api_answers_with_the_same_facts(world: World) -> None:
+    tracking = returned_application(world)
+    response = world.client().post("/api/v1/inquiry", json={"tracking_number": tracking.lower(), "id_last4": RIGHT})
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["tracking_number"] == tracking and body["status"] == "returned"
+    assert body["status_ar"] == "أعيد للاستكمال" and body["return_reason"] == RETURN_REASON
+    assert [m["status"] for m in body["milestones"]] == ["received", "returned"]
+    assert body["overdue"] is False and body["finished_at"] is None
+    text = str(body)
+    for private in (NAME, NATIONAL_ID, PHONE, INTERNAL_NOTE):
+        assert private not in text
+    bad = world.client().post("/api/v1/inquiry", json={"tracking_number": "nonsense", "id_last4": RIGHT})
+    assert bad.status_code == 400 and bad.get_json()["code"] == "bad_tracking_number"
+    spec = world.client().get("/api/v1/openapi.json").get_json()
+    operation = spec["paths"]["/api/v1/inquiry"]["post"]
+    assert operation["security"] == [] and {"200", "400", "404", "429"} <= set(operation["responses"])
+
+
+def test_inquiries_are_limited_per_address_and_per_tracking_number(world: World) -> None:
+    from web.ratelimit import INQUIRY_LIMIT_KEY, INQUIRY_NUMBER_LIMIT_KEY
+
+    world.app.config.update({INQUIRY_LIMIT_KEY: "3 per minute", INQUIRY_NUMBER_LIMIT_KEY: "5 per hour"})
+    tracking = world.register()
+    guesser = world.client()
+    token = csrf_token_from(guesser.get("/track").get_data(as_text=True))
+
+    def guess(client: FlaskClient, address: str, number: str = tracking) -> int:
+        return client.post("/track", data={"csrf_token": token, "number": number, "id_last4": WRONG},
+                           environ_base={"REMOTE_ADDR": address}).status_code
+
+    assert [guess(guesser, "192.0.2.1") for _ in range(4)] == [404, 404, 404, 429]
+    refused = guesser.post("/track", data={"csrf_token": token, "number": tracking, "id_last4": RIGHT},
+                           environ_base={"REMOTE_ADDR": "192.0.2.1"})
+    assert refused.status_code == 429 and "طلبات كثيرة جدا" in refused.get_data(as_text=True)
+    # From other addresses, the number's own budget (5 per hour) runs out: 3 counted above + 2 more.
+    assert [guess(guesser, "192.0.2.2"), guess(guesser, "192.0.2.3")] == [404, 404]
+    assert guess(guesser, "192.0.2.4") == 429
+    # Another number (known or not) is unaffected, and the JSON API shares the number's count.
+    assert guess(guesser, "192.0.2.5", format_tracking("SOH-01", 2026, 999_999)) == 404
+    # Mistyped numbers (refused before any lookup) do not share one budget: each address still gets its 400.
+    assert [guess(guesser, f"192.0.2.{n}", "nonsense") for n in range(10, 17)] == [400] * 7
+    api = world.client().post("/api/v1/inquiry", json={"tracking_number": tracking, "id_last4": RIGHT},
+                              environ_base={"REMOTE_ADDR": "192.0.2.6"})
+    assert api.status_code == 429 and int(api.headers["Retry-After"]) > 0
+    assert re.search(r"Retry-After", str(api.headers))
