@@ -26,7 +26,16 @@ MIN_PASSWORD_LENGTH = 10
 TOKEN_PREFIX = "sjl_"  # noqa: S105 - a label, not a secret
 
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("not-a-real-password-only-for-timing")
+_dummy_hash: str | None = None
+
+
+def _unknown_user_hash() -> str:
+    """A hash to verify against when the username is unknown; made on first use, not at import (~0.2 s that every
+    CLI command and worker would pay)."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("not-a-real-password-only-for-timing")
+    return _dummy_hash
 
 
 class AccountError(ValueError):
@@ -85,7 +94,7 @@ def authenticate(session: Session, username: str, password: str, *, channel: str
     name = username.strip().lower()
     user = session.scalar(select(User).where(User.username == name))
     if user is None or not user.active:
-        _verify(_DUMMY_HASH, password)
+        _verify(_unknown_user_hash(), password)
         _audit_login(session, name, ok=False, channel=channel)
         return None
     if not _verify(user.password_hash, password):
