@@ -96,6 +96,7 @@ def run(ctx: click.Context, host: str, port: int, threads: int, worker: bool, co
             worker_argv(settings, concurrency=concurrency, loglevel="INFO", queues=None, beat=True),
             env=settings_environ(settings),
             start_new_session=True,
+            preexec_fn=_end_with_parent,
         )
         click.echo(f"worker started (pid {child.pid})")
 
@@ -109,6 +110,16 @@ def run(ctx: click.Context, host: str, port: int, threads: int, worker: bool, co
     finally:
         if child is not None:
             _stop_child(child)
+
+
+def _end_with_parent() -> None:
+    """In the worker before exec: on Linux the kernel sends it SIGTERM (a warm shutdown; unfinished tasks go back
+    to the queue) if ``sijill run`` dies without stopping it, even by SIGKILL, so no orphan worker is left."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _stop_child(child: subprocess.Popen[bytes]) -> None:
