@@ -10,5 +10,7 @@ echo "== ruff"
 echo "== mypy"
 "$VENV/bin/mypy"
 echo "== pytest"
-# --durations: the slowest tests are named in every run, so the suite can be kept well under 15 minutes
-exec "$VENV/bin/pytest" -q -ra --durations=15 "$@"
+# -n: pytest-xdist workers. Many tests wait on real servers and processes, so one more worker than the two cores of
+# the CI machines keeps both busy (measured in docs/PERFORMANCE.md); SIJILL_TEST_WORKERS=0 runs in one process.
+# --durations: the slowest tests are named in every run, so the suite can be kept well under 15 minutes.
+exec "$VENV/bin/pytest" -q -ra -n "${SIJILL_TEST_WORKERS:-3}" --durations=15 "$@"

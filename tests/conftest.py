@@ -24,3 +24,17 @@ def _demo_certificates_valid_from_yesterday() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("signing.dev_pki.CLOCK_SKEW", dt.timedelta(days=1))
         yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> Iterator[None]:
+    """argon2id with the smallest cost: the production parameters take ~0.2 s a hash, and every web test makes seven
+    users and logs one in. The algorithm and code paths stay the same; processes the tests start (``sijill run``)
+    keep the production cost."""
+    from argon2 import PasswordHasher
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("archive.users._hasher", cheap)
+        patch.setattr("archive.users._dummy_hash", None)
+        yield

@@ -20,6 +20,8 @@ from ocr import metrics, synthetic
 from ocr.metrics import cer, levenshtein, levenshtein_dp, normalise_for_cer, wer
 from ocr.synthetic import A5, SyntheticPage, arabic_fonts, corpus, render_page
 
+pytestmark = pytest.mark.slow  # Tesseract on every benchmark page
+
 SEED = 20261123
 # Small pages keep the file fast: A5, 14 pt at 300 dpi, at most 14 lines (about 0.5 s of Tesseract a page).
 MAX_LINES = 14

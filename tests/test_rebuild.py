@@ -231,6 +231,7 @@ def test_a_damaged_manifest_is_refused_by_its_hash(world: World, tmp_path: Path)
         read_manifest(world.store, name)
 
 
+@pytest.mark.slow
 def test_the_commands_write_manifests_and_rebuild_a_lost_database(tmp_path: Path) -> None:
     from tests.sijill_process import run_sijill, sijill_env
 

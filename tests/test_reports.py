@@ -168,6 +168,7 @@ def test_bar_chart_lengths_are_proportional() -> None:
     assert svg.startswith("<svg") and "style=" not in svg
 
 
+@pytest.mark.slow
 def test_the_command_line_generates_a_period_on_demand(tmp_path: Path) -> None:
     from tests.sijill_process import run_sijill, sijill_env
 

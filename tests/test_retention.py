@@ -209,6 +209,7 @@ def test_retention_settings(tmp_path: Path) -> None:
         Settings.from_env({**s3, "SIJILL_RETENTION_YEARS": "thirty"})
 
 
+@pytest.mark.slow
 def test_cli_apply_show_and_release(tmp_path: Path, s3_locked_store_url: str) -> None:
     from archive.migrate import upgrade
 

@@ -76,6 +76,7 @@ def test_registration_views_and_downloads_are_on_the_records_trail(rt: Runtime, 
                                                           f"application:{tracking}")
 
 
+@pytest.mark.slow
 def test_audit_verify_command_names_an_edited_event(tmp_path: Path) -> None:
     env = sijill_env(tmp_path / "data")
     assert run_sijill(env, "db", "upgrade").returncode == 0
