@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -100,6 +101,20 @@ def sqlite_counter(data_dir: Path) -> Callable[[str], int]:
     return query
 
 
+def gone_within(pid: int, seconds: float) -> bool:
+    """True once no process has ``pid`` (or only a zombie waiting for its reaper)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (FileNotFoundError, ProcessLookupError):
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.2)
+    return False
+
+
 def test_web_app_killed_mid_upload_leaves_nothing_and_the_next_upload_completes(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = sijill_env(data)
@@ -133,6 +148,8 @@ def test_web_app_killed_mid_upload_leaves_nothing_and_the_next_upload_completes(
             proc.wait()
 
     assert count_rows(sqlite_counter(data)) == {"applications": 0, "documents": 0, "pages": 0}
+    worker = int(re.search(r"worker started \(pid (\d+)\)", log.read_text()).group(1))  # type: ignore[union-attr]
+    assert gone_within(worker, 30), "the worker outlived the killed sijill run"
     with serving(env, log=tmp_path / "restarted.log") as base:
         status, created = post(base, token, body, content_type)
         assert status == 201, created
