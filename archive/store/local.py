@@ -84,28 +84,41 @@ class LocalStore(ObjectStore):
     # -- writing --
 
     def _put(self, data: Source) -> str:
+        # Replace even when the object exists: the bytes are identical by construction, the rename is atomic, a
+        # damaged copy gets healed and the fresh mtime tells the orphan sweeper it is in use.
+        key, _size = self._write_atomically(
+            "put-",
+            lambda fh: copy_hashing(data, _GuardedSink(fh, self)),
+            lambda written: self.path_for(written[0]),
+            mode=OBJECT_MODE,
+        )
+        return key
+
+    def _write_atomically(self, prefix: str, write: Callable[[BinaryIO], _R], final_path: Callable[[_R], Path],
+                          mode: int | None = None) -> _R:
+        """Write through ``write`` into a temp file, fsync it, rename it onto ``final_path(result)`` and fsync that
+        directory: a crash at any point leaves the old file or the whole new one, never part of one."""
         self._ensure_layout()
         try:
-            fd, tmp_name = tempfile.mkstemp(prefix="put-", suffix=".tmp", dir=self._tmp)
+            fd, tmp_name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=self._tmp)
         except OSError as exc:
             raise self._unavailable(exc) from exc
         tmp = Path(tmp_name)
         try:
             with os.fdopen(fd, "wb") as fh:
-                key, _size = copy_hashing(data, _GuardedSink(fh, self))
+                result = write(fh)
                 self._guard(fh.flush)
                 self._guard(os.fsync, fh.fileno())
-            self._guard(os.chmod, tmp, OBJECT_MODE)
-            final = self.path_for(key)
+            if mode is not None:
+                self._guard(os.chmod, tmp, mode)
+            final = final_path(result)
             self._make_parents(final)
-            # Replace even when the object exists: the bytes are identical by construction, the rename is
-            # atomic, a damaged copy gets healed and the fresh mtime tells the orphan sweeper it is in use.
             self._guard(os.replace, tmp, final)
             self._guard(_fsync_dir, final.parent)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        return key
+        return result
 
     def _delete(self, key: str) -> None:
         path = self.path_for(key)
@@ -176,24 +189,7 @@ class LocalStore(ObjectStore):
         return self.root / "named" / name
 
     def _put_named(self, name: str, data: bytes) -> None:
-        self._ensure_layout()
-        final = self._named_path(name)
-        self._make_parents(final)
-        try:
-            fd, tmp_name = tempfile.mkstemp(prefix="named-", suffix=".tmp", dir=self._tmp)
-        except OSError as exc:
-            raise self._unavailable(exc) from exc
-        tmp = Path(tmp_name)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                self._guard(fh.write, data)
-                self._guard(fh.flush)
-                self._guard(os.fsync, fh.fileno())
-            self._guard(os.replace, tmp, final)
-            self._guard(_fsync_dir, final.parent)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
+        self._write_atomically("named-", lambda fh: self._guard(fh.write, data), lambda _: self._named_path(name))
 
     def _get_named(self, name: str) -> bytes:
         try:
