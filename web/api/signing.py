@@ -27,9 +27,9 @@ from signing.routing import RoutingRefused, inbox
 from web.api.schemas import CompleteRequest, CompleteResponse, PrepareRequest, PrepareResponse, Queue
 from web.auth.principal import StaffPrincipal
 from web.decisions.credentials import ca_chain, signing_options
-from web.decisions.panel import ensure_permit, permit_of
+from web.decisions.panel import permit_of, permit_pdf_response
 from web.errors import ExplainedError
-from web.intake.common import application_for, find_application, may_see, send_object
+from web.intake.common import application_for, find_application, may_see
 from web.permissions import current_principal, requires
 from web.runtime import db_session, runtime
 
@@ -116,15 +116,7 @@ def queue() -> dict[str, Any]:
 def permit_pdf(tracking: str) -> Any:
     """The permit exactly as it stands before this official's signature (rendered now if it is the first)."""
     session = db_session()
-    application = application_for(session, _principal(), tracking)
-    permit = ensure_permit(session, application, _user())
-    if permit is None:
-        abort(404)
-    name = f"permit-{permit.permit_number}.pdf"
-    response = send_object(permit.current_pdf_sha256, media_type="application/pdf", filename=name, fallback=name,
-                           disposition="inline")
-    response.headers["X-Permit-Revision"] = permit.current_pdf_sha256
-    return response
+    return permit_pdf_response(session, application_for(session, _principal(), tracking), _user())
 
 
 @blp.route("/prepare", methods=["POST"])

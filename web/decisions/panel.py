@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from flask import Response, abort
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -28,6 +29,7 @@ from archive.models import (
 from archive.roles import Permission, Role
 from signing.routing import OPEN_STATUSES, RoutingRefused, inbox, prepare_permit
 from web.errors import N_
+from web.intake.common import send_object
 from web.runtime import runtime
 
 log = logging.getLogger(__name__)
@@ -137,6 +139,19 @@ def ensure_permit(session: Session, application: Application, user: User) -> Per
         log.info("permit of %s not prepared: %s", application.tracking_number, exc)
         return None
     return permit
+
+
+def permit_pdf_response(session: Session, application: Application, user: User) -> Response:
+    """The permit's current revision, inline, with that revision's hash in ``X-Permit-Revision``: the official reads
+    (and the desk agent fetches) exactly what they will sign. 404 if there is no permit for them yet."""
+    permit = ensure_permit(session, application, user)
+    if permit is None:
+        abort(404)
+    name = f"permit-{permit.permit_number}.pdf"
+    response = send_object(permit.current_pdf_sha256, media_type="application/pdf", filename=name, fallback=name,
+                           disposition="inline")
+    response.headers["X-Permit-Revision"] = permit.current_pdf_sha256
+    return response
 
 
 def build_panel(session: Session, application: Application, user: User) -> WorkflowPanel:

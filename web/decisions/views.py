@@ -42,9 +42,15 @@ from web.decisions.credentials import (
     pkcs11_credential,
     signing_options,
 )
-from web.decisions.panel import ACTION_LABELS, PERMIT_STATUS_LABELS, STEP_STATUS_LABELS, ensure_permit, permit_of
+from web.decisions.panel import (
+    ACTION_LABELS,
+    PERMIT_STATUS_LABELS,
+    STEP_STATUS_LABELS,
+    permit_of,
+    permit_pdf_response,
+)
 from web.errors import N_
-from web.intake.common import application_for, pick, send_object
+from web.intake.common import application_for, pick
 from web.intake.views import application_page
 from web.permissions import current_principal, requires
 from web.runtime import db_session, runtime
@@ -267,14 +273,7 @@ def permit_pdf(tracking: str) -> ResponseReturnValue:
     principal = _principal()
     session = db_session()
     application = application_for(session, principal, tracking)
-    permit = ensure_permit(session, application, _user(session, principal))
-    if permit is None:
-        abort(404)
-    name = f"permit-{permit.permit_number}.pdf"
-    response = send_object(permit.current_pdf_sha256, media_type="application/pdf", filename=name, fallback=name,
-                           disposition="inline")
-    response.headers["X-Permit-Revision"] = permit.current_pdf_sha256
-    return response
+    return permit_pdf_response(session, application, _user(session, principal))
 
 
 @bp.route("/applications/<tracking>/sign", methods=["POST"])
