@@ -10,7 +10,6 @@ from __future__ import annotations
 import email
 import email.policy
 import json
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,9 +26,6 @@ from sqlalchemy.orm import Session
 
 from archive.db import Database
 from archive.models import Application, DeliveryAttempt, Notification, Service
-from archive.store import open_store
-from archive.users import create_user
-from intake.catalogue import load_catalogue, sync_catalogue
 from intake.service import register_application
 from notify.delivery import LEASE, MAX_ATTEMPTS, deliver_due, deliver_one
 from notify.outbox import event_for
@@ -39,7 +35,16 @@ from signing.routing import decide, ensure_workflow, resubmit, sign_step
 from signing.signers import open_signer
 from sijill.settings import Settings, SettingsError
 from tests.local_servers import free_port
-from tests.test_routing import NOW, PKI_PASSWORD, PROPERTY, STAFF, World, credential, png, register_demo_certificates
+from tests.test_routing import (
+    NOW,
+    PKI_PASSWORD,
+    PROPERTY,
+    World,
+    build_world,
+    credential,
+    png,
+    register_demo_certificates,
+)
 
 EMAIL = "citizen@Example.ORG"
 PHONE = "01012345678"
@@ -119,30 +124,12 @@ def sms_gateway() -> Iterator[Gateway]:
         server.server_close()
 
 
-# --- the world: centres, staff, catalogue (as in tests/test_routing.py) -------------------------------------------
+# --- the world: centres, staff, catalogue (built by tests/test_routing.py) --------------------------------------------
 
 
 @pytest.fixture
 def world(database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
-    from archive.models import Centre
-
-    spool = tmp_path / "spool"
-    spool.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(spool))
-    monkeypatch.setattr("archive.users.hash_password", lambda password: "not-a-hash")
-    ids: dict[str, int] = {}
-    with database.session() as s:
-        s.add_all([
-            Centre(code="SOH-01", name_ar="مركز خدمات المواطنين بسوهاج", name_en="Sohag", governorate_code="26"),
-            Centre(code="QEN-01", name_ar="مركز خدمات المواطنين بقنا", name_en="Qena", governorate_code="27"),
-        ])  # fmt: skip
-        s.flush()
-        sync_catalogue(s, load_catalogue())
-        for name, (roles, department, centre) in STAFF.items():
-            user = create_user(s, name, "long enough pw", roles, f"الموظف {name}", centre)
-            user.department = department
-            ids[name] = user.id
-    return World(database=database, store=open_store((tmp_path / "objects").as_uri()), ids=ids)
+    return build_world(database, tmp_path, monkeypatch)
 
 
 @pytest.fixture(scope="module")

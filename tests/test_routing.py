@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -138,7 +137,12 @@ STAFF: dict[str, tuple[set[Role], str | None, str | None]] = {
 
 
 @pytest.fixture
-def world(database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+def world(database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+    return build_world(database, tmp_path, monkeypatch)
+
+
+def build_world(database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> World:
+    """Two centres, the catalogue and :data:`STAFF` (unhashed passwords: no test here logs in)."""
     spool = tmp_path / "spool"
     spool.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(spool))
@@ -157,7 +161,7 @@ def world(database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
             user = create_user(s, name, "long enough pw", roles, f"الموظف {name}", centre)
             user.department = department
             ids[name] = user.id
-    yield World(database=database, store=open_store((tmp_path / "objects").as_uri()), ids=ids)
+    return World(database=database, store=open_store((tmp_path / "objects").as_uri()), ids=ids)
 
 
 @pytest.fixture(scope="module")
