@@ -1,9 +1,11 @@
 """Faults with real processes: the web app killed mid-upload, the object store and the database going away and
 coming back. Afterwards no application is lost, duplicated or half-written, and queued work completes.
 
-The store and the database are taken down by cutting the network between them and Sijill (a TCP relay in front of
-the real S3 server or PostgreSQL that drops every connection and refuses new ones), so the servers other tests share
-keep running. A worker killed mid-page is in ``test_digitise.py``.
+The database is really restarted: a PostgreSQL cluster of the test's own is stopped (``pg_ctl stop -m fast``) and
+started again. The object store is taken down by cutting the network between it and Sijill (a TCP relay in front of
+the shared S3 server that drops every connection and refuses new ones): SeaweedFS takes ~25 s to stop cleanly and
+~20 s to start, and after a SIGKILL it answers errors for objects it had stored. A worker killed mid-page is in
+``test_digitise.py``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.fixtures.postgres import PrivateCluster, create_database
 from tests.fixtures.s3 import S3Server
 from tests.local_servers import TcpProxy, free_port
 from tests.sijill_process import run_sijill, serving, sijill_env
@@ -199,17 +202,14 @@ def test_object_store_down_refuses_cleanly_and_queued_pages_finish_when_it_is_ba
 
 
 def test_database_restart_is_survived_by_the_web_app_and_the_worker(
-    tmp_path: Path, fresh_postgres_database: str
+    tmp_path: Path, private_postgres: PrivateCluster
 ) -> None:
-    parts = urlsplit(fresh_postgres_database)
-    proxy = TcpProxy(parts.hostname or "127.0.0.1", parts.port or 5432)
-    proxy.start()
-    via_proxy = urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{parts.port}", f":{proxy.port}")))
+    database_url = create_database(private_postgres.url)
     data = tmp_path / "data"
-    env = sijill_env(data, database_url=via_proxy)
+    env = sijill_env(data, database_url=database_url)
     token = prepared(env)
     log = tmp_path / "run.log"
-    engine = create_engine(fresh_postgres_database.replace("postgresql://", "postgresql+psycopg://", 1))
+    engine = create_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
 
     def pg_count(sql: str) -> int:
         with engine.connect() as conn:
@@ -220,13 +220,14 @@ def test_database_restart_is_survived_by_the_web_app_and_the_worker(
             body, content_type = application_body(["بطاقة الرقم القومي", "عقد ملكية الأرض", "كروكي الموقع"])
             status, first = post(base, token, body, content_type)
             assert status == 201, first
-            proxy.stop()  # the database restarts: every connection is cut, new ones are refused for a while
+            private_postgres.stop_server()  # pg_ctl stop -m fast: every session ends, new ones are refused
 
             status, refused = post(base, token, *application_body(["مدينة سوهاج", "شارع الجمهورية", "حي الكوثر"]))
             assert status == 503, refused
+            assert refused.get("code") == "database_unavailable" and refused.get("error_ar"), refused
             time.sleep(3)
 
-            proxy.start()
+            private_postgres.start_server()
             pages = wait_until_read(base, token, first["tracking_number"], log)
             assert [p["status"] for p in pages] == ["done"] * 3, pages
             status, second = post(base, token, body, content_type)
@@ -235,5 +236,4 @@ def test_database_restart_is_survived_by_the_web_app_and_the_worker(
             assert [p["status"] for p in pages] == ["done"] * 3, pages
         assert count_rows(pg_count) == {"applications": 2, "documents": 6, "pages": 6}
     finally:
-        proxy.stop()
         engine.dispose()
