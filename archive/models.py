@@ -217,8 +217,9 @@ class Application(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     """created_at plus the service's legal duration in days: the governance deadline."""
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
-    """Moved on every change to the application or anything it owns (see ``archive.manifest``)."""
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow, index=True)
+    """Moved on every change to the application or anything it owns (see ``archive.manifest``); indexed for the
+    search index's lag check, which reads the recent changes."""
     manifest_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
     """The ``updated_at`` its newest manifest in the archive describes; behind ``updated_at`` means one is due."""
 
@@ -288,7 +289,7 @@ class Page(Base):
     words_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     """Object-store key of the word boxes (JSON)."""
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
 
     document: Mapped[Document] = relationship(back_populates="pages")
 
@@ -361,7 +362,7 @@ class WorkflowStep(Base):
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     """A named official the step was reassigned to; None means anyone holding the role in the department."""
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
     decision: Mapped[str | None] = mapped_column(String(16), nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
