@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import LargeBinary, Table, event, or_, select, true, update
+from sqlalchemy import ColumnElement, LargeBinary, Table, event, or_, select, true, update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.sqltypes import Date, DateTime
 
@@ -187,11 +187,30 @@ def write_application_manifest(session: Session, store: ObjectStore, application
     return name
 
 
+def _manifest_due() -> ColumnElement[bool]:
+    """An application's newest manifest is older than its last change (or it has none)."""
+    return or_(Application.manifest_at.is_(None), Application.manifest_at < Application.updated_at)
+
+
+def write_manifests_of(session: Session, store: ObjectStore, application_ids: Iterable[int]) -> int:
+    """Write, committing each, the manifests of these applications that are due: sent by workers right after the
+    commit that changed them, so the archive describes a change within seconds, not at the next beat run (which
+    still catches whatever this misses). Idempotent; returns how many were written."""
+    ids = sorted({int(i) for i in application_ids})
+    if not ids:
+        return 0
+    query = select(Application).where(Application.id.in_(ids), _manifest_due())
+    count = 0
+    for application in session.scalars(query).all():
+        write_application_manifest(session, store, application)
+        session.commit()
+        count += 1
+    return count
+
+
 def applications_due(session: Session, limit: int = 200) -> list[Application]:
     """Applications whose newest manifest is older than their last change, oldest change first."""
-    query = (select(Application)
-             .where(or_(Application.manifest_at.is_(None), Application.manifest_at < Application.updated_at))
-             .order_by(Application.updated_at).limit(limit))
+    query = select(Application).where(_manifest_due()).order_by(Application.updated_at).limit(limit)
     return list(session.scalars(query))
 
 

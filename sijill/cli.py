@@ -317,11 +317,12 @@ def import_command(ctx: click.Context, directory: Path, username: str | None, wa
 
 
 def _index_on_commit(settings: Settings, database: Database) -> None:
-    """Imported applications are queued for the search index like the web app's (see intake.indexing.watch)."""
+    """Imported applications are queued for their manifests and the search index like the web app's (see
+    intake.indexing.watch)."""
     from intake.indexing import watch
-    from worker.dispatch import enqueue_index
+    from worker.dispatch import records_changed
 
-    watch(database.sessions, lambda ids: enqueue_index(settings, ids))
+    watch(database.sessions, lambda ids: records_changed(settings, ids))
 
 
 def _open_workflow(database: Database, tracking_number: str | None) -> None:

@@ -25,6 +25,7 @@ from archive.manifest import (
     find_manifest_name,
     read_manifest,
     write_due_manifests,
+    write_manifests_of,
 )
 from archive.migrate import upgrade
 from archive.models import Application, Base
@@ -215,6 +216,35 @@ def test_every_change_writes_a_new_manifest_version(world: World) -> None:  # no
     old, new = (json.loads(world.store.get_named(v)) for v in versions)
     assert old["tables"]["applications"][0]["status"] == "received"
     assert new["tables"]["applications"][0]["status"] == "returned"
+
+
+def test_a_committed_change_is_archived_by_its_own_task_not_the_next_beat_run(
+    world: World, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    from types import SimpleNamespace
+
+    from intake.indexing import watch
+    from worker import tasks
+
+    changed: list[set[int]] = []
+    watch(world.database.sessions, changed.append)  # the hook the web app and workers install (they send the task)
+    with world.database.session() as s:
+        first, second = world.register(s), world.register(s)
+        ids, number = [first.id, second.id], first.tracking_number
+    assert set(ids) <= set().union(*changed)
+
+    monkeypatch.setattr("worker.tasks.worker_runtime", lambda: SimpleNamespace(database=world.database,
+                                                                               store=world.store))
+    assert tasks.write_application_manifests.run(ids) == {"applications": 2}
+    assert len(list(world.store.list_named(f"{APPLICATION_PREFIX}{number}/"))) == 1
+    assert tasks.write_application_manifests.run(ids) == {"applications": 0}  # idempotent: nothing is due
+    with world.database.session() as s:
+        app = s.get(Application, ids[0])
+        decide(s, app, world.user(s, "reviewer"), "return", reason="صورة البطاقة غير واضحة", now=NOW)
+    with world.database.session() as s:
+        assert write_manifests_of(s, world.store, [ids[0], 999_999]) == 1  # only the changed one; unknown ids pass
+        assert write_due_manifests(s, world.store).applications == 0  # nothing left for the beat job
+    assert len(list(world.store.list_named(f"{APPLICATION_PREFIX}{number}/"))) == 2
 
 
 def test_a_damaged_manifest_is_refused_by_its_hash(world: World, tmp_path: Path) -> None:  # noqa: F811

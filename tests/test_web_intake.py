@@ -105,6 +105,17 @@ def queued_messages(rt: Runtime, queue: str = "ocr") -> int:
                                 "WHERE q.name = ?", (queue,)).fetchone()[0])
 
 
+def queued_tasks(rt: Runtime, queue: str) -> set[str]:
+    """The names of the tasks waiting in ``queue`` on the embedded broker."""
+    import json
+
+    path = Path(rt.settings.broker_url.removeprefix("sqla+sqlite:///"))
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT m.payload FROM kombu_message m JOIN kombu_queue q ON q.id = m.queue_id "
+                            "WHERE q.name = ?", (queue,)).fetchall()
+    return {json.loads(payload)["headers"]["task"] for (payload,) in rows}
+
+
 def closed_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -145,7 +156,8 @@ def test_clerk_registers_an_application_with_png_tiff_and_pdf(rt: Runtime, login
         assert len(pages) == 4 and {p.status for p in pages} == {OcrStatus.PENDING}
         assert application.created_by is not None and application.created_by.username == ROLE_USERS[Role.CLERK]
     assert queued_messages(rt) == 4  # one OCR task per page on the embedded broker
-    assert queued_messages(rt, "celery") >= 1  # and the new application queued for the search index
+    # and the new application queued for its manifest and the search index
+    assert queued_tasks(rt, "celery") >= {"archive.manifest", "search.index"}
 
     receipt = client.get(f"/applications/{tracking}/receipt.pdf")
     assert receipt.status_code == 200 and receipt.mimetype == "application/pdf"

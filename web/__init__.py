@@ -15,13 +15,14 @@ csrf = CSRFProtect()
 
 
 def _index_on_commit(rt: object) -> None:
-    """Every committed change to an application is queued for the search index (never indexed in the request)."""
+    """Every committed change to an application is queued for its manifest and the search index (never done in the
+    request)."""
     from intake.indexing import watch
     from web.runtime import Runtime
-    from worker.dispatch import enqueue_index
+    from worker.dispatch import records_changed
 
     assert isinstance(rt, Runtime)
-    watch(rt.db.sessions, lambda ids: enqueue_index(rt.settings, ids))
+    watch(rt.db.sessions, lambda ids: records_changed(rt.settings, ids))
 
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:

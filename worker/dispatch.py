@@ -37,6 +37,28 @@ def enqueue_pages(settings: Settings, page_ids: Iterable[int]) -> int:
     return count
 
 
+def records_changed(settings: Settings, application_ids: Iterable[int]) -> None:
+    """After a commit that changed these applications: queue their manifests and their search indexing."""
+    ids = sorted({int(i) for i in application_ids})
+    enqueue_manifests(settings, ids)
+    enqueue_index(settings, ids)
+
+
+def enqueue_manifests(settings: Settings, application_ids: Iterable[int]) -> bool:
+    """Ask a worker to write these applications' manifests; never raises (the ``archive.manifests`` beat task
+    writes whatever is due a minute later)."""
+    ids = sorted({int(i) for i in application_ids})
+    if not ids:
+        return True
+    try:
+        _app(settings).send_task("archive.manifest", args=(ids,), ignore_result=True, retry=True,
+                                 retry_policy=RETRY_POLICY)
+    except Exception as exc:  # any broker fault
+        log.warning("manifests of applications %s not queued (%s); archive.manifests will write them", ids, exc)
+        return False
+    return True
+
+
 def enqueue_index(settings: Settings, application_ids: Iterable[int]) -> bool:
     """Ask a worker to index these applications; never raises (the ``search.catch_up`` beat task repairs a miss).
 

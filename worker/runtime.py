@@ -33,11 +33,12 @@ _runtime: WorkerRuntime | None = None
 
 
 def _watch_changes(rt: WorkerRuntime) -> None:
-    """Changes a task commits (workflows opened by the beat task, …) are indexed like the web app's."""
+    """Changes a task commits (pages read, workflows opened by the beat task, …) get manifests and are indexed like
+    the web app's."""
     from intake.indexing import watch
-    from worker.dispatch import enqueue_index
+    from worker.dispatch import records_changed
 
-    watch(rt.database.sessions, lambda ids: enqueue_index(rt.settings, ids))
+    watch(rt.database.sessions, lambda ids: records_changed(rt.settings, ids))
 
 
 def worker_runtime() -> WorkerRuntime:

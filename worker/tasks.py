@@ -165,6 +165,20 @@ def write_manifests() -> dict[str, Any]:
     with rt.database.session() as session:
         run = write_due_manifests(session, rt.store)
     return {"applications": run.applications, "system": run.system, "audit_events": run.audit_events}
+@shared_task(name="archive.manifest", bind=True, max_retries=8)
+def write_application_manifests(self: Task, application_ids: list[int]) -> dict[str, Any]:
+    """Write the manifests of these just-changed applications (the beat job ``archive.manifests`` catches misses)."""
+    from archive.manifest import write_manifests_of
+
+    rt = worker_runtime()
+    try:
+        with rt.database.session() as session:
+            count = write_manifests_of(session, rt.store, application_ids)
+    except TRANSIENT as exc:
+        raise self.retry(exc=exc, countdown=min(300, 5 * 2**self.request.retries)) from exc
+    return {"applications": count}
+
+
 @shared_task(name="permits.renew_timestamps")
 def renew_permit_timestamps() -> dict[str, Any]:
     """Give issued permits their document timestamp (B-LTA) and renew it before the TSA certificate ends. Idempotent:
