@@ -45,32 +45,27 @@ def records_changed(settings: Settings, application_ids: Iterable[int]) -> None:
 
 
 def enqueue_manifests(settings: Settings, application_ids: Iterable[int]) -> bool:
-    """Ask a worker to write these applications' manifests; never raises (the ``archive.manifests`` beat task
-    writes whatever is due a minute later)."""
-    ids = sorted({int(i) for i in application_ids})
-    if not ids:
-        return True
-    try:
-        _app(settings).send_task("archive.manifest", args=(ids,), ignore_result=True, retry=True,
-                                 retry_policy=RETRY_POLICY)
-    except Exception as exc:  # any broker fault
-        log.warning("manifests of applications %s not queued (%s); archive.manifests will write them", ids, exc)
-        return False
-    return True
+    """Ask a worker to write these applications' manifests (the ``archive.manifests`` beat task writes a miss)."""
+    return _send_after_commit(settings, "archive.manifest", application_ids, repaired_by="archive.manifests")
 
 
 def enqueue_index(settings: Settings, application_ids: Iterable[int]) -> bool:
-    """Ask a worker to index these applications; never raises (the ``search.catch_up`` beat task repairs a miss).
+    """Ask a worker to index these applications (the ``search.catch_up`` beat task indexes a miss)."""
+    return _send_after_commit(settings, "search.index", application_ids, repaired_by="search.catch_up")
 
-    Called right after a commit, when the change is already safe: a broker fault must not turn it into an error.
+
+def _send_after_commit(settings: Settings, task: str, application_ids: Iterable[int], *, repaired_by: str) -> bool:
+    """Send ``task`` for these applications; never raises, returns whether it was queued.
+
+    Called right after a commit, when the change is already safe: a broker fault must not turn it into an error,
+    and the beat task ``repaired_by`` does the work later.
     """
     ids = sorted({int(i) for i in application_ids})
     if not ids:
         return True
     try:
-        _app(settings).send_task("search.index", args=(ids,), ignore_result=True, retry=True,
-                                 retry_policy=RETRY_POLICY)
+        _app(settings).send_task(task, args=(ids,), ignore_result=True, retry=True, retry_policy=RETRY_POLICY)
     except Exception as exc:  # any broker fault
-        log.warning("search indexing of applications %s not queued (%s); search.catch_up will index them", ids, exc)
+        log.warning("%s of applications %s not queued (%s); %s will do it", task, ids, exc, repaired_by)
         return False
     return True
