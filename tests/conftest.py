@@ -17,10 +17,19 @@ pytest_plugins = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _fresh_now() -> None:
+    """``tests.clock.NOW`` is the moment this test starts."""
+    from tests import clock
+
+    clock.reset()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _demo_certificates_valid_from_yesterday() -> Iterator[None]:
-    """Test modules take their NOW at import, which in a long suite is minutes before a DEMO PKI is made; the DEMO
-    certificates must already be valid then (in production the DEMO PKI keeps its five minutes of clock skew)."""
+    """Module-scoped DEMO PKIs are made after some of their tests' moments (``clock.NOW`` of the module's first test,
+    signatures dated a little back); the DEMO certificates must already be valid then (in production the DEMO PKI
+    keeps its five minutes of clock skew)."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("signing.dev_pki.CLOCK_SKEW", dt.timedelta(days=1))
         yield

@@ -19,8 +19,9 @@ from archive.models import Application, User
 from intake.inquiry import InquiryInvalid, inquire
 from intake.tracking import format_tracking
 from signing.routing import decide
+from tests import clock
 from tests.fixtures.app import csrf_token_from
-from tests.test_web_routing import NAME, NATIONAL_ID, NOW, PHONE, REVIEWER, World, make_world
+from tests.test_web_routing import NAME, NATIONAL_ID, PHONE, REVIEWER, World, make_world
 
 RIGHT = NATIONAL_ID[-4:]
 WRONG = "9999" if RIGHT != "9999" else "1111"
@@ -41,12 +42,12 @@ def ask(client: FlaskClient, number: str, digits: str) -> tuple[int, str]:
 
 
 def returned_application(world: World) -> str:
-    tracking = world.register(at=NOW - timedelta(days=3))
+    tracking = world.register(at=clock.NOW - timedelta(days=3))
     with world.session() as s:
         application = s.scalar(select(Application).where(Application.tracking_number == tracking))
         reviewer = s.scalar(select(User).where(User.username == REVIEWER))
         assert application is not None and reviewer is not None
-        decide(s, application, reviewer, "return", reason=RETURN_REASON, now=NOW - timedelta(days=1))
+        decide(s, application, reviewer, "return", reason=RETURN_REASON, now=clock.NOW - timedelta(days=1))
     return tracking
 
 

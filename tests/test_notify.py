@@ -34,9 +34,9 @@ from signing.dev_pki import DemoPki, create_demo_pki
 from signing.routing import decide, ensure_workflow, resubmit, sign_step
 from signing.signers import open_signer
 from sijill.settings import Settings, SettingsError
+from tests import clock
 from tests.local_servers import free_port
 from tests.test_routing import (
-    NOW,
     PKI_PASSWORD,
     PROPERTY,
     World,
@@ -148,9 +148,9 @@ def register(world: World, s: Session, service: str = "VALIDITY", email_address:
         s, world.store, centre_code="SOH-01", service_code=service, applicant_name="محمد أحمد علي",
         national_id="29001012601234", applicant_phone=PHONE, applicant_email=email_address, details=PROPERTY,
         uploads=[Upload("ID_COPY", "id.png", io.BytesIO(png()))], created_by=world.user(s, "clerk"),
-        channel="window", incomplete_reason="باقي المستندات لاحقًا", limits=Limits(), now=NOW,
+        channel="window", incomplete_reason="باقي المستندات لاحقًا", limits=Limits(), now=clock.NOW,
     )  # fmt: skip
-    ensure_workflow(s, result.application, now=NOW)
+    ensure_workflow(s, result.application, now=clock.NOW)
     return result.application
 
 
@@ -191,20 +191,20 @@ def test_each_state_change_writes_its_messages_in_the_same_transaction(
     with world.database.session() as s:
         app = s.get(Application, app_id)
         assert app is not None
-        decide(s, app, world.user(s, "reviewer"), "return", reason=RETURN_REASON, now=NOW)
+        decide(s, app, world.user(s, "reviewer"), "return", reason=RETURN_REASON, now=clock.NOW)
         returned = s.scalars(select(Notification).where(Notification.event == "returned")).all()
         assert [n.channel for n in returned] == ["sms", "email"]
         assert all(RETURN_REASON in n.body for n in returned)
     with world.database.session() as s:
         app = s.get(Application, app_id)
         assert app is not None
-        resubmit(s, app, world.user(s, "clerk"), now=NOW)  # back into review: nothing to tell
-        decide(s, app, world.user(s, "reviewer"), "recommend", now=NOW)  # internal step: nothing
+        resubmit(s, app, world.user(s, "clerk"), now=clock.NOW)  # back into review: nothing to tell
+        decide(s, app, world.user(s, "reviewer"), "recommend", now=clock.NOW)  # internal step: nothing
         assert [e for e, _ in outbox(s, app_id)] == ["received"] * 2 + ["returned"] * 2
     with world.database.session() as s, open_signer(credential(demo_pki, "head.eng")) as signer:
         app = s.get(Application, app_id)
         assert app is not None
-        sign_step(s, world.store, app, world.user(s, "head.eng"), signer, now=NOW, revocation="off",
+        sign_step(s, world.store, app, world.user(s, "head.eng"), signer, now=clock.NOW, revocation="off",
                   base_url="https://sijill.example.eg")
         assert app.status == "issued"
         # The last signature is two transitions (sign → approved, issue → issued): one message, the permit is ready.
@@ -219,12 +219,12 @@ def test_each_state_change_writes_its_messages_in_the_same_transaction(
     with pytest.raises(RoutingRefused), world.database.session() as s:
         other = s.get(Application, other_id)
         assert other is not None
-        decide(s, other, world.user(s, "reviewer"), "reject", reason=None, now=NOW)
+        decide(s, other, world.user(s, "reviewer"), "reject", reason=None, now=clock.NOW)
     with world.database.session() as s:
         assert outbox(s, other_id) == [("received", "sms")]  # no e-mail address given: SMS only
         other = s.get(Application, other_id)
         assert other is not None
-        decide(s, other, world.user(s, "reviewer"), "reject", reason="مخالفة لاشتراطات التنظيم", now=NOW)
+        decide(s, other, world.user(s, "reviewer"), "reject", reason="مخالفة لاشتراطات التنظيم", now=clock.NOW)
         assert outbox(s, other_id) == [("received", "sms"), ("rejected", "sms")]
         rejected = s.scalars(select(Notification).where(Notification.event == "rejected")).one()
         assert "رُفض طلبك" in rejected.body and "مخالفة" not in rejected.body  # the reason is told at the centre
@@ -232,7 +232,7 @@ def test_each_state_change_writes_its_messages_in_the_same_transaction(
     # Through the real SMTP server: one e-mail per event the citizen with an address went through, in order.
     smtp_url, mailbox = smtp_server
     report = deliver_due(world.database, {"sms": LogSender(), "email": email_sender(smtp_url)},
-                         now=NOW + timedelta(minutes=1))
+                         now=clock.NOW + timedelta(minutes=1))
     assert (report.sent, report.failed) == (8, 0)  # 3 e-mails and 5 SMS
     with world.database.session() as s:
         tracking = s.scalar(select(Application.tracking_number).where(Application.id == app_id))
@@ -251,7 +251,7 @@ def test_a_chain_without_signatures_tells_the_citizen_it_was_approved(world: Wor
         service.definition = definition
     with world.database.session() as s:
         app = register(world, s)
-        decide(s, app, world.user(s, "reviewer"), "recommend", now=NOW)
+        decide(s, app, world.user(s, "reviewer"), "recommend", now=clock.NOW)
         assert app.status == "approved"
         assert outbox(s, app.id)[-2:] == [("approved", "sms"), ("approved", "email")]
 
@@ -275,10 +275,10 @@ def test_messages_go_through_the_real_smtp_server_and_the_sms_gateway(
     smtp_url, mailbox = smtp_server
     with world.database.session() as s:
         app = register(world, s)
-        decide(s, app, world.user(s, "reviewer"), "return", reason=RETURN_REASON, now=NOW)
+        decide(s, app, world.user(s, "reviewer"), "return", reason=RETURN_REASON, now=clock.NOW)
         tracking = app.tracking_number
     senders = {"sms": sms_sender(sms_gateway.url), "email": email_sender(smtp_url)}
-    report = deliver_due(world.database, senders, now=NOW + timedelta(seconds=1))
+    report = deliver_due(world.database, senders, now=clock.NOW + timedelta(seconds=1))
     assert (report.sent, report.retrying, report.failed) == (4, 0, 0)
 
     assert [rcpt for _, rcpt, _ in mailbox.messages] == [["citizen@example.org"]] * 2
@@ -301,7 +301,7 @@ def test_messages_go_through_the_real_smtp_server_and_the_sms_gateway(
         assert len(attempts) == 4 and all(a.ok for a in attempts)
         assert {a.sender for a in attempts} == {"smtp", "http"}
     # Nothing is sent twice.
-    assert deliver_due(world.database, senders, now=NOW + timedelta(hours=1)).attempted == 0
+    assert deliver_due(world.database, senders, now=clock.NOW + timedelta(hours=1)).attempted == 0
     assert len(mailbox.messages) == 2 and len(sms_gateway.received) == 2
 
 
@@ -314,7 +314,7 @@ def test_temporary_failures_are_retried_with_back_off_and_permanent_ones_given_u
     port = free_port()  # nothing listens there: the SMTP server is "down"
     senders = {"sms": HttpSmsSender(sms_gateway.url), "email": SmtpSender(f"smtp://127.0.0.1:{port}")}
     sms_gateway.script = [503, 503]
-    t0 = NOW + timedelta(seconds=1)
+    t0 = clock.NOW + timedelta(seconds=1)
     report = deliver_due(world.database, senders, now=t0)
     assert (report.sent, report.retrying, report.failed) == (0, 2, 0)
     assert deliver_due(world.database, senders, now=t0 + timedelta(seconds=59)).attempted == 0  # backing off
@@ -352,7 +352,7 @@ def test_a_gateway_refusal_fails_at_once_and_attempts_are_capped(world: World, s
         first = register(world, s, email_address=None).id
     sms_gateway.script = [400]
     senders = {"sms": HttpSmsSender(sms_gateway.url)}
-    assert deliver_due(world.database, senders, now=NOW + timedelta(seconds=1)).failed == 1
+    assert deliver_due(world.database, senders, now=clock.NOW + timedelta(seconds=1)).failed == 1
     with world.database.session() as s:
         row = s.scalars(select(Notification).where(Notification.application_id == first)).one()
         assert row.status == "failed" and row.attempts == 1
@@ -360,7 +360,7 @@ def test_a_gateway_refusal_fails_at_once_and_attempts_are_capped(world: World, s
     with world.database.session() as s:
         second = register(world, s, email_address=None).id
     sms_gateway.script = [503] * MAX_ATTEMPTS
-    moment = NOW + timedelta(seconds=1)
+    moment = clock.NOW + timedelta(seconds=1)
     for _ in range(MAX_ATTEMPTS):
         deliver_due(world.database, senders, now=moment)
         moment += timedelta(days=1)
@@ -377,11 +377,11 @@ def test_a_claimed_message_is_sent_once_and_reclaimed_after_a_dead_worker_lease(
     # A worker claimed it and died before recording the outcome.
     with world.database.session() as s:
         s.execute(update(Notification).where(Notification.id == notification_id)
-                  .values(status="sending", claimed_at=NOW, attempts=1))
+                  .values(status="sending", claimed_at=clock.NOW, attempts=1))
     senders = {"sms": LogSender()}
-    assert deliver_one(world.database, senders, notification_id, now=NOW + LEASE - timedelta(seconds=1)) is None
-    assert deliver_one(world.database, senders, notification_id, now=NOW + LEASE) == "sent"
-    assert deliver_one(world.database, senders, notification_id, now=NOW + LEASE) is None  # already sent
+    assert deliver_one(world.database, senders, notification_id, now=clock.NOW + LEASE - timedelta(seconds=1)) is None
+    assert deliver_one(world.database, senders, notification_id, now=clock.NOW + LEASE) == "sent"
+    assert deliver_one(world.database, senders, notification_id, now=clock.NOW + LEASE) is None  # already sent
     with world.database.session() as s:
         row = s.get(Notification, notification_id)
         assert row is not None and row.attempts == 2 and len(row.deliveries) == 1

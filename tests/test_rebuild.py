@@ -38,9 +38,9 @@ from search.model import Filters, Query
 from signing.routing import decide, prepare_permit, revoke_permit, sign_step
 from signing.signers import open_signer
 from sijill.settings import Settings
+from tests import clock
 from tests.test_routing import (
     BASE_URL,
-    NOW,
     TOKEN,
     World,
     credential,
@@ -110,31 +110,31 @@ def test_rebuild_brings_every_record_back(
     with db.session() as s:
         numbers["received"] = w.register(s).tracking_number
         returned = w.register(s)
-        decide(s, returned, w.user(s, "reviewer"), "return", reason="ينقص عقد الملكية", now=NOW)
+        decide(s, returned, w.user(s, "reviewer"), "return", reason="ينقص عقد الملكية", now=clock.NOW)
         numbers["returned"] = returned.tracking_number
         rejected = w.register(s)
-        decide(s, rejected, w.user(s, "reviewer"), "reject", reason="مخالف للاشتراطات", now=NOW)
+        decide(s, rejected, w.user(s, "reviewer"), "reject", reason="مخالف للاشتراطات", now=clock.NOW)
         numbers["rejected"] = rejected.tracking_number
         review = w.register(s)
-        decide(s, review, w.user(s, "reviewer"), "recommend", now=NOW)
+        decide(s, review, w.user(s, "reviewer"), "recommend", now=clock.NOW)
         numbers["awaiting"] = review.tracking_number
     permits: dict[str, str] = {}
     for label in ("issued", "revoked"):
         with db.session() as s:
             app = w.register(s)
-            decide(s, app, w.user(s, "reviewer"), "recommend", now=NOW)
-            permit = prepare_permit(s, w.store, app, base_url=BASE_URL, now=NOW)
+            decide(s, app, w.user(s, "reviewer"), "recommend", now=clock.NOW)
+            permit = prepare_permit(s, w.store, app, base_url=BASE_URL, now=clock.NOW)
             numbers[label], permits[label] = app.tracking_number, permit.permit_number
         for signer_name in ("head.eng", "council.head"):
             with db.session() as s, open_signer(credential(demo_pki, signer_name)) as signer:
                 app = s.get(Application, s.query(Application.id).filter_by(tracking_number=numbers[label]).scalar())
                 assert app is not None
-                sign_step(s, w.store, app, w.user(s, signer_name), signer, now=NOW, revocation="off")
+                sign_step(s, w.store, app, w.user(s, signer_name), signer, now=clock.NOW, revocation="off")
     with db.session() as s:
         from archive.models import Permit
 
         revoked = s.query(Permit).filter_by(permit_number=permits["revoked"]).one()
-        revoke_permit(s, revoked, w.user(s, "admin"), reason="صدر بالخطأ", now=NOW)
+        revoke_permit(s, revoked, w.user(s, "admin"), reason="صدر بالخطأ", now=clock.NOW)
 
     with db.session() as s:
         run = write_due_manifests(s, w.store)
@@ -190,7 +190,7 @@ def test_rebuild_brings_every_record_back(
     # a rebuilt database hands out the next tracking number, never a used one, and ids keep counting up
     with db.session() as s:
         centre = s.query(Application).first().centre  # type: ignore[union-attr]
-        fresh = parse_tracking(allocate(s, centre, NOW.year))
+        fresh = parse_tracking(allocate(s, centre, clock.NOW.year))
         assert fresh is not None and fresh.sequence == 7
         s.rollback()
     with db.session() as s:
@@ -208,7 +208,7 @@ def test_every_change_writes_a_new_manifest_version(world: World) -> None:  # no
         write_due_manifests(s, world.store)
     with db.session() as s:
         app = s.query(Application).filter_by(tracking_number=number).one()
-        decide(s, app, world.user(s, "reviewer"), "return", reason="صورة البطاقة غير واضحة", now=NOW)
+        decide(s, app, world.user(s, "reviewer"), "return", reason="صورة البطاقة غير واضحة", now=clock.NOW)
     with db.session() as s:
         assert write_due_manifests(s, world.store).applications == 1
     versions = list(world.store.list_named(f"{APPLICATION_PREFIX}{number}/"))
@@ -240,7 +240,7 @@ def test_a_committed_change_is_archived_by_its_own_task_not_the_next_beat_run(
     assert tasks.write_application_manifests.run(ids) == {"applications": 0}  # idempotent: nothing is due
     with world.database.session() as s:
         app = s.get(Application, ids[0])
-        decide(s, app, world.user(s, "reviewer"), "return", reason="صورة البطاقة غير واضحة", now=NOW)
+        decide(s, app, world.user(s, "reviewer"), "return", reason="صورة البطاقة غير واضحة", now=clock.NOW)
     with world.database.session() as s:
         assert write_manifests_of(s, world.store, [ids[0], 999_999]) == 1  # only the changed one; unknown ids pass
         assert write_due_manifests(s, world.store).applications == 0  # nothing left for the beat job

@@ -63,8 +63,8 @@ from signing.routing import (
 from signing.routing import add_trust_root as add_root
 from signing.routing_errors import RoutingRefused
 from signing.signers import Pkcs12Credential, open_signer
+from tests import clock
 
-NOW = datetime.now(UTC).replace(microsecond=0)
 """The real clock: the DEMO certificates are valid from the moment they are made."""
 BASE_URL = "https://sijill.example.eg"
 PKI_PASSWORD = b"demo-pki-password"
@@ -94,8 +94,9 @@ class World:
 
     def register(
         self, session: Session, clerk: str = "clerk", *, centre: str = "SOH-01", service: str = "BUILD-PERMIT",
-        at: datetime = NOW,
+        at: datetime | None = None,
     ) -> Application:
+        at = at or clock.NOW
         result = register_application(
             session,
             self.store,
@@ -168,8 +169,7 @@ def build_world(database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def demo_pki(tmp_path_factory: pytest.TempPathFactory) -> DemoPki:
     signers = [("head.eng", "رئيس الإدارة الهندسية - تجريبي"), ("council.head", "رئيس مجلس المدينة - تجريبي"),
                ("stranger", "شخص غير مسجل - تجريبي")]
-    # NOW was taken when this module was imported, maybe minutes before this runs in a long suite: the certificates
-    # must already be valid then.
+    # Made once for the module; tests sign at clock.NOW or earlier moments, so the certificates start a day early.
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr("signing.dev_pki.CLOCK_SKEW", timedelta(days=1))
         return create_demo_pki(tmp_path_factory.mktemp("pki") / "demo", signers, PKI_PASSWORD)
@@ -223,9 +223,9 @@ def count(session: Session, model: Any) -> int:
     return int(session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def inbox_ids(world: World, name: str, now: datetime = NOW) -> list[int]:
+def inbox_ids(world: World, name: str, now: datetime | None = None) -> list[int]:
     with world.database.session() as s:
-        return [item.application.id for item in inbox(s, world.user(s, name), now=now)]
+        return [item.application.id for item in inbox(s, world.user(s, name), now=now or clock.NOW)]
 
 
 def aware(value: datetime) -> datetime:
@@ -248,7 +248,7 @@ def test_chain_is_a_snapshot_of_the_catalogue(world: World) -> None:
             (2, "approve_council", "signer", "council", True, "waiting"),
         ]
         assert steps[2].title_ar == "رئيس مجلس المدينة" and steps[2].title_en == "Head of the city council"
-        assert aware(steps[0].activated_at) == NOW  # type: ignore[arg-type]
+        assert aware(steps[0].activated_at) == clock.NOW  # type: ignore[arg-type]
         assert app.status == "received"
         (opened,) = transitions(s, app_id)
         assert (opened.action, opened.actor_id, opened.from_status, opened.to_status) == (
@@ -272,12 +272,12 @@ def test_pending_workflows_are_opened_once(world: World) -> None:
                 s, world.store, centre_code="SOH-01", service_code="VALIDITY", applicant_name="منى علي",
                 national_id="29001012601234", applicant_phone="01012345678", details=PROPERTY,
                 uploads=[Upload("ID_COPY", "id.png", io.BytesIO(png()))], created_by=clerk, channel="window",
-                incomplete_reason="لاحقًا", limits=Limits(), now=NOW,
+                incomplete_reason="لاحقًا", limits=Limits(), now=clock.NOW,
             )
     with world.database.session() as s:
-        assert open_pending_workflows(s, now=NOW) == 2
+        assert open_pending_workflows(s, now=clock.NOW) == 2
     with world.database.session() as s:
-        assert open_pending_workflows(s, now=NOW) == 0
+        assert open_pending_workflows(s, now=clock.NOW) == 0
         assert count(s, WorkflowStep) == 4
 
 
@@ -286,10 +286,10 @@ def test_pending_workflows_are_opened_once(world: World) -> None:
 
 def test_inbox_is_scoped_by_role_department_and_centre_oldest_first(world: World) -> None:
     with world.database.session() as s:
-        newer = world.register(s, at=NOW - timedelta(days=1)).id
-        older = world.register(s, at=NOW - timedelta(days=5)).id
-        qena = world.register(s, "clerk.qen", centre="QEN-01", at=NOW - timedelta(days=3)).id
-        shop = world.register(s, service="SHOP-LICENCE", at=NOW - timedelta(days=2)).id
+        newer = world.register(s, at=clock.NOW - timedelta(days=1)).id
+        older = world.register(s, at=clock.NOW - timedelta(days=5)).id
+        qena = world.register(s, "clerk.qen", centre="QEN-01", at=clock.NOW - timedelta(days=3)).id
+        shop = world.register(s, service="SHOP-LICENCE", at=clock.NOW - timedelta(days=2)).id
 
     assert inbox_ids(world, "reviewer") == [older, newer]
     assert inbox_ids(world, "reviewer.qen") == [qena]
@@ -299,23 +299,23 @@ def test_inbox_is_scoped_by_role_department_and_centre_oldest_first(world: World
         assert inbox_ids(world, nobody) == [], nobody
 
     with world.database.session() as s:
-        (item, _) = inbox(s, world.user(s, "reviewer"), now=NOW)
+        (item, _) = inbox(s, world.user(s, "reviewer"), now=clock.NOW)
         assert (item.position, item.of, item.step.step) == (1, 3, "recommend")
         assert item.overdue is False
         due = aware(item.application.due_at)
-        assert due == NOW - timedelta(days=5) + timedelta(days=30)
-        assert item.days_left == (due.astimezone(EGYPT).date() - NOW.astimezone(EGYPT).date()).days
-        late = inbox(s, world.user(s, "reviewer"), now=NOW + timedelta(days=26))
+        assert due == clock.NOW - timedelta(days=5) + timedelta(days=30)
+        assert item.days_left == (due.astimezone(EGYPT).date() - clock.NOW.astimezone(EGYPT).date()).days
+        late = inbox(s, world.user(s, "reviewer"), now=clock.NOW + timedelta(days=26))
         assert [(i.application.id, i.overdue) for i in late] == [(older, True), (newer, False)]
         assert late[0].days_left < 0 < late[1].days_left
 
         # after the recommendation the file moves to the head of engineering, step 2 of 3
-        decide(s, get_app(s, older), world.user(s, "reviewer"), "recommend", now=NOW)
+        decide(s, get_app(s, older), world.user(s, "reviewer"), "recommend", now=clock.NOW)
     assert inbox_ids(world, "reviewer") == [newer]
     assert inbox_ids(world, "head.eng") == [older]
     assert inbox_ids(world, "head.eng.qen") == []
     with world.database.session() as s:
-        (item,) = inbox(s, world.user(s, "head.eng"), now=NOW)
+        (item,) = inbox(s, world.user(s, "head.eng"), now=clock.NOW)
         assert (item.position, item.of, item.application.status) == (2, 3, "awaiting_signature")
         inactive = world.user(s, "reviewer")
         inactive.active = False
@@ -335,24 +335,24 @@ def test_the_clerk_who_took_it_in_never_decides(world: World) -> None:
         app = get_app(s, own)
         me = world.user(s, "clerk.reviewer")
         for action in ("recommend", "approve"):
-            refused("one_stop", decide, s, app, me, action, now=NOW)
-        refused("one_stop", decide, s, app, me, "reject", reason="لا", now=NOW)
-        refused("one_stop", reassign, s, app, 0, me, world.user(s, "head.eng"), reason="إجازة", now=NOW)
+            refused("one_stop", decide, s, app, me, action, now=clock.NOW)
+        refused("one_stop", decide, s, app, me, "reject", reason="لا", now=clock.NOW)
+        refused("one_stop", reassign, s, app, 0, me, world.user(s, "head.eng"), reason="إجازة", now=clock.NOW)
         assert app.status == "received" and len(transitions(s, own)) == 1
         # anyone else in the department may act on it, and the clerk-reviewer on files of others
-        decide(s, get_app(s, other), me, "recommend", now=NOW)
+        decide(s, get_app(s, other), me, "recommend", now=clock.NOW)
 
 
 def test_a_clerk_who_is_also_a_signer_cannot_sign_what_they_took_in(world: World, demo_pki: DemoPki) -> None:
     with world.database.session() as s:
         app = world.register(s, "clerk.signer")
-        decide(s, app, world.user(s, "reviewer"), "recommend", now=NOW)
+        decide(s, app, world.user(s, "reviewer"), "recommend", now=clock.NOW)
         app_id = app.id
     assert inbox_ids(world, "clerk.signer") == []
     assert inbox_ids(world, "head.eng") == [app_id]
     with world.database.session() as s, open_signer(credential(demo_pki, "head.eng")) as signer:
         app = get_app(s, app_id)
-        refused("one_stop", sign_step, s, world.store, app, world.user(s, "clerk.signer"), signer, now=NOW,
+        refused("one_stop", sign_step, s, world.store, app, world.user(s, "clerk.signer"), signer, now=clock.NOW,
                 revocation="off", base_url=BASE_URL)
     with world.database.session() as s:
         assert count(s, Permit) == 0
@@ -361,15 +361,15 @@ def test_a_clerk_who_is_also_a_signer_cannot_sign_what_they_took_in(world: World
 def test_only_the_steps_officials_act(world: World) -> None:
     with world.database.session() as s:
         app = world.register(s)
-        refused("not_permitted", decide, s, app, world.user(s, "auditor"), "recommend", now=NOW)
-        refused("not_permitted", decide, s, app, world.user(s, "head.eng"), "recommend", now=NOW)
-        refused("not_your_step", decide, s, app, world.user(s, "reviewer.qen"), "recommend", now=NOW)
-        refused("not_your_step", decide, s, app, world.user(s, "inspector"), "recommend", now=NOW)
-        refused("not_your_step", decide, s, app, world.user(s, "reviewer.nodept"), "recommend", now=NOW)
-        decide(s, app, world.user(s, "reviewer.all"), "recommend", now=NOW)
+        refused("not_permitted", decide, s, app, world.user(s, "auditor"), "recommend", now=clock.NOW)
+        refused("not_permitted", decide, s, app, world.user(s, "head.eng"), "recommend", now=clock.NOW)
+        refused("not_your_step", decide, s, app, world.user(s, "reviewer.qen"), "recommend", now=clock.NOW)
+        refused("not_your_step", decide, s, app, world.user(s, "inspector"), "recommend", now=clock.NOW)
+        refused("not_your_step", decide, s, app, world.user(s, "reviewer.nodept"), "recommend", now=clock.NOW)
+        decide(s, app, world.user(s, "reviewer.all"), "recommend", now=clock.NOW)
         # the signer step is approved by signing, not by a decision
-        refused("wrong_state", decide, s, app, world.user(s, "head.eng"), "approve", now=NOW)
-        refused("not_your_step", decide, s, app, world.user(s, "head.eng.qen"), "reject", reason="x", now=NOW)
+        refused("wrong_state", decide, s, app, world.user(s, "head.eng"), "approve", now=clock.NOW)
+        refused("not_your_step", decide, s, app, world.user(s, "head.eng.qen"), "reject", reason="x", now=clock.NOW)
         assert app.status == "awaiting_signature"
 
 
@@ -381,9 +381,9 @@ def test_reject_needs_a_reason_and_ends_the_file(world: World) -> None:
         app = world.register(s)
         reviewer = world.user(s, "reviewer")
         for blank in (None, "", "   "):
-            refused("reason_required", decide, s, app, reviewer, "reject", reason=blank, now=NOW)
+            refused("reason_required", decide, s, app, reviewer, "reject", reason=blank, now=clock.NOW)
         assert app.status == "received"
-        later = NOW + timedelta(hours=2)
+        later = clock.NOW + timedelta(hours=2)
         t = decide(s, app, reviewer, "reject", reason="  المستندات لا تخص العقار  ", now=later)
         assert (t.action, t.actor_id, t.from_status, t.to_status, t.reason, t.step_position) == (
             "reject", reviewer.id, "received", "rejected", "المستندات لا تخص العقار", 0
@@ -391,7 +391,7 @@ def test_reject_needs_a_reason_and_ends_the_file(world: World) -> None:
         assert aware(t.at) == later
         assert [st.status for st in app.steps] == ["done", "cancelled", "cancelled"]
         assert (app.steps[0].decision, app.steps[0].decided_by_id) == ("reject", reviewer.id)
-        refused("wrong_state", decide, s, app, reviewer, "recommend", now=NOW)
+        refused("wrong_state", decide, s, app, reviewer, "recommend", now=clock.NOW)
         app_id = app.id
     assert inbox_ids(world, "reviewer") == []
     with world.database.session() as s:
@@ -403,10 +403,10 @@ def test_return_for_completion_then_resubmit_starts_again_at_step_zero(world: Wo
         app = world.register(s)
         app_id = app.id
         reviewer, head, clerk = world.user(s, "reviewer"), world.user(s, "head.eng"), world.user(s, "clerk")
-        decide(s, app, reviewer, "recommend", now=NOW + timedelta(hours=1))
-        refused("reason_required", decide, s, app, head, "return", now=NOW)
-        refused("wrong_state", resubmit, s, app, clerk, note=None, now=NOW)
-        decide(s, app, head, "return", reason="الرفع المساحي غير موقع", now=NOW + timedelta(hours=2))
+        decide(s, app, reviewer, "recommend", now=clock.NOW + timedelta(hours=1))
+        refused("reason_required", decide, s, app, head, "return", now=clock.NOW)
+        refused("wrong_state", resubmit, s, app, clerk, note=None, now=clock.NOW)
+        decide(s, app, head, "return", reason="الرفع المساحي غير موقع", now=clock.NOW + timedelta(hours=2))
         assert app.status == "returned"
         assert [(st.status, st.decision, st.reason) for st in app.steps] == [
             ("waiting", None, None),
@@ -417,10 +417,10 @@ def test_return_for_completion_then_resubmit_starts_again_at_step_zero(world: Wo
         assert inbox_ids(world, name) == [], name
     with world.database.session() as s:
         app = get_app(s, app_id)
-        refused("not_permitted", resubmit, s, app, world.user(s, "reviewer"), note=None, now=NOW)
-        refused("not_permitted", resubmit, s, app, world.user(s, "clerk.qen"), note=None, now=NOW)
+        refused("not_permitted", resubmit, s, app, world.user(s, "reviewer"), note=None, now=clock.NOW)
+        refused("not_permitted", resubmit, s, app, world.user(s, "clerk.qen"), note=None, now=clock.NOW)
         t = resubmit(s, app, world.user(s, "clerk"), note="أحضر المواطن الرفع المساحي موقعًا",
-                     now=NOW + timedelta(days=1))
+                     now=clock.NOW + timedelta(days=1))
         assert (t.from_status, t.to_status, t.step_position) == ("returned", "in_review", 0)
         assert [st.status for st in app.steps] == ["active", "waiting", "waiting"]
         assert app.steps[1].decision is None
@@ -434,7 +434,7 @@ def test_return_for_completion_then_resubmit_starts_again_at_step_zero(world: Wo
             ("return", ids["head.eng"], "awaiting_signature", "returned", "الرفع المساحي غير موقع"),
             ("resubmit", ids["clerk"], "returned", "in_review", "أحضر المواطن الرفع المساحي موقعًا"),
         ]
-        assert [aware(t.at) - NOW for t in trail] == [
+        assert [aware(t.at) - clock.NOW for t in trail] == [
             timedelta(0), timedelta(hours=1), timedelta(hours=2), timedelta(days=1)
         ]
 
@@ -461,16 +461,16 @@ def test_a_head_reassigns_a_step_to_a_named_official(world: World) -> None:
         app = world.register(s)
         app_id = app.id
         two = world.user(s, "reviewer.two")
-        refused("not_permitted", reassign, s, app, 0, two, world.user(s, "reviewer"), reason="x", now=NOW)
-        refused("not_permitted", reassign, s, app, 0, two, world.user(s, "council.head"), reason="x", now=NOW)
-        refused("not_permitted", reassign, s, app, 0, two, world.user(s, "head.eng.qen"), reason="x", now=NOW)
+        refused("not_permitted", reassign, s, app, 0, two, world.user(s, "reviewer"), reason="x", now=clock.NOW)
+        refused("not_permitted", reassign, s, app, 0, two, world.user(s, "council.head"), reason="x", now=clock.NOW)
+        refused("not_permitted", reassign, s, app, 0, two, world.user(s, "head.eng.qen"), reason="x", now=clock.NOW)
         head = world.user(s, "head.eng")
-        refused("reason_required", reassign, s, app, 0, two, head, reason=" ", now=NOW)
-        refused("not_permitted", reassign, s, app, 0, world.user(s, "auditor"), head, reason="x", now=NOW)
-        refused("not_permitted", reassign, s, app, 0, world.user(s, "reviewer.qen"), head, reason="x", now=NOW)
-        refused("one_stop", reassign, s, app, 0, world.user(s, "clerk"), head, reason="x", now=NOW)
-        refused("wrong_state", reassign, s, app, 7, two, head, reason="x", now=NOW)
-        t = reassign(s, app, 0, two, head, reason="المهندس المختص في إجازة", now=NOW)
+        refused("reason_required", reassign, s, app, 0, two, head, reason=" ", now=clock.NOW)
+        refused("not_permitted", reassign, s, app, 0, world.user(s, "auditor"), head, reason="x", now=clock.NOW)
+        refused("not_permitted", reassign, s, app, 0, world.user(s, "reviewer.qen"), head, reason="x", now=clock.NOW)
+        refused("one_stop", reassign, s, app, 0, world.user(s, "clerk"), head, reason="x", now=clock.NOW)
+        refused("wrong_state", reassign, s, app, 7, two, head, reason="x", now=clock.NOW)
+        t = reassign(s, app, 0, two, head, reason="المهندس المختص في إجازة", now=clock.NOW)
         assert (t.action, t.actor_id, t.step_position) == ("reassign", head.id, 0)
         assert t.reason is not None and "reviewer.two" in t.reason and "إجازة" in t.reason
     assert inbox_ids(world, "reviewer") == []
@@ -478,14 +478,15 @@ def test_a_head_reassigns_a_step_to_a_named_official(world: World) -> None:
     assert inbox_ids(world, "reviewer.two") == [app_id]
     with world.database.session() as s:
         app = get_app(s, app_id)
-        refused("not_your_step", decide, s, app, world.user(s, "reviewer"), "recommend", now=NOW)
+        refused("not_your_step", decide, s, app, world.user(s, "reviewer"), "recommend", now=clock.NOW)
         # an administrator may reassign too, even to a reviewer of another department
-        reassign(s, app, 0, world.user(s, "inspector"), world.user(s, "admin"), reason="خبرة في التراخيص", now=NOW)
+        reassign(s, app, 0, world.user(s, "inspector"), world.user(s, "admin"), reason="خبرة في التراخيص",
+                 now=clock.NOW)
     assert inbox_ids(world, "reviewer.two") == []
     assert inbox_ids(world, "inspector") == [app_id]
     with world.database.session() as s:
         app = get_app(s, app_id)
-        decide(s, app, world.user(s, "inspector"), "recommend", now=NOW)
+        decide(s, app, world.user(s, "inspector"), "recommend", now=clock.NOW)
         assert [t.action for t in transitions(s, app_id)] == ["open", "reassign", "reassign", "recommend"]
 
 
@@ -500,9 +501,9 @@ def test_full_path_to_an_issued_permit_and_its_revocation(
     with world.database.session() as s:
         app = world.register(s)
         app_id = app.id
-        decide(s, app, world.user(s, "reviewer"), "recommend", now=NOW)
-        permit = prepare_permit(s, world.store, app, base_url=BASE_URL, now=NOW)
-        assert prepare_permit(s, world.store, app, base_url=BASE_URL, now=NOW) is permit  # idempotent
+        decide(s, app, world.user(s, "reviewer"), "recommend", now=clock.NOW)
+        permit = prepare_permit(s, world.store, app, base_url=BASE_URL, now=clock.NOW)
+        assert prepare_permit(s, world.store, app, base_url=BASE_URL, now=clock.NOW) is permit  # idempotent
         assert permit.status == "draft" and permit.current_pdf_sha256 == permit.draft_pdf_sha256
         assert permit.permit_number.startswith("SOH01-BP-")
         assert permit.token_sha256 != TOKEN and len(permit.token_sha256) == 64
@@ -516,12 +517,12 @@ def test_full_path_to_an_issued_permit_and_its_revocation(
     # step 2 of 3: the head of engineering certifies
     with world.database.session() as s, open_signer(credential(demo_pki, "head.eng")) as signer:
         app = get_app(s, app_id)
-        refused("not_permitted", sign_step, s, world.store, app, world.user(s, "reviewer"), signer, now=NOW,
+        refused("not_permitted", sign_step, s, world.store, app, world.user(s, "reviewer"), signer, now=clock.NOW,
                 revocation="off")
-        refused("document_changed", sign_step, s, world.store, app, world.user(s, "head.eng"), signer, now=NOW,
+        refused("document_changed", sign_step, s, world.store, app, world.user(s, "head.eng"), signer, now=clock.NOW,
                 revocation="off", seen_pdf_sha256="0" * 64)
         seen = s.scalar(select(Permit.current_pdf_sha256))
-        t = sign_step(s, world.store, app, world.user(s, "head.eng"), signer, now=NOW, revocation="off",
+        t = sign_step(s, world.store, app, world.user(s, "head.eng"), signer, now=clock.NOW, revocation="off",
                       seen_pdf_sha256=seen)
         assert (t.action, t.from_status, t.to_status, t.step_position) == ("sign", "awaiting_signature",
                                                                            "awaiting_signature", 1)
@@ -532,14 +533,14 @@ def test_full_path_to_an_issued_permit_and_its_revocation(
     # step 3 of 3: the head of the city council signs last and the permit is issued
     with world.database.session() as s, open_signer(credential(demo_pki, "council.head")) as signer:
         app = get_app(s, app_id)
-        later = NOW + timedelta(minutes=5)
+        later = clock.NOW + timedelta(minutes=5)
         sign_step(s, world.store, app, world.user(s, "council.head"), signer, now=later, revocation="off")
         assert app.status == "issued"
 
     with world.database.session() as s:
         permit = permit_of(s, app_id)
         assert permit.status == "issued" and aware(permit.issued_at) == later  # type: ignore[arg-type]
-        issued_on = NOW.astimezone(EGYPT).date()
+        issued_on = clock.NOW.astimezone(EGYPT).date()
         assert permit.expires_on == date(issued_on.year + 1, issued_on.month, issued_on.day)
         assert permit.facts["expires_on"] == permit.expires_on.isoformat()
         steps = s.scalars(select(WorkflowStep).where(WorkflowStep.application_id == app_id)
@@ -598,9 +599,9 @@ def test_an_unregistered_or_untrusted_certificate_is_refused_and_nothing_changes
     with world.database.session() as s:
         app = world.register(s)
         app_id = app.id
-        decide(s, app, world.user(s, "reviewer"), "recommend", now=NOW)
+        decide(s, app, world.user(s, "reviewer"), "recommend", now=clock.NOW)
         refused("no_permit", _sign, world, s, app, "head.eng", demo_pki, "head.eng")
-        prepare_permit(s, world.store, app, base_url=BASE_URL, now=NOW)
+        prepare_permit(s, world.store, app, base_url=BASE_URL, now=clock.NOW)
 
     def snapshot() -> tuple[Any, ...]:
         with world.database.session() as s:
@@ -618,7 +619,7 @@ def test_an_unregistered_or_untrusted_certificate_is_refused_and_nothing_changes
         ("stranger", "certificate_unregistered", None),  # a DEMO certificate nobody registered
         ("council.head", "certificate_unregistered", None),  # registered, but for someone else
         ("head.eng", "certificate_untrusted", []),  # no trust root
-        ("head.eng", "certificate_expired", NOW + timedelta(days=800)),
+        ("head.eng", "certificate_expired", clock.NOW + timedelta(days=800)),
     ]
     for key, code, variant in cases:
         with world.database.session() as s:
@@ -649,7 +650,7 @@ def test_an_unregistered_or_untrusted_certificate_is_refused_and_nothing_changes
 
 
 def _sign(world: World, s: Session, app: Application, actor: str, pki: DemoPki, key: str, **kwargs: Any) -> Any:
-    options: dict[str, Any] = {"now": NOW, "revocation": "off"}
+    options: dict[str, Any] = {"now": clock.NOW, "revocation": "off"}
     options.update(kwargs)
     with open_signer(credential(pki, key)) as signer:
         return sign_step(s, world.store, app, world.user(s, actor), signer, **options)

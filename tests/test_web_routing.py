@@ -32,11 +32,11 @@ from ocr.limits import Limits
 from signing.dev_pki import DemoPki, create_demo_pki
 from signing.routing import add_trust_root, ensure_workflow, prepare_permit, register_certificate
 from signing.validate import validate_pdf
+from tests import clock
 from tests.fixtures.app import PASSWORD, ROLE_USERS, csrf_token_from
 from tests.intake_files import png_bytes
 from web.runtime import Runtime
 
-NOW = datetime.now(UTC).replace(microsecond=0)
 PKI_PASSWORD = b"demo-pki-password-for-web-tests"
 NAME = "محمد أحمد علي"
 NATIONAL_ID = "29001012601234"
@@ -74,9 +74,10 @@ class World:
         assert user_id is not None
         return int(user_id)
 
-    def register(self, clerk: str = CLERK, *, service: str = "BUILD-PERMIT", at: datetime = NOW,
+    def register(self, clerk: str = CLERK, *, service: str = "BUILD-PERMIT", at: datetime | None = None,
                  open_workflow: bool = True) -> str:
         """An application registered by the intake service (the web path is tested on its own)."""
+        at = at or clock.NOW
         with self.session() as s:
             result = register_application(
                 s, self.rt.store, centre_code="SOH-01", service_code=service, applicant_name=NAME,
@@ -148,7 +149,7 @@ def make_world(app: Flask) -> World:
 def demo_pki(tmp_path_factory: pytest.TempPathFactory) -> DemoPki:
     signers = [(HEAD, "رئيس الإدارة الهندسية - تجريبي"), (COUNCIL, "رئيس مجلس المدينة - تجريبي"),
                ("stranger", "شخص غير مسجل - تجريبي")]
-    with pytest.MonkeyPatch.context() as patch:  # valid well before NOW, which was taken at import
+    with pytest.MonkeyPatch.context() as patch:  # valid from a day before the tests' moments
         patch.setattr("signing.dev_pki.CLOCK_SKEW", timedelta(days=1))
         return create_demo_pki(tmp_path_factory.mktemp("web-pki") / "demo", signers, PKI_PASSWORD)
 
@@ -426,8 +427,8 @@ def test_registration_opens_the_workflow_and_the_inbox_lists_the_oldest_first_wi
     assert world.transitions(fresh) == ["open"]
 
     # registered 40 days ago by another channel, without a workflow: the inbox opens it (as the beat task would)
-    late = world.register(at=NOW - timedelta(days=40), open_workflow=False)
-    middle = world.register(at=NOW - timedelta(days=3))
+    late = world.register(at=clock.NOW - timedelta(days=40), open_workflow=False)
+    middle = world.register(at=clock.NOW - timedelta(days=3))
     assert world.steps(late) == []
 
     html = text_of(world.client(REVIEWER).get("/inbox"))
