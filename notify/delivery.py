@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 
 from archive.db import Database
 from archive.models import DeliveryAttempt, Notification, NotificationStatus, utcnow
@@ -27,6 +27,8 @@ MAX_ATTEMPTS = 8
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1), timedelta(hours=3))
 LEASE = timedelta(minutes=10)
 BATCH = 100
+BACKLOG_ALERT = timedelta(minutes=15)
+"""A message still unsent this long after it was written has failed three attempts, or no worker is sending."""
 
 
 @dataclass
@@ -123,6 +125,25 @@ def deliver_due(
         elif status == NotificationStatus.FAILED.value:
             report.failed += 1
     return report
+
+
+@dataclass(frozen=True)
+class Backlog:
+    late: int
+    """Messages still pending or being sent :data:`BACKLOG_ALERT` after they were written."""
+    oldest: datetime | None
+
+
+def backlog(database: Database, now: datetime | None = None) -> Backlog:
+    """What ``/healthz`` reports: the outbox falling behind means the SMTP server or SMS gateway refuses, or no
+    worker runs the delivery task. Counts only: the messages and their errors name citizens."""
+    now = now or utcnow()
+    waiting = (Notification.status.in_([NotificationStatus.PENDING.value, NotificationStatus.SENDING.value]),
+               Notification.created_at < now - BACKLOG_ALERT)
+    with database.session() as session:
+        late = session.scalar(select(func.count()).select_from(Notification).where(*waiting)) or 0
+        oldest = session.scalar(select(func.min(Notification.created_at)).where(*waiting))
+    return Backlog(int(late), _aware(oldest) if oldest is not None else None)
 
 
 def _aware(value: datetime) -> datetime:

@@ -96,6 +96,24 @@ def _fixity_probe(db: Database) -> str:
     return "no unrepaired damage"
 
 
+class NotificationsLate(RuntimeError):
+    """Citizens' messages wait longer than they should: the mail server or SMS gateway refuses, or no worker sends."""
+
+
+def _notifications_probe(db: Database) -> str:
+    from notify.delivery import BACKLOG_ALERT, backlog
+
+    late = backlog(db)
+    minutes = int(BACKLOG_ALERT.total_seconds() // 60)
+    if late.late:
+        assert late.oldest is not None
+        raise NotificationsLate(
+            f"{late.late} notifications unsent after {minutes} min (the oldest written {late.oldest:%Y-%m-%d %H:%M} "
+            "UTC); see the delivery attempts for the senders' answers"
+        )
+    return f"none waiting longer than {minutes} min"
+
+
 def _retention_probe(settings: Settings, db: Database) -> Callable[[], str]:
     """Fails when records should be held (SIJILL_RETENTION_YEARS) but the bucket has no object lock."""
 
@@ -117,6 +135,7 @@ def run_checks(settings: Settings, db: Database) -> list[CheckResult]:
         _timed("broker", lambda: check_broker(settings)),
         _timed("fixity", lambda: _fixity_probe(db)),
         _timed("search_index", _index_lag_probe(settings, db), critical=False),
+        _timed("notifications", lambda: _notifications_probe(db), critical=False),
     ]
     if settings.replica_url:
         results.append(_timed("replication", _replication_probe(settings, db)))

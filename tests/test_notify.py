@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from archive.db import Database
 from archive.models import Application, DeliveryAttempt, Notification, Service
 from intake.service import register_application
-from notify.delivery import LEASE, MAX_ATTEMPTS, deliver_due, deliver_one
+from notify.delivery import BACKLOG_ALERT, LEASE, MAX_ATTEMPTS, backlog, deliver_due, deliver_one
 from notify.outbox import event_for
 from notify.senders import HttpSmsSender, LogSender, SmtpSender, email_sender, sms_sender
 from signing.dev_pki import DemoPki, create_demo_pki
@@ -345,6 +345,24 @@ def test_temporary_failures_are_retried_with_back_off_and_permanent_ones_given_u
         mail = s.scalars(select(Notification).where(Notification.channel == "email")).one()
         assert mail.status == "failed" and "550" in (mail.last_error or "") and mail.deliveries[-1].permanent
     assert mailbox.messages == []
+
+
+def test_healthz_reports_messages_left_unsent_without_naming_anyone(world: World) -> None:
+    from archive.models import utcnow
+    from sijill.health import NotificationsLate, _notifications_probe
+
+    with world.database.session() as s:
+        register(world, s)
+    assert _notifications_probe(world.database) == "none waiting longer than 15 min"  # just written
+    assert backlog(world.database, now=utcnow() + BACKLOG_ALERT + timedelta(minutes=1)).late == 2  # sms and e-mail
+    with world.database.session() as s:
+        s.execute(update(Notification).values(created_at=utcnow() - timedelta(hours=1)))
+    with pytest.raises(NotificationsLate, match=r"^2 notifications unsent after 15 min") as late:
+        _notifications_probe(world.database)
+    assert EMAIL not in str(late.value) and PHONE not in str(late.value)
+    report = deliver_due(world.database, {"sms": LogSender(), "email": LogSender()}, now=utcnow())
+    assert report.sent == 2
+    assert _notifications_probe(world.database) == "none waiting longer than 15 min"
 
 
 def test_a_gateway_refusal_fails_at_once_and_attempts_are_capped(world: World, sms_gateway: Gateway) -> None:
