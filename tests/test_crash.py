@@ -2,10 +2,9 @@
 coming back. Afterwards no application is lost, duplicated or half-written, and queued work completes.
 
 The database is really restarted: a PostgreSQL cluster of the test's own is stopped (``pg_ctl stop -m fast``) and
-started again. The object store is taken down by cutting the network between it and Sijill (a TCP relay in front of
-the shared S3 server that drops every connection and refuses new ones): SeaweedFS takes ~25 s to stop cleanly and
-~20 s to start, and after a SIGKILL it answers errors for objects it had stored. A worker killed mid-page is in
-``test_digitise.py``.
+started again. The object store's S3 server is SIGKILLed and started again: a SeaweedFS of the test's own runs its
+S3 server as a separate process (``weed s3``) in front of the storage servers that keep the data. A worker killed
+mid-page is in ``test_digitise.py``.
 """
 
 from __future__ import annotations
@@ -24,14 +23,13 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from sqlalchemy import create_engine, text
 
 from tests.fixtures.postgres import PrivateCluster, create_database
-from tests.fixtures.s3 import S3Server
-from tests.local_servers import TcpProxy, free_port
+from tests.fixtures.s3 import RestartableS3
+from tests.local_servers import free_port
 from tests.sijill_process import run_sijill, serving, sijill_env
 from tests.test_end_to_end import encode, multipart, page
 
@@ -162,42 +160,35 @@ def test_web_app_killed_mid_upload_leaves_nothing_and_the_next_upload_completes(
     assert run_sijill(env, "audit", "verify").returncode == 0
 
 
-def test_object_store_down_refuses_cleanly_and_queued_pages_finish_when_it_is_back(
-    tmp_path: Path, s3_server: S3Server, s3_store_url: str
+def test_object_store_killed_refuses_cleanly_and_queued_pages_finish_when_it_is_back(
+    tmp_path: Path, restartable_s3: RestartableS3
 ) -> None:
-    proxy = TcpProxy(s3_server.host, s3_server.port)
-    proxy.start()
-    parts = urlsplit(s3_store_url)
-    via_proxy = urlunsplit(parts._replace(netloc=parts.netloc.replace(f":{s3_server.port}", f":{proxy.port}")))
     data = tmp_path / "data"
-    env = sijill_env(data, storage_url=via_proxy)
+    env = sijill_env(data, storage_url=restartable_s3.server.url(prefix="crash"))
     token = prepared(env)
     log = tmp_path / "run.log"
-    try:
-        with serving(env, log=log) as base:
-            # registered while the store is up; the store goes away before the worker has read the pages
-            body, content_type = application_body(["بطاقة الرقم القومي", "عقد ملكية الأرض", "كروكي الموقع"])
-            status, first = post(base, token, body, content_type)
-            assert status == 201, first
-            proxy.stop()
+    with serving(env, log=log) as base:
+        # registered while the store is up; the store goes away before the worker has read the pages
+        body, content_type = application_body(["بطاقة الرقم القومي", "عقد ملكية الأرض", "كروكي الموقع"])
+        status, first = post(base, token, body, content_type)
+        assert status == 201, first
+        restartable_s3.kill_gateway()  # SIGKILL: the S3 server dies mid-work, its port refuses
 
-            # while it is down, a new application is refused with a clear JSON error and nothing is recorded
-            body2, content_type2 = application_body(["مدينة سوهاج", "شارع الجمهورية", "حي الكوثر"])
-            status, refused = post(base, token, body2, content_type2)
-            assert status == 503, refused
-            assert refused.get("message") or refused.get("error"), refused
-            assert count_rows(sqlite_counter(data))["applications"] == 1
-            time.sleep(3)  # the worker meets the outage and schedules its retries
+        # while it is down, a new application is refused with a clear JSON error and nothing is recorded
+        body2, content_type2 = application_body(["مدينة سوهاج", "شارع الجمهورية", "حي الكوثر"])
+        status, refused = post(base, token, body2, content_type2)
+        assert status == 503, refused
+        assert refused.get("message") or refused.get("error"), refused
+        assert count_rows(sqlite_counter(data))["applications"] == 1
+        time.sleep(3)  # the worker meets the outage and schedules its retries
 
-            proxy.start()
-            pages = wait_until_read(base, token, first["tracking_number"], log)
-            assert [p["status"] for p in pages] == ["done"] * 3, pages
-            status, second = post(base, token, body2, content_type2)
-            assert status == 201, second
-            pages = wait_until_read(base, token, second["tracking_number"], log)
-            assert [p["status"] for p in pages] == ["done"] * 3, pages
-    finally:
-        proxy.stop()
+        restartable_s3.start_gateway()
+        pages = wait_until_read(base, token, first["tracking_number"], log)
+        assert [p["status"] for p in pages] == ["done"] * 3, pages
+        status, second = post(base, token, body2, content_type2)
+        assert status == 201, second
+        pages = wait_until_read(base, token, second["tracking_number"], log)
+        assert [p["status"] for p in pages] == ["done"] * 3, pages
     assert count_rows(sqlite_counter(data)) == {"applications": 2, "documents": 6, "pages": 6}
 
 
