@@ -279,7 +279,9 @@ def import_command(ctx: click.Context, directory: Path, username: str | None, wa
 
     settings = _settings(ctx)
     database = preflight(settings)
-    _index_on_commit(settings, database)
+    from worker.dispatch import queue_on_commit
+
+    queue_on_commit(database.sessions, settings)  # imported applications get manifests and are indexed
     store = open_store(settings.storage_url)
     limits = Limits(max_bytes=settings.max_upload_bytes)
     with database.session() as session:
@@ -314,15 +316,6 @@ def import_command(ctx: click.Context, directory: Path, username: str | None, wa
             time.sleep(interval)
     except KeyboardInterrupt:
         click.echo("stopped")
-
-
-def _index_on_commit(settings: Settings, database: Database) -> None:
-    """Imported applications are queued for their manifests and the search index like the web app's (see
-    intake.indexing.watch)."""
-    from intake.indexing import watch
-    from worker.dispatch import records_changed
-
-    watch(database.sessions, lambda ids: records_changed(settings, ids))
 
 
 def _open_workflow(database: Database, tracking_number: str | None) -> None:

@@ -14,17 +14,6 @@ from sijill.settings import Settings
 csrf = CSRFProtect()
 
 
-def _index_on_commit(rt: object) -> None:
-    """Every committed change to an application is queued for its manifest and the search index (never done in the
-    request)."""
-    from intake.indexing import watch
-    from web.runtime import Runtime
-    from worker.dispatch import records_changed
-
-    assert isinstance(rt, Runtime)
-    watch(rt.db.sessions, lambda ids: records_changed(rt.settings, ids))
-
-
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
     """Build the app for ``settings`` (read from the environment when omitted)."""
     from web import admin, errors, health, home, i18n, permissions, ratelimit
@@ -58,7 +47,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
     rt = Runtime(settings=settings, db=database or Database(settings.database_url))
     install(app, rt)
-    _index_on_commit(rt)
+    from worker.dispatch import queue_on_commit
+
+    queue_on_commit(rt.db.sessions, settings)  # manifests and search indexing, never in the request
 
     csrf.init_app(app)
     login_manager.init_app(app)

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable
 
 from celery import Celery
+from sqlalchemy.orm import Session, sessionmaker
 
 from sijill.settings import Settings
 from worker.celery_app import OCR_QUEUE, create_celery
@@ -35,6 +36,14 @@ def enqueue_pages(settings: Settings, page_ids: Iterable[int]) -> int:
                       retry_policy=RETRY_POLICY)
         count += 1
     return count
+
+
+def queue_on_commit(sessions: sessionmaker[Session], settings: Settings) -> None:
+    """Every commit made through ``sessions`` that changes applications queues their manifests and their search
+    indexing (never done in the committing request or task); the web app, the workers and the importer install it."""
+    from intake.indexing import watch
+
+    watch(sessions, lambda ids: records_changed(settings, ids))
 
 
 def records_changed(settings: Settings, application_ids: Iterable[int]) -> None:

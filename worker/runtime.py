@@ -32,15 +32,6 @@ class WorkerRuntime:
 _runtime: WorkerRuntime | None = None
 
 
-def _watch_changes(rt: WorkerRuntime) -> None:
-    """Changes a task commits (pages read, workflows opened by the beat task, …) get manifests and are indexed like
-    the web app's."""
-    from intake.indexing import watch
-    from worker.dispatch import records_changed
-
-    watch(rt.database.sessions, lambda ids: records_changed(rt.settings, ids))
-
-
 def worker_runtime() -> WorkerRuntime:
     global _runtime
     if _runtime is None or _runtime.pid != os.getpid():
@@ -57,5 +48,7 @@ def worker_runtime() -> WorkerRuntime:
             pid=os.getpid(),
             search=open_engine(settings.search_url),
         )
-        _watch_changes(_runtime)
+        from worker.dispatch import queue_on_commit
+
+        queue_on_commit(_runtime.database.sessions, _runtime.settings)
     return _runtime
