@@ -226,25 +226,13 @@ def log_in(browser: object, base: str, data_dir: Path, username: str, **context_
     return page
 
 
-def test_a_permit_is_reviewed_signed_twice_and_verified_from_its_qr_code(
-    served: tuple[str, Path], browser: object, tmp_path: Path
-) -> None:
-    """The issue's end to end: the window registers, the reviewer recommends, the head of engineering and the head of
-    the city council sign with their DEMO PKCS#12 files, and the QR code read off the rendered permit opens a green
-    page on a phone; an altered copy turns it red with the reason, and a revoked permit shows revoked."""
-    import subprocess
-
-    from playwright.sync_api import Browser, Page, expect
+def register_building_permit(clerk: object, base: str) -> str:
+    """At the window (``clerk`` is a logged-in page): a building permit with only the ID copy, the rest to follow;
+    returns its tracking number."""
+    from playwright.sync_api import Page, expect
 
     from tests.intake_files import png_bytes
 
-    assert isinstance(browser, Browser)
-    base, data_dir = served
-    shots = tmp_path
-    pki_password = (data_dir / "demo-pki" / "password.txt").read_text().strip()
-
-    # the one-stop window takes the application in
-    clerk = log_in(browser, base, data_dir, "demo.clerk")
     assert isinstance(clerk, Page)
     clerk.goto(base + "/applications/new?service=BUILD-PERMIT")
     clerk.fill("#applicant_name", "سامية محمود عبد الرحيم")
@@ -258,6 +246,29 @@ def test_a_permit_is_reviewed_signed_twice_and_verified_from_its_qr_code(
     clerk.click("#intake-form button[type=submit]")
     expect(clerk).to_have_url(re.compile(re.escape(base) + r"/applications/SOH01-\d{4}-\d{6}-[0-9A-Z]$"))
     tracking = clerk.url.rsplit("/", 1)[-1]
+    return tracking
+
+
+def test_a_permit_is_reviewed_signed_twice_and_verified_from_its_qr_code(
+    served: tuple[str, Path], browser: object, tmp_path: Path
+) -> None:
+    """The issue's end to end: the window registers, the reviewer recommends, the head of engineering and the head of
+    the city council sign with their DEMO PKCS#12 files, and the QR code read off the rendered permit opens a green
+    page on a phone; an altered copy turns it red with the reason, and a revoked permit shows revoked."""
+    import subprocess
+
+    from playwright.sync_api import Browser, Page, expect
+
+
+    assert isinstance(browser, Browser)
+    base, data_dir = served
+    shots = tmp_path
+    pki_password = (data_dir / "demo-pki" / "password.txt").read_text().strip()
+
+    # the one-stop window takes the application in
+    clerk = log_in(browser, base, data_dir, "demo.clerk")
+    assert isinstance(clerk, Page)
+    tracking = register_building_permit(clerk, base)
     expect(clerk.locator("#steps li")).to_have_count(3)
     expect(clerk.locator("#one-stop-note")).to_have_count(0)  # a clerk holds no deciding role
     clerk.context.close()
@@ -362,24 +373,12 @@ def test_the_status_inquiry_works_on_a_phone_and_refuses_a_wrong_id_suffix(
     national ID on the numeric keypad and reads the status; a wrong suffix and an unknown number read the same."""
     from playwright.sync_api import Browser, Page, expect
 
-    from tests.intake_files import png_bytes
 
     assert isinstance(browser, Browser)
     base, data_dir = served
     clerk = log_in(browser, base, data_dir, "demo.clerk")
     assert isinstance(clerk, Page)
-    clerk.goto(base + "/applications/new?service=BUILD-PERMIT")
-    clerk.fill("#applicant_name", "سامية محمود عبد الرحيم")
-    clerk.fill("#national_id", "29001012601235")
-    clerk.fill("#applicant_phone", "01012345678")
-    clerk.fill("#d-plot_number", "٤٥")
-    clerk.fill("#d-district", "حي الكوثر")
-    clerk.fill("#d-area_m2", "180")
-    clerk.set_input_files("#f-ID_COPY", files=[{"name": "id.png", "mimeType": "image/png", "buffer": png_bytes()}])
-    clerk.fill("#incomplete_reason", "باقي المستندات يحضرها المواطن لاحقا")
-    clerk.click("#intake-form button[type=submit]")
-    expect(clerk).to_have_url(re.compile(re.escape(base) + r"/applications/SOH01-\d{4}-\d{6}-[0-9A-Z]$"))
-    tracking = clerk.url.rsplit("/", 1)[-1]
+    tracking = register_building_permit(clerk, base)
     clerk.context.close()
 
     phone = browser.new_context(locale="ar-EG", viewport={"width": 390, "height": 844}, device_scale_factor=3,
