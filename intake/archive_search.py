@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session, selectinload
 from archive.audit import record_event
 from archive.models import Application, AuditEvent, Centre, Document, Page, Transition, WorkflowStep
 from search.highlight import hit_spans, mark
-from search.model import SORTS, BadQuery, Engine, Filters, Fragment, Query, Results
+from search.model import MAX_QUERY_CHARS, SORTS, BadQuery, Engine, Filters, Fragment, Query, Results
 from search.query import parse, prefix_set, term_set
 
 EXPORT_LIMIT = 10_000
@@ -82,7 +82,7 @@ def parse_request(args: Mapping[str, Any]) -> Query:
     try:
         page = int(one("page") or 1)
         per_page = int(one("per_page") or 20)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise BadSearch("رقم الصفحة غير صحيح.", "page and per_page must be whole numbers.") from None
     filters = Filters(
         governorate=many("governorate"), centre=many("centre"), service=many("service"), status=many("status"),
@@ -93,8 +93,9 @@ def parse_request(args: Mapping[str, Any]) -> Query:
     query = Query(text=one("q"), filters=filters, sort=sort, page=page, per_page=per_page)
     try:
         query.check()
+        parse(query.text)  # too many clauses is refused here, before the audit trail records the search
     except BadQuery as exc:
-        raise BadSearch("طلب البحث غير صحيح: راجع الصفحة والتواريخ.", str(exc)) from None
+        raise BadSearch(exc.message_ar, str(exc)) from None
     return query
 
 
@@ -210,7 +211,10 @@ def open_record(session: Session, searcher: Searcher, tracking_number: str, text
     allowed = scope(session, searcher)
     if app is None or (allowed is not None and app.centre_id not in allowed):
         return None
-    clauses = parse(text)
+    try:
+        clauses = parse(text[:MAX_QUERY_CHARS])
+    except BadQuery:  # too many words to highlight: show the record unmarked rather than refuse it
+        clauses = []
     terms, prefixes = term_set(clauses), prefix_set(clauses)
     pages = []
     for doc in app.documents:

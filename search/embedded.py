@@ -324,10 +324,14 @@ class EmbeddedEngine:
                 )
             } if ids else {}
             conn.execute("COMMIT")
-        except sqlite3.Error as exc:
+        except BaseException as exc:
+            # whatever failed (SQLite, a value SQLite cannot bind, an interrupt), the snapshot must not stay open:
+            # the next search on this thread would otherwise fail with "cannot start a transaction within one"
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            raise SearchError(f"The search file {self.path} cannot be read: {exc}.") from None
+            if isinstance(exc, sqlite3.Error):
+                raise SearchError(f"The search file {self.path} cannot be read: {exc}.") from None
+            raise
         rows = [found[i] for i in ids if i in found]
         total = sum(combo[-1] for combo in combos)
         counts: dict[str, dict[str, int]] = {name: {} for name in FACETS}

@@ -11,6 +11,15 @@ SORTS: tuple[Sort, ...] = ("relevance", "newest", "oldest")
 FACETS = ("governorate", "centre", "service", "status")
 """Fields counted for the facets, in the order the search page shows them."""
 MAX_PER_PAGE = 200
+MAX_WINDOW = 10_000
+"""Deepest hit a page may reach (page × per_page), as Elasticsearch's ``index.max_result_window``: past it a query
+is refused with a clear message instead of asking an engine to rank and skip millions of rows."""
+MAX_QUERY_CHARS = 500
+"""Longest search box text; an auditor types words, not pages."""
+MAX_CLAUSES = 24
+"""Most words, phrases and prefixes in one query (each one is a posting list to intersect)."""
+TOTAL_CAP = 10_000
+"""Totals are exact up to here and then reported as "more than", like Elasticsearch's ``track_total_hits``."""
 
 
 class SearchError(RuntimeError):
@@ -18,7 +27,14 @@ class SearchError(RuntimeError):
 
 
 class BadQuery(ValueError):
-    """The query cannot be run as given (unknown sort, page out of range); the message says what to change."""
+    """The query cannot be run as given (unknown sort, page out of range); the message says what to change.
+
+    ``message_ar`` is the same sentence for the Arabic interface.
+    """
+
+    def __init__(self, message_en: str, message_ar: str = "طلب البحث غير صحيح.") -> None:
+        super().__init__(message_en)
+        self.message_ar = message_ar
 
 
 @dataclass(frozen=True)
@@ -83,14 +99,23 @@ class Query:
 
     def check(self) -> None:
         if self.sort not in SORTS:
-            raise BadQuery(f"Sort must be one of {', '.join(SORTS)}, not {self.sort!r}.")
+            raise BadQuery(f"Sort must be one of {', '.join(SORTS)}, not {self.sort!r}.", "طريقة الترتيب غير معروفة.")
         if self.page < 1:
-            raise BadQuery("Page numbers start at 1.")
+            raise BadQuery("Page numbers start at 1.", "أرقام الصفحات تبدأ من 1.")
         if not 1 <= self.per_page <= MAX_PER_PAGE:
-            raise BadQuery(f"Results per page must be between 1 and {MAX_PER_PAGE}.")
+            raise BadQuery(f"Results per page must be between 1 and {MAX_PER_PAGE}.",
+                           f"عدد النتائج في الصفحة بين 1 و{MAX_PER_PAGE}.")
+        if self.page * self.per_page > MAX_WINDOW:
+            raise BadQuery(f"Only the first {MAX_WINDOW:,} results can be paged through; narrow the search.",
+                           f"لا يمكن تصفح أكثر من أول {MAX_WINDOW:,} نتيجة؛ ضيّق البحث.")
+        if len(self.text) > MAX_QUERY_CHARS:
+            raise BadQuery(f"The search text is limited to {MAX_QUERY_CHARS} characters.",
+                           f"نص البحث لا يزيد على {MAX_QUERY_CHARS} حرف.")
+        if not 0 <= self.snippets <= 10:
+            raise BadQuery("Snippets per hit must be between 0 and 10.", "عدد المقتطفات بين 0 و10.")
         f = self.filters
         if f.date_from and f.date_to and f.date_from > f.date_to:
-            raise BadQuery("The start date is after the end date.")
+            raise BadQuery("The start date is after the end date.", "تاريخ البداية بعد تاريخ النهاية.")
 
 
 Fragment = tuple[str, bool]
@@ -121,9 +146,12 @@ class Hit:
 @dataclass(frozen=True)
 class Results:
     total: int
+    """Exact up to :data:`TOTAL_CAP`; above it, :data:`TOTAL_CAP` itself with ``total_is_lower_bound`` set."""
     hits: list[Hit]
     facets: dict[str, list[tuple[str, int]]]
     """For each of :data:`FACETS`, values and counts in the matching set, most frequent first."""
+    total_is_lower_bound: bool = False
+    """True when more than :data:`TOTAL_CAP` documents match (the page says "more than 10,000")."""
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 
 from search.analyser import analyse, prefix_term
+from search.model import MAX_CLAUSES, BadQuery
 
 _CLAUSE = re.compile(r'"([^"]*)"?|(\S+)')
 MIN_PREFIX = 2
@@ -43,6 +44,9 @@ def parse(text: str) -> list[Clause]:
             continue
         for term in analyse(word):
             clauses.append(Clause("word", word, (term,)))
+    if len(clauses) > MAX_CLAUSES:
+        raise BadQuery(f"At most {MAX_CLAUSES} words, phrases or prefixes in one search.",
+                       f"البحث لا يزيد على {MAX_CLAUSES} كلمة أو عبارة.")
     return clauses
 
 

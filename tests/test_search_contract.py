@@ -227,3 +227,51 @@ def test_embedded_engine_takes_concurrent_writers_from_several_processes(tmp_pat
         p.join()
         assert p.exitcode == 0
     assert reader.search(Query(text="المحافظه", per_page=200)).total == 160
+
+
+@pytest.mark.parametrize("bad", [
+    {"page": 9223372036854775807}, {"page": 2**70}, {"page": 0}, {"page": -3}, {"per_page": 0},
+    {"per_page": 10_000}, {"page": 51, "per_page": 200}, {"text": "ترخيص " * 200},
+    {"text": " ".join(f"كلمة{i}" for i in range(40))},
+])
+def test_out_of_range_parameters_are_refused_and_the_engine_keeps_working(engine: Engine, bad: dict) -> None:
+    with pytest.raises(BadQuery) as refused:
+        engine.search(Query(**bad))
+    assert refused.value.message_ar and str(refused.value)
+    assert ids(engine, "استمارة") == [2]  # the same thread searches again at once
+
+
+def test_the_deepest_page_allowed_is_answered(engine: Engine) -> None:
+    assert engine.search(Query(page=50, per_page=200)).hits == []
+    assert engine.search(Query(page=10_000, per_page=1)).hits == []
+
+
+def test_an_engine_error_mid_search_leaves_no_transaction_open(tmp_path: Path) -> None:
+    engine = EmbeddedEngine(tmp_path / "search.sqlite3")
+    engine.setup()
+    engine.index(CORPUS)
+
+    class Boom(Exception):
+        pass
+
+    real = engine._conn
+
+    def failing() -> object:
+        conn = real()
+
+        class Wrapped:
+            in_transaction = property(lambda self: conn.in_transaction)
+
+            def execute(self, sql: str, *args: object) -> object:
+                if sql.startswith("SELECT d.id"):
+                    raise Boom
+                return conn.execute(sql, *args)
+
+        return Wrapped()
+
+    engine._conn = failing  # type: ignore[method-assign]
+    with pytest.raises(Boom):
+        engine.search(Query(text="ترخيص"))
+    engine._conn = real  # type: ignore[method-assign]
+    assert sorted(ids(engine, "ترخيص")) == [1, 2, 3]
+    engine.close()
