@@ -143,7 +143,7 @@ class ApiToken(Base):
 
 
 class ApplicationStatus(StrEnum):
-    """Where an application stands (see signing.routing for the flow).
+    """Where an application stands (see workflow.routing for the flow).
 
     received → in_review → awaiting_signature → issued; approved when a chain ends without a signing step;
     rejected (final) and returned (back at the window for completion, then in_review again) from any open step.
@@ -309,7 +309,7 @@ class ImportRecord(Base):
     application: Mapped[Application] = relationship()
 
 
-# --- routing, signing and permits (signing.routing writes these) ---------------------------------------------------
+# --- routing, signing and permits (workflow.routing writes these) ---------------------------------------------------
 
 
 class StepStatus(StrEnum):

@@ -56,8 +56,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 from waitress.server import create_server
 
-import signing.routing as routing
 import web
+import workflow.routing as routing
 from archive.db import Database
 from archive.migrate import upgrade
 from archive.models import Application, Centre, Permit, User

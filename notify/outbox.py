@@ -1,6 +1,6 @@
 """Writing notifications into the outbox, in the caller's transaction (the transactional-outbox pattern).
 
-``intake.service`` calls :func:`record` when it registers an application and ``signing.routing`` calls
+``intake.service`` calls :func:`record` when it registers an application and ``workflow.routing`` calls
 :func:`record_transition` for every transition it appends; both only ``session.add`` rows and never commit, so the
 messages are committed with the change they report or rolled back with it: no lost messages (a committed change always
 has its rows) and no phantom ones (a rolled-back change has none). Sending happens later (:mod:`notify.delivery`).

@@ -3,7 +3,7 @@
 The official logs in to the API (username and password, or an API token), sees the permits waiting for their
 signature with a summary of each, can save or open any permit's PDF to read it, chooses some or all, and types the
 token PIN once. The agent then opens one token session, sends the token's certificate to have each permit prepared
-(:mod:`signing.deferred` on the server), signs each prepared set of signed attributes on the token and uploads only
+(:mod:`workflow.deferred` on the server), signs each prepared set of signed attributes on the token and uploads only
 the signature values. One line per permit shows progress, and a summary ends the run.
 
 Usage (``python -m signing.agent`` is the same)::

@@ -35,6 +35,10 @@ MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "لم يتم العثور على شهادة التوقيع على الشريحة.",
         "The signing certificate was not found on the token.",
     ),
+    "bad_certificate": (
+        "ملف الشهادة غير صالح.",
+        "The certificate file is not valid.",
+    ),
     "bad_passphrase": (
         "كلمة مرور ملف الشهادة غير صحيحة.",
         "The certificate file's passphrase is incorrect.",

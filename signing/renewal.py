@@ -34,7 +34,7 @@ from archive.store import ObjectStore
 from signing.certificates import Revocation, signing_context
 from signing.errors import SigningRefused
 from signing.pades import add_document_timestamp
-from signing.routing import active_trust_roots
+from signing.trust import active_trust_roots
 
 __all__ = ["RenewalReport", "newest_timestamp_expiry", "renew_timestamps", "renewal_context", "timestamp_due"]
 

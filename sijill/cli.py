@@ -323,7 +323,7 @@ def _open_workflow(database: Database, tracking_number: str | None) -> None:
     from sqlalchemy import select
 
     from archive.models import Application
-    from signing.routing import RoutingRefused, ensure_workflow
+    from workflow.routing import RoutingRefused, ensure_workflow
 
     try:
         with database.session() as session:

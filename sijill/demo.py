@@ -25,7 +25,7 @@ from archive.users import create_user
 from intake.catalogue import load_catalogue, sync_catalogue
 from signing.certificates import fingerprint
 from signing.dev_pki import PKCS12_SUFFIX, DemoPki, create_demo_pki
-from signing.routing import add_trust_root, register_certificate
+from workflow.routing import add_trust_root, register_certificate
 
 DEMO_CENTRES = [
     ("SOH-01", "مركز خدمات المواطنين بمدينة سوهاج (تجريبي)", "Sohag City citizen service centre (DEMO)", "26"),

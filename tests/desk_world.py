@@ -25,12 +25,12 @@ from archive.models import User
 from archive.store import open_store
 from intake.service import Upload, register_application
 from ocr.limits import Limits
-from signing.routing import add_trust_root, decide, ensure_workflow, register_certificate
 from sijill.demo import load_demo
 from sijill.settings import Settings
 from tests.fixtures.pki import TestPki
 from tests.fixtures.softhsm import SoftHsmToken
 from tests.sijill_process import run_sijill, serving, sijill_env
+from workflow.routing import add_trust_root, decide, ensure_workflow, register_certificate
 
 NAMES = ["سامية محمود حسن", "أحمد علي السيد", "منى فؤاد إبراهيم", "كريم عادل سالم"]
 

@@ -1,4 +1,4 @@
-"""The server's two halves of desk signing (signing.deferred) on SQLite and PostgreSQL, with the clock as a parameter.
+"""The server's two halves of desk signing (workflow.deferred) on SQLite and PostgreSQL, with the clock as a parameter.
 
 The signature values come from the SoftHSM2 token, as the desk agent would make them.
 """
@@ -25,17 +25,17 @@ from archive.users import create_user
 from intake.catalogue import load_catalogue, sync_catalogue
 from intake.service import Upload, register_application
 from ocr.limits import Limits
-from signing.deferred import (
+from signing.errors import SigningRefused
+from signing.signers import open_signer, sign_raw
+from tests.fixtures.pki import TestPki
+from tests.fixtures.softhsm import SoftHsmToken
+from workflow.deferred import (
     DeskSigningOptions,
     discard_expired_preparations,
     finish_step_signature,
     prepare_step_signature,
 )
-from signing.errors import SigningRefused
-from signing.routing import add_trust_root, decide, ensure_workflow, register_certificate
-from signing.signers import open_signer, sign_raw
-from tests.fixtures.pki import TestPki
-from tests.fixtures.softhsm import SoftHsmToken
+from workflow.routing import add_trust_root, decide, ensure_workflow, register_certificate
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 """The moment each test runs at; reset per test, because OCSP answers and certificates are made in real time."""

@@ -18,10 +18,10 @@ from sqlalchemy import select
 from archive.models import Application, User
 from intake.inquiry import InquiryInvalid, inquire
 from intake.tracking import format_tracking
-from signing.routing import decide
 from tests import clock
 from tests.fixtures.app import csrf_token_from
 from tests.test_web_routing import NAME, NATIONAL_ID, PHONE, REVIEWER, World, make_world
+from workflow.routing import decide
 
 RIGHT = NATIONAL_ID[-4:]
 WRONG = "9999" if RIGHT != "9999" else "1111"

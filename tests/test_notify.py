@@ -31,7 +31,6 @@ from notify.delivery import BACKLOG_ALERT, LEASE, MAX_ATTEMPTS, backlog, deliver
 from notify.outbox import event_for
 from notify.senders import HttpSmsSender, LogSender, SmtpSender, email_sender, sms_sender
 from signing.dev_pki import DemoPki, create_demo_pki
-from signing.routing import decide, ensure_workflow, resubmit, sign_step
 from signing.signers import open_signer
 from sijill.settings import Settings, SettingsError
 from tests import clock
@@ -45,6 +44,7 @@ from tests.test_routing import (
     png,
     register_demo_certificates,
 )
+from workflow.routing import decide, ensure_workflow, resubmit, sign_step
 
 EMAIL = "citizen@Example.ORG"
 PHONE = "01012345678"
@@ -214,7 +214,7 @@ def test_each_state_change_writes_its_messages_in_the_same_transaction(
     with world.database.session() as s:
         other = register(world, s, email_address=None)
         other_id = other.id
-    from signing.routing_errors import RoutingRefused
+    from workflow.errors import RoutingRefused
 
     with pytest.raises(RoutingRefused), world.database.session() as s:
         other = s.get(Application, other_id)

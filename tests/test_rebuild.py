@@ -35,7 +35,6 @@ from intake.indexing import reindex
 from intake.tracking import advance_counters, allocate, parse_tracking
 from search.embedded import EmbeddedEngine
 from search.model import Filters, Query
-from signing.routing import decide, prepare_permit, revoke_permit, sign_step
 from signing.signers import open_signer
 from sijill.settings import Settings
 from tests import clock
@@ -48,6 +47,7 @@ from tests.test_routing import (
     register_demo_certificates,
     world,  # noqa: F401 - fixture
 )
+from workflow.routing import decide, prepare_permit, revoke_permit, sign_step
 
 
 @pytest.fixture
@@ -103,7 +103,7 @@ def test_rebuild_brings_every_record_back(
 ) -> None:
     w = archive_world
     tokens = iter([TOKEN, TOKEN + "-second"])
-    monkeypatch.setattr("signing.routing.new_verification_token", lambda: next(tokens))
+    monkeypatch.setattr("workflow.routing.new_verification_token", lambda: next(tokens))
     register_demo_certificates(w, demo_pki)
     db = w.database
     numbers: dict[str, str] = {}

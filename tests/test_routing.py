@@ -1,4 +1,4 @@
-"""Routing through the signing chain and the permit it ends in (signing.routing), on SQLite and PostgreSQL.
+"""Routing through the signing chain and the permit it ends in (workflow.routing), on SQLite and PostgreSQL.
 
 The chain comes from the catalogue; inboxes are scoped by role, department and centre; the one-stop rule keeps the
 clerk who took a file in away from every decision; every change leaves a transition; the permit is signed in turn
@@ -46,7 +46,10 @@ from ocr.limits import Limits
 from signing.certificates import check_signing_certificate
 from signing.dev_pki import DemoPki, create_demo_pki
 from signing.errors import SigningRefused
-from signing.routing import (
+from signing.signers import Pkcs12Credential, open_signer
+from tests import clock
+from workflow.errors import RoutingRefused
+from workflow.routing import (
     active_trust_roots,
     decide,
     ensure_workflow,
@@ -60,10 +63,7 @@ from signing.routing import (
     revoke_permit,
     sign_step,
 )
-from signing.routing import add_trust_root as add_root
-from signing.routing_errors import RoutingRefused
-from signing.signers import Pkcs12Credential, open_signer
-from tests import clock
+from workflow.routing import add_trust_root as add_root
 
 """The real clock: the DEMO certificates are valid from the moment they are made."""
 BASE_URL = "https://sijill.example.eg"
@@ -496,7 +496,7 @@ def test_a_head_reassigns_a_step_to_a_named_official(world: World) -> None:
 def test_full_path_to_an_issued_permit_and_its_revocation(
     world: World, demo_pki: DemoPki, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr("signing.routing.new_verification_token", lambda: TOKEN)
+    monkeypatch.setattr("workflow.routing.new_verification_token", lambda: TOKEN)
     register_demo_certificates(world, demo_pki)
     with world.database.session() as s:
         app = world.register(s)

@@ -30,12 +30,12 @@ from intake.catalogue import load_catalogue, sync_catalogue
 from intake.service import Upload, register_application
 from ocr.limits import Limits
 from signing.dev_pki import DemoPki, create_demo_pki
-from signing.routing import add_trust_root, ensure_workflow, prepare_permit, register_certificate
 from signing.validate import validate_pdf
 from tests import clock
 from tests.fixtures.app import PASSWORD, ROLE_USERS, csrf_token_from
 from tests.intake_files import png_bytes
 from web.runtime import Runtime
+from workflow.routing import add_trust_root, ensure_workflow, prepare_permit, register_certificate
 
 PKI_PASSWORD = b"demo-pki-password-for-web-tests"
 NAME = "محمد أحمد علي"
@@ -567,7 +567,7 @@ def test_a_forged_or_borrowed_token_finds_nothing_and_a_draft_is_not_valid(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tokens = iter(["first-permit-token-0123456789abcdefABCDEF", "second-permit-token-0123456789abcdefABCDE"])
-    monkeypatch.setattr("signing.routing.new_verification_token", lambda: next(tokens))
+    monkeypatch.setattr("workflow.routing.new_verification_token", lambda: next(tokens))
     numbers = []
     for _ in range(2):
         tracking = world.register()

@@ -13,12 +13,14 @@ from sqlalchemy.orm import Session
 from archive.models import OfficialCertificate, Service, TrustRoot, User, utcnow
 from archive.roles import ROLE_LABELS, Permission, Role
 from intake.catalogue import CatalogueError, apply_catalogue, export_catalogue, parse_catalogue
-from signing.routing import RoutingRefused, add_trust_root, register_certificate
+from signing.errors import SigningRefused
+from signing.trust import add_trust_root
 from web.audit import audit
 from web.errors import N_
 from web.intake.common import pick
 from web.permissions import current_principal, requires
 from web.runtime import db_session
+from workflow.routing import RoutingRefused, register_certificate
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -158,7 +160,7 @@ def trust_roots() -> ResponseReturnValue:
         else:
             try:
                 row = add_trust_root(session, request.form.get("name", ""), data)
-            except RoutingRefused as exc:
+            except SigningRefused as exc:
                 session.rollback()
                 error = pick(exc.message_ar, exc.message_en)
             else:

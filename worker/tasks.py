@@ -99,7 +99,7 @@ def sweep_blobs() -> dict[str, Any]:
 def open_pending() -> dict[str, Any]:
     """Open the workflow of every registered application that has none (the web, API and import open it right after
     registration; this catches what a failure there left behind). Idempotent."""
-    from signing.routing import open_pending_workflows  # PDF and signing libraries: loaded when first needed
+    from workflow.routing import open_pending_workflows  # PDF and signing libraries: loaded when first needed
 
     rt = worker_runtime()
     with rt.database.session() as session:
@@ -200,7 +200,7 @@ def renew_permit_timestamps() -> dict[str, Any]:
 @shared_task(name="signing.discard_expired_preparations")
 def discard_expired_preparations() -> dict[str, Any]:
     """Delete documents prepared for a desk signature that were never finished (their PDFs go to the sweeper)."""
-    from signing.deferred import discard_expired_preparations as discard
+    from workflow.deferred import discard_expired_preparations as discard
 
     rt = worker_runtime()
     with rt.database.session() as session:

@@ -2,7 +2,7 @@
 
 The desk agent ``sijill-sign`` (:mod:`signing.agent`) drives these; the private key never reaches the server, only
 the token's certificate (to prepare) and signature values (to complete). Thin: each item calls
-:mod:`signing.deferred` and commits on its own, so one refused permit in a batch of fifty does not undo the others;
+:mod:`workflow.deferred` and commits on its own, so one refused permit in a batch of fifty does not undo the others;
 a refusal rolls back that item only and is reported with its code and both sentences.
 """
 
@@ -21,9 +21,7 @@ from flask_smorest import Blueprint
 from archive.models import PermitStatus, PreparedSignature, User
 from archive.roles import Permission
 from archive.store import StoreUnavailable
-from signing.deferred import DeskSigningOptions, finish_step_signature, prepare_step_signature
 from signing.errors import SigningRefused
-from signing.routing import RoutingRefused, inbox
 from web.api.schemas import CompleteRequest, CompleteResponse, PrepareRequest, PrepareResponse, Queue
 from web.auth.principal import StaffPrincipal
 from web.decisions.credentials import ca_chain, signing_options
@@ -32,6 +30,8 @@ from web.errors import ExplainedError
 from web.intake.common import application_for, find_application, may_see
 from web.permissions import current_principal, requires
 from web.runtime import db_session, runtime
+from workflow.deferred import DeskSigningOptions, finish_step_signature, prepare_step_signature
+from workflow.routing import RoutingRefused, inbox
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,12 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from signing.routing import find_permit_by_token
 from web.api.schemas import Verification
 from web.errors import ExplainedError
 from web.permissions import public
 from web.runtime import db_session
 from web.verify.model import STATES, permit_view
+from workflow.routing import find_permit_by_token
 
 blp = Blueprint("api_verify", __name__, url_prefix="/api/v1", description="Public verification of permits")
 

@@ -80,7 +80,7 @@ def ca_chain(path: str) -> list[asn1_x509.Certificate]:
 
 @dataclass(frozen=True)
 class SigningOptions:
-    """How :func:`signing.routing.sign_step` signs under these settings (PAdES level, revocation checking)."""
+    """How :func:`workflow.routing.sign_step` signs under these settings (PAdES level, revocation checking)."""
 
     revocation: Revocation
     timestamp_url: str | None

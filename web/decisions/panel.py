@@ -1,7 +1,7 @@
 """The workflow panel of the application page: the steps, the history, and the forms this official may use.
 
 Which forms to *show* is decided here from plain facts (is the application in this official's inbox, is it returned,
-is its permit issued); whether an action is *allowed* is always decided again by :mod:`signing.routing` when the
+is its permit issued); whether an action is *allowed* is always decided again by :mod:`workflow.routing` when the
 form is posted, so a form shown by mistake can only lead to a refusal, never to a wrong decision.
 """
 
@@ -27,10 +27,10 @@ from archive.models import (
     WorkflowStep,
 )
 from archive.roles import Permission, Role
-from signing.routing import OPEN_STATUSES, RoutingRefused, inbox, prepare_permit
 from web.errors import N_
 from web.intake.common import send_object
 from web.runtime import runtime
+from workflow.routing import OPEN_STATUSES, RoutingRefused, inbox, prepare_permit
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Deciding and signing applications: the officials' inbox and the forms of the application page's workflow panel.
 
-Thin by design: each POST parses its form, calls one function of :mod:`signing.routing` (``decide``, ``sign_step``,
+Thin by design: each POST parses its form, calls one function of :mod:`workflow.routing` (``decide``, ``sign_step``,
 ``reassign``, ``resubmit``, ``revoke_permit``), commits, and redirects. A refusal (``RoutingRefused`` or
 ``SigningRefused``: the one-stop rule, a missing reason, a wrong PIN, an unregistered certificate, a permit changed
 since it was opened, ...) rolls everything back and shows the application page again with the refusal in Arabic
@@ -23,17 +23,6 @@ from archive.models import Application, ApplicationStatus, Centre, User
 from archive.roles import Permission
 from archive.store import StoreUnavailable
 from signing.errors import SigningRefused
-from signing.routing import (
-    RoutingRefused,
-    active_trust_roots,
-    decide,
-    inbox,
-    open_pending_workflows,
-    reassign,
-    resubmit,
-    revoke_permit,
-    sign_step,
-)
 from signing.signers import Credential, open_signer
 from web.auth.principal import StaffPrincipal
 from web.decisions.credentials import (
@@ -54,6 +43,17 @@ from web.intake.common import application_for, pick
 from web.intake.views import application_page
 from web.permissions import current_principal, requires
 from web.runtime import db_session, runtime
+from workflow.routing import (
+    RoutingRefused,
+    active_trust_roots,
+    decide,
+    inbox,
+    open_pending_workflows,
+    reassign,
+    resubmit,
+    revoke_permit,
+    sign_step,
+)
 
 log = logging.getLogger(__name__)
 

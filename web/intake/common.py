@@ -357,15 +357,15 @@ def register(
 
 
 def open_workflow(application_id: int) -> None:
-    """Open the application's workflow (:func:`signing.routing.ensure_workflow`) right after its registration, so
+    """Open the application's workflow (:func:`workflow.routing.ensure_workflow`) right after its registration, so
     the file is in the reviewers' inboxes at once.
 
     A separate transaction, after the registration's commit: a routing problem never costs the citizen the
     registration. Whatever fails here (a service without a signing chain, a database hiccup, another process opening
     it at the same moment) is logged; the periodic ``routing.open_pending`` task and the inbox page open what was
-    left (:func:`signing.routing.open_pending_workflows`).
+    left (:func:`workflow.routing.open_pending_workflows`).
     """
-    from signing.routing import RoutingRefused, ensure_workflow
+    from workflow.routing import RoutingRefused, ensure_workflow
 
     try:
         with runtime().db.session() as session:

@@ -29,10 +29,10 @@ from sqlalchemy.orm import Session
 from archive.models import Permit, PermitStatus, WorkflowStep
 from archive.store import StoreError
 from intake.national_id import EGYPT
-from signing.routing import active_trust_roots, field_name_for
 from signing.validate import SignatureReport, ValidationReport, validate_pdf
 from web.errors import N_
 from web.runtime import runtime
+from workflow.routing import active_trust_roots, field_name_for
 
 log = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Public verification of a permit: the page its QR code opens, and the check of an uploaded copy. No login.
 
 ``GET /v/<permit_number>/<token>`` finds the permit by its number and the SHA-256 of the token
-(:func:`signing.routing.find_permit_by_token`); anything that does not match, a forged token or another permit's,
+(:func:`workflow.routing.find_permit_by_token`); anything that does not match, a forged token or another permit's,
 gets the same "could not be verified" page with status 404 and nothing else, so the page cannot be used to learn
 which permit numbers exist. ``POST …/check`` takes a PDF (at most :data:`CHECK_MAX_BYTES`), says whether it is
 byte for byte the archived permit and validates every signature in it (DSS-style simple report).
@@ -20,12 +20,12 @@ from flask_babel import gettext
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from archive.models import Permit
-from signing.routing import active_trust_roots, find_permit_by_token
 from signing.validate import ValidationReport, validate_pdf
 from web.errors import N_
 from web.permissions import public
 from web.runtime import db_session
 from web.verify.model import INDICATIONS, STATES, PermitView, SignatureView, permit_view, signature_views
+from workflow.routing import active_trust_roots, find_permit_by_token
 
 bp = Blueprint("verify", __name__)
 

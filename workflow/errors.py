@@ -1,6 +1,6 @@
 """Why the routing service refused an action, with a stable code and a sentence in Arabic and English.
 
-Like :class:`signing.errors.SigningRefused` (which :func:`signing.routing.sign_step` lets through for certificate and
+Like :class:`signing.errors.SigningRefused` (which :func:`workflow.routing.sign_step` lets through for certificate and
 signing problems), a refusal carries ``code`` for programs and tests and ``message_ar`` / ``message_en`` for people,
 so the web layer never parses exception text. A refusal is raised before anything is written.
 """

@@ -3,8 +3,8 @@
 The private key stays on the official's PKCS#11 token; the desk agent (:mod:`signing.agent`, ``sijill-sign``) sends
 the token's certificate, receives the bytes to sign, and returns only signature values. This module holds the
 server's two halves, over the same routing rules as a signature made with a key on the server
-(:func:`signing.routing.signing_target`, :func:`~signing.routing.check_official_certificate`,
-:func:`~signing.routing.record_signature`):
+(:func:`workflow.routing.signing_target`, :func:`~workflow.routing.check_official_certificate`,
+:func:`~workflow.routing.record_signature`):
 
 * :func:`prepare_step_signature` checks that the official may sign the active step and that the certificate is one
   of theirs (registered, trusted, valid, not revoked), lays the signature out (:mod:`signing.pades_deferred`),
@@ -17,7 +17,7 @@ server's two halves, over the same routing rules as a signature made with a key 
   (``signature_mismatch``) and a certificate that stopped being acceptable. Then it embeds the value, adds the
   signature timestamp (B-T), stores the signed revision, deletes the row and advances the step.
 
-Like :mod:`signing.routing`, these functions flush and never commit: the caller commits, or rolls back on a
+Like :mod:`workflow.routing`, these functions flush and never commit: the caller commits, or rolls back on a
 refusal.
 """
 
@@ -39,7 +39,7 @@ from signing.certificates import Revocation, signing_context
 from signing.errors import SigningRefused
 from signing.pades import DIGEST
 from signing.pades_deferred import PreparedPdf, finish_pdf_signature, prepare_pdf_signature, verify_signature_value
-from signing.routing import (
+from workflow.routing import (
     active_trust_roots,
     check_official_certificate,
     field_name_for,

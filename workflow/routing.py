@@ -35,7 +35,7 @@ Rules enforced here, not in the web layer
   :class:`~archive.models.Transition` (who, when, from, to, why); transitions are never updated or deleted. The
   transitions a citizen is told about (returned, approved, permit issued, rejected) add their SMS/e-mail to the
   outbox in the same transaction (:mod:`notify.outbox`).
-* Refusals raise :class:`~signing.routing_errors.RoutingRefused` (codes ``one_stop``, ``not_your_step``,
+* Refusals raise :class:`~workflow.errors.RoutingRefused` (codes ``one_stop``, ``not_your_step``,
   ``wrong_state``, ``reason_required``, ``not_permitted``, ``no_chain``, ``no_permit``, ``document_changed``,
   ``bad_certificate``, ``duplicate_certificate``) before anything is written; certificate and signing problems in
   :func:`sign_step` raise :class:`~signing.errors.SigningRefused` (same ``code`` / ``message_ar`` / ``message_en``
@@ -69,7 +69,6 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from asn1crypto import pem
 from asn1crypto import x509 as asn1_x509
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session, contains_eager
@@ -85,7 +84,6 @@ from archive.models import (
     StepDecision,
     StepStatus,
     Transition,
-    TrustRoot,
     User,
     WorkflowStep,
     utcnow,
@@ -98,9 +96,10 @@ from signing.certificates import Revocation, check_signing_certificate, fingerpr
 from signing.errors import SigningRefused
 from signing.pades import add_signature_fields, sign_pdf
 from signing.permit import PermitFacts, new_verification_token, permit_number_for, render_permit, verification_path
-from signing.routing_errors import RoutingRefused
 from signing.signers import LoadedSigner
 from signing.stamp import StampText
+from signing.trust import active_trust_roots, add_trust_root, load_certificate
+from workflow.errors import RoutingRefused
 
 __all__ = [
     "OPEN_STATUSES",
@@ -560,7 +559,7 @@ def signing_target(
 ) -> SigningTarget:
     """Lock the application and check that ``actor`` may sign its active step now (the checks of :func:`sign_step`).
 
-    Used by :func:`sign_step` and by the desk agent's two halves (:mod:`signing.deferred`), so that a signature made
+    Used by :func:`sign_step` and by the desk agent's two halves (:mod:`workflow.deferred`), so that a signature made
     on an official's token obeys exactly the same routing rules as one made with a key on the server.
     """
     now = _aware(now or utcnow())
@@ -701,7 +700,7 @@ def find_permit_by_token(session: Session, permit_number: str, token: str) -> Pe
     return None
 
 
-# --- certificates and trust roots ---------------------------------------------------------------------------------
+# --- officials' certificates ----------------------------------------------------------------------------------
 
 
 def register_certificate(
@@ -714,7 +713,10 @@ def register_certificate(
     """
     if by is not None and not _is_admin(by):
         raise RoutingRefused("not_permitted")
-    cert = _load_certificate(certificate)
+    try:
+        cert = load_certificate(certificate)
+    except ValueError as exc:
+        raise RoutingRefused("bad_certificate", str(exc)[:200]) from None
     fp = fingerprint(cert)
     if session.scalar(select(OfficialCertificate.id).where(OfficialCertificate.fingerprint == fp)) is not None:
         raise RoutingRefused("duplicate_certificate", fp)
@@ -732,32 +734,6 @@ def register_certificate(
     session.add(row)
     session.flush()
     return row
-
-
-def add_trust_root(session: Session, name: str, certificate: bytes | str) -> TrustRoot:
-    """Add (or reactivate) a root certification authority; idempotent on the certificate's fingerprint."""
-    cert = _load_certificate(certificate)
-    fp = fingerprint(cert)
-    row = session.scalar(select(TrustRoot).where(TrustRoot.fingerprint == fp))
-    if row is None:
-        row = TrustRoot(
-            name=(name.strip() or cert.subject.human_friendly)[:200],
-            certificate_der=cert.dump(),
-            fingerprint=fp,
-            active=True,
-            added_at=utcnow(),
-        )
-        session.add(row)
-    else:
-        row.active = True
-    session.flush()
-    return row
-
-
-def active_trust_roots(session: Session) -> list[asn1_x509.Certificate]:
-    """The certificates of the active trust roots."""
-    ders = session.scalars(select(TrustRoot.certificate_der).where(TrustRoot.active.is_(True))).all()
-    return [asn1_x509.Certificate.load(bytes(der)) for der in ders]
 
 
 # --- internals ----------------------------------------------------------------------------------------------------
@@ -955,15 +931,3 @@ def _facts_json(facts: PermitFacts) -> dict[str, Any]:
     if data.get("property_details") is not None:
         data["property_details"] = dict(data["property_details"])
     return data
-
-
-def _load_certificate(data: bytes | str) -> asn1_x509.Certificate:
-    raw = data.encode("ascii", "replace") if isinstance(data, str) else bytes(data)
-    try:
-        if pem.detect(raw):
-            _kind, _headers, raw = pem.unarmor(raw)
-        cert = asn1_x509.Certificate.load(raw)
-        cert.native  # noqa: B018 - parse fully now, not later
-    except (ValueError, TypeError, OSError) as exc:
-        raise RoutingRefused("bad_certificate", str(exc)[:200]) from None
-    return cert
