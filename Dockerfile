@@ -12,7 +12,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # libraries WeasyPrint loads at run time.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      tesseract-ocr tesseract-ocr-ara tesseract-ocr-eng \
+      tesseract-ocr tesseract-ocr-ara tesseract-ocr-eng tesseract-ocr-script-arab \
       fonts-noto-core fonts-hosny-amiri fontconfig \
       poppler-utils \
       libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 shared-mime-info \

@@ -70,7 +70,7 @@ def digitise_page(
     *,
     limits: Limits | None = None,
     options: CleanupOptions | None = None,
-    lang: str = "ara+eng",
+    lang: str = "ara",
     work_dir: Path | None = None,
     max_attempts: int = MAX_ATTEMPTS,
 ) -> PageOutcome:

@@ -80,7 +80,7 @@ def process_page(
     index: int,
     limits: Limits = Limits(),  # noqa: B008 - frozen
     options: CleanupOptions = CleanupOptions(),  # noqa: B008 - frozen
-    lang: str = "ara+eng",
+    lang: str = "ara",
 ) -> PageResult:
     """Render page ``index`` of ``path``, clean it, read it, and return everything the archive keeps about it.
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from ocr.arabic_first import reread_doubtful_lines
 from ocr.resolution import page_dpi
 from ocr.tesseract import run_tesseract
 
@@ -48,6 +49,10 @@ class Word:
     """Tesseract's block number (1-based)."""
     line: int
     """Line number on the page (1-based, in reading order), across blocks and paragraphs."""
+    paragraph: int = 1
+    """Tesseract's paragraph number within the block (a blank line separates paragraphs in the text)."""
+    model: str = "ara"
+    """The model whose reading was kept: "ara", or "eng" / "Arabic" where ``ocr.arabic_first`` replaced it."""
 
 
 @dataclass
@@ -60,17 +65,24 @@ class PageText:
     line_count: int
     pdf: bytes
     """A one-page PDF: the page image with an invisible text layer."""
+    replaced: int = 0
+    """Groups of words the second look (``ocr.arabic_first``) replaced with a Latin or digit reading."""
 
 
 def recognise(
     image: Image.Image,
-    lang: str = "ara+eng",
+    lang: str = "ara",
     psm: int = 6,
     timeout: float = 120.0,
     pdf_image_quality: int | None = 75,
     dpi: int | None = None,
+    second_look: bool = True,
 ) -> PageText:
     """Recognise a page once, producing text, word boxes and a searchable one-page PDF.
+
+    ``lang`` "ara" (the default) reads the page with the Arabic model only; with ``second_look`` the lines it doubts
+    are read again for Latin words and Arabic-Indic digits (``ocr.arabic_first``), which replace the Arabic reading
+    only where they are clearly more confident. Any other ``lang`` is passed to Tesseract as it is.
 
     ``psm`` 6 (one uniform block) is the default because Tesseract's automatic layout (3) silently drops whole lines
     of Arabic on some fonts. ``pdf_image_quality`` is the JPEG quality of the page image inside the PDF; None keeps it
@@ -91,18 +103,25 @@ def recognise(
         image_format="PNG" if pdf_image_quality is None else "JPEG",
         jpeg_quality=pdf_image_quality or 75,
     )
-    words = parse_tsv(outputs["tsv"].decode("utf-8", "replace"))
+    words = parse_tsv(outputs["tsv"].decode("utf-8", "replace"), model=lang)
+    text = tidy_text(outputs["txt"].decode("utf-8", "replace"))
+    replaced = 0
+    if second_look and lang == "ara":
+        words, replaced = reread_doubtful_lines(image, words, dpi=resolution, timeout=timeout)
+        if replaced:
+            text = text_from_words(words)
     scored = [word.confidence for word in words if word.confidence >= 0]
     return PageText(
-        text=tidy_text(outputs["txt"].decode("utf-8", "replace")),
+        text=text,
         mean_confidence=sum(scored) / len(scored) if scored else 0.0,
         words=words,
         line_count=len({word.line for word in words}),
         pdf=outputs["pdf"],
+        replaced=replaced,
     )
 
 
-def parse_tsv(tsv: str) -> list[Word]:
+def parse_tsv(tsv: str, model: str = "ara") -> list[Word]:
     """Words (level 5 rows with text) from Tesseract's TSV, with page-wide line numbers."""
     words: list[Word] = []
     lines: dict[tuple[int, int, int], int] = {}
@@ -124,9 +143,31 @@ def parse_tsv(tsv: str) -> list[Word]:
                 height=int(row["height"]),
                 block=key[0],
                 line=line,
+                paragraph=key[1],
+                model=model,
             )
         )
     return words
+
+
+def text_from_words(words: list[Word]) -> str:
+    """The page's text rebuilt from its words: one line per text line, a blank line between paragraphs."""
+    out: list[str] = []
+    previous: tuple[int, int] | None = None
+    current: list[str] = []
+    line_number = None
+    for word in words:
+        if word.line != line_number:
+            if current:
+                out.append(" ".join(current))
+            current = []
+            if previous is not None and (word.block, word.paragraph) != previous:
+                out.append("")
+            line_number, previous = word.line, (word.block, word.paragraph)
+        current.append(word.text)
+    if current:
+        out.append(" ".join(current))
+    return "\n".join(out)
 
 
 def tidy_text(text: str) -> str:

@@ -171,6 +171,39 @@ DOCUMENTS: tuple[tuple[str, ...], ...] = (
     ),
 )
 
+# Pages of contacts and codes, where Latin runs sit inside Arabic lines ("mixed" pages only).
+MIXED_DOCUMENTS: tuple[tuple[str, ...], ...] = (
+    (
+        "بيانات التواصل مع مقدم الطلب",
+        "البريد الإلكتروني: {email}",
+        "الموقع الإلكتروني للمركز www.{domain}.gov.eg",
+        "كود الخدمة {service} ورقم المتابعة {tracking}",
+        "{department} - {markaz_en} City Council",
+        "اسم الشركة بالإنجليزية {trade} Co. وسجلها {register}",
+    ),
+)
+
+# ID-card-like lines and tables of numbers, Arabic-Indic and Western digits ("digits" pages only).
+DIGIT_DOCUMENTS: tuple[tuple[str, ...], ...] = (
+    (
+        "جمهورية مصر العربية - بطاقة تحقيق الشخصية",
+        "{name}",
+        "{village} - {markaz} - {gov}",
+        "{nid_ar}",
+        "تاريخ الإصدار {issued_ar}",
+        "الرقم القومي {nid}",
+    ),
+    (
+        "بيان القطع والمساحات والرسوم",
+        "رقم القطعة المساحة الرسوم",
+        "{row1}",
+        "{row2}",
+        "{row3}",
+        "{row4}",
+        "الإجمالي {total_ar} جنيها",
+    ),
+)
+
 NAMES = (
     "محمد عبد الرحيم حسانين", "فاطمة أحمد السيد", "أحمد محمود عبد العال", "مريم عادل جرجس",
     "خالد سعد الدين الطهطاوي", "هدى مصطفى القناوي", "عبد الله رمضان أبو زيد", "سامية فوزي عبد الحميد",
@@ -191,6 +224,16 @@ STREETS = ("الجمهورية", "الثورة", "بورسعيد", "المحطة
 BASINS = ("الجزيرة", "أبو عمر", "الشيخ حسن", "البحري", "الغربي", "الساقية")
 ACTIVITIES = ("بقالة تموينية", "صيدلية", "مطعم مأكولات شعبية", "ورشة نجارة", "أدوات كهربائية", "مكتبة وأدوات مكتبية")
 TRADE_NAMES = ("El Nour Pharmacy", "Sohag Market", "Nile Tech", "Al Amal Store", "Qena Print", "Delta Foods")
+ARABIC_TRADE_NAMES = ("صيدلية النور", "سوق سوهاج", "تقنية النيل", "متجر الأمل", "مطبعة قنا", "أغذية الدلتا")
+DEPARTMENTS = ("Engineering Dept.", "Finance Dept.", "State Property Dept.", "Planning Office")
+SERVICES = ("BUILD-PERMIT", "PERMIT-AMEND", "VALIDITY", "SHOP-LICENCE")
+LATIN_NAMES = ("ahmed.saad", "mariam.adel", "k.tahtawy", "hoda.mostafa", "y.gergawy", "mina.shenouda")
+DOMAINS = ("sohag", "qena", "luxor", "aswan")
+MARKAZ_EN = ("Sohag", "Akhmim", "Tahta", "Girga", "Nag Hammadi", "Qus")
+SCRIPTS = ("forms", "arabic", "mixed", "digits")
+"""What a page holds: our forms as they are (Arabic with a few Latin lines and fields), Arabic only (no Latin letter
+at all), Arabic with Latin runs (names, codes, e-mail addresses), or ID-card-like lines and tables of numbers in
+Arabic-Indic and Western digits."""
 WEEKDAYS = ("السبت", "الأحد", "الاثنين", "الثلاثاء", "الأربعاء", "الخميس")
 
 _FIELD = re.compile(r"\{(\w+)\}")
@@ -250,6 +293,30 @@ def page_fields(rng: np.random.Generator) -> dict[str, str]:
     }
 
 
+def arabic_indic(text: str) -> str:
+    """Western digits written as Arabic-Indic ones (٠-٩), as on an ID card."""
+    return text.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+
+
+def digit_fields(rng: np.random.Generator, values: dict[str, str]) -> dict[str, str]:
+    """Numbers for ``DIGIT_DOCUMENTS``: each table row in Arabic-Indic or Western digits at random."""
+    out = {"nid_ar": arabic_indic(values["nid"]), "issued_ar": arabic_indic(_date(rng))}
+    total = 0
+    for i in range(1, 5):
+        plot, area, fee = int(rng.integers(1, 400)), int(rng.integers(80, 900)), int(rng.integers(2, 80)) * 25
+        total += fee
+        row = f"{plot} {area} {fee}"
+        out[f"row{i}"] = arabic_indic(row) if rng.random() < 0.5 else row
+    out["total_ar"] = arabic_indic(str(total))
+    return out
+
+
+def mixed_fields(rng: np.random.Generator) -> dict[str, str]:
+    pick = lambda options: options[int(rng.integers(len(options)))]  # noqa: E731
+    return {"email": f"{pick(LATIN_NAMES)}@{pick(DOMAINS)}.gov.eg", "domain": pick(DOMAINS),
+            "service": pick(SERVICES), "department": pick(DEPARTMENTS), "markaz_en": pick(MARKAZ_EN)}
+
+
 def markaz_code(markaz: str) -> str:
     return f"M{sum(ord(c) for c in markaz) % 97:02d}"
 
@@ -258,13 +325,27 @@ def fill(template: str, values: dict[str, str]) -> str:
     return _FIELD.sub(lambda m: values[m.group(1)], template)
 
 
-def page_text(rng: np.random.Generator, max_lines: int | None = None) -> list[str]:
+def page_text(rng: np.random.Generator, max_lines: int | None = None, script: str = "forms") -> list[str]:
     """Lines of several documents in a random order, fields filled in; at most ``max_lines`` lines (before
-    ``render_page`` wraps the long ones)."""
+    ``render_page`` wraps the long ones). ``script`` is one of ``SCRIPTS``: "forms" is the documents alone; "mixed"
+    adds a page of contacts and codes first; "arabic" gives Arabic trade names and tracking numbers and leaves out
+    every line with a Latin letter; "digits" puts an ID-card-like block and a table of numbers first."""
+    if script not in SCRIPTS:
+        raise ValueError(f"unknown script {script!r}; known: {SCRIPTS}")
     values = page_fields(rng)
-    lines: list[str] = []
-    for index in rng.permutation(len(DOCUMENTS)):
-        lines.extend(fill(line, values) for line in DOCUMENTS[int(index)])
+    documents = [DOCUMENTS[int(index)] for index in rng.permutation(len(DOCUMENTS))]
+    if script == "arabic":
+        values["trade"] = ARABIC_TRADE_NAMES[int(rng.integers(len(ARABIC_TRADE_NAMES)))]
+        values["tracking"] = values["tracking"].removeprefix("SJL-").replace("-", "/")
+    elif script == "mixed":
+        values.update(mixed_fields(rng))
+        documents = [*MIXED_DOCUMENTS, *documents]
+    elif script == "digits":
+        values.update(digit_fields(rng, values))
+        documents = [*DIGIT_DOCUMENTS, *documents]
+    lines = [fill(line, values) for document in documents for line in document]
+    if script == "arabic":
+        lines = [line for line in lines if not re.search("[A-Za-z]", line)]
     return lines[:max_lines] if max_lines is not None else lines
 
 
@@ -656,6 +737,7 @@ def corpus(
     size: tuple[float, float] = A4,
     font_pt: float = 14,
     max_lines: int | None = None,
+    script: str = "forms",
 ) -> Iterator[SyntheticPage]:
     """``n_pages`` pages cycling through every font, then every recipe: page ``i`` has font ``i % len(fonts)`` and
     recipe ``(i // len(fonts)) % len(degradations)``, so ``len(fonts) * len(degradations)`` pages cover each pair once.
@@ -674,5 +756,5 @@ def corpus(
         rng = np.random.default_rng([seed, i])
         font_path = font_paths[i % len(font_paths)]
         recipe = degradations[(i // len(font_paths)) % len(degradations)]
-        page = render_page(page_text(rng, max_lines), font_path, dpi=dpi, size=size, font_pt=font_pt)
+        page = render_page(page_text(rng, max_lines, script), font_path, dpi=dpi, size=size, font_pt=font_pt)
         yield degrade(page, recipe, rng)

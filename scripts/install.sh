@@ -13,7 +13,7 @@ WITH_TEST=0
 [[ "${1:-}" == "--test" ]] && WITH_TEST=1
 
 APP_PACKAGES=(
-  tesseract-ocr tesseract-ocr-ara tesseract-ocr-eng
+  tesseract-ocr tesseract-ocr-ara tesseract-ocr-eng tesseract-ocr-script-arab
   fonts-noto-core fonts-hosny-amiri
   poppler-utils
   libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b

@@ -1,0 +1,309 @@
+"""Arabic first: every page is read with the Arabic model alone; Latin and Arabic-Indic digits only where it doubts.
+
+Why not ``-l ara+eng``: with both models Tesseract lets the English one compete for every word, and on Arabic-only
+pages it wins now and then with Latin junk ("عمارة" -> "ck", 3-13 Latin letters a page, measured on pages nobody
+here wrote), while the recognition costs ~1.75x as long. Why not ``ara`` alone: it reads Latin words (trade names,
+e-mail addresses, reference codes) as Arabic junk, and Arabic-Indic digits (٢٩٠٠١٠١٢٦٠١٢٣٤ on an ID card) as
+"79.:1١171017176": the ``ara`` 4.1.0 model has barely seen them.
+
+So a second look, only at the lines the Arabic reading doubts (a word under ``DOUBT`` confidence, or characters no
+Arabic word has). Those lines are cut out of the page, stacked into one small image, and read twice, each time in
+one Tesseract process: by ``eng`` for Latin, and by the ``Arabic`` script model restricted to digits for
+Arabic-Indic numbers (that model reads them well; it prints some as their Persian forms, which are mapped back).
+Within a line, the words of the three readings are matched by their horizontal overlap, and a group of Arabic words
+is replaced only when the other reading is confident and clearly more confident than the Arabic one
+(``MIN_CONFIDENCE``, ``MIN_LEAD``), and looks like what it claims to be: ASCII letters or digits, or Arabic-Indic
+digits only. A Latin reading must also be confirmed by script detection: the ``Arabic`` script model, which has both
+alphabets, must see more Latin than Arabic letters in the same span (the English model alone read a doubted "ولا"
+as "Ug" with confidence 91), and a Latin replacement needs ``MIN_LATIN`` letters or digits; the script model's own
+Latin reading may win too (it read an e-mail address at 87 where ``eng`` gave 29). A confidently read Arabic word is
+never replaced, which is what keeps Arabic-only pages free of Latin letters. The replaced words are put in reading
+order from their positions (``logical_order``); a Latin run stays left to right inside the Arabic line.
+
+Cost: nothing on a page the Arabic model reads confidently; otherwise two small Tesseract runs (~0.1 s to load each
+model plus the doubtful lines), bounded by ``MAX_LINES``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import unicodedata
+from dataclasses import dataclass, replace
+
+import numpy as np
+from PIL import Image
+
+from ocr.tesseract import installed_languages, run_tesseract
+
+DOUBT = 75.0
+"""A line is looked at again when one of its words scored below this (correct Arabic words score ~85-97)."""
+MIN_CONFIDENCE = {"eng": 50.0, "Arabic": 45.0}
+"""The other reading of a group of words must be at least this confident ..."""
+MIN_LEAD = {"eng": 15.0, "Arabic": 25.0}
+"""... and beat the Arabic reading of the same place by this many points. The ``Arabic`` script model reads a
+line's Arabic-Indic digits right with confidences of only ~50-65 (measured on four fonts), where ``ara`` gives the
+same place 0-15; it is read without a whitelist, because restricted to digits it forces the line's words into
+digits too, with confidence 0, and reading the digits cut out alone lost the line's context and read worse."""
+MIN_LATIN = 3
+"""Letters and digits a Latin replacement needs: the English model's guesses at doubted short Arabic words are short
+("on", "Ug"), and a real Latin run (a name, a code, an address) is rarely shorter."""
+MAX_LINES = 60
+"""At most this many doubtful lines are read again on one page (a page of noise must not cost minutes)."""
+LATIN_LANG = "eng"
+DIGITS_LANG = "Arabic"
+"""The Arabic script model (Debian ``tesseract-ocr-script-arab``): unlike ``ara`` it knows the Arabic-Indic digits."""
+ARABIC_INDIC = "٠١٢٣٤٥٦٧٨٩"
+PERSIAN = "۰۱۲۳۴۵۶۷۸۹"
+DIGIT_SEPARATORS = "/-.:,٫٬"
+_PERSIAN_TO_ARABIC = str.maketrans(PERSIAN, ARABIC_INDIC)
+_WESTERN_TO_ARABIC = str.maketrans("0123456789", ARABIC_INDIC)
+_ARABIC_LETTER = re.compile("[\u0621-\u064a\u0671-\u06d3]")
+_ASCII_LETTER = re.compile("[A-Za-z]")
+_BIDI_MARKS = dict.fromkeys(map(ord, "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"), None)
+_JUNK = re.compile(r"[\[\]|©®{}<>_~^`\\]")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One word as a second reading saw it, in the page's pixel coordinates."""
+
+    text: str
+    confidence: float
+    left: int
+    right: int
+    model: str
+
+
+@dataclass
+class Section:
+    """A doubtful line cut out of the page: where it came from and where it sits in the stacked image."""
+
+    line: int
+    left: int
+    top: int
+    y_offset: int
+    height: int
+
+
+def doubtful(text: str, confidence: float) -> bool:
+    """A word the Arabic reading is unsure of, or one whose characters say it is not an Arabic word."""
+    return confidence < DOUBT or bool(_JUNK.search(text)) or bool(_ASCII_LETTER.search(text))
+
+
+def looks_latin(text: str) -> bool:
+    """ASCII with a letter or a digit: a Latin word, a code, an address, or Western digits ``ara`` misread."""
+    return text.isascii() and any(ch.isalnum() for ch in text)
+
+
+def looks_like_digits(text: str) -> bool:
+    """Mostly Arabic-Indic digits, perhaps with separators and a Western digit the model slipped in."""
+    indic = sum(ch in ARABIC_INDIC for ch in text)
+    return indic > 0 and indic >= 2 * sum(ch.isascii() and ch.isdigit() for ch in text) and all(
+        ch in ARABIC_INDIC + DIGIT_SEPARATORS or (ch.isascii() and ch.isdigit()) for ch in text)
+
+
+def has_arabic(text: str) -> bool:
+    return bool(_ARABIC_LETTER.search(text))
+
+
+def second_models() -> tuple[str, ...]:
+    """The second-look models installed here (Latin and/or digits); missing ones are skipped, never fatal."""
+    installed = installed_languages()
+    return tuple(model for model in (LATIN_LANG, DIGITS_LANG) if model in installed)
+
+
+def reread_doubtful_lines(image: Image.Image, words: list, *, dpi: int, timeout: float = 60.0) -> tuple[list, int]:
+    """The page's words with doubtful groups replaced by confident Latin or digit readings; and how many groups.
+
+    ``words`` are ``ocr.recognise.Word`` objects from the Arabic reading of ``image`` (line numbers in reading
+    order). The list returned keeps every line and its order; replaced words carry ``model`` "eng" or "Arabic".
+    """
+    lines: dict[int, list] = {}
+    for word in words:
+        lines.setdefault(word.line, []).append(word)
+    doubtful_lines = [number for number, line in lines.items() if any(doubtful(w.text, w.confidence) for w in line)]
+    models = second_models()
+    if not doubtful_lines or not models:
+        return words, 0
+    doubtful_lines = doubtful_lines[:MAX_LINES]
+    gray = np.asarray(image.convert("L"), dtype=np.uint8)
+    stack, sections = _stack_lines(gray, {number: lines[number] for number in doubtful_lines})
+    readings: dict[str, dict[int, list[Reading]]] = {}
+    for model in models:
+        tsv = run_tesseract(stack, ["tsv"], lang=model, psm=6, dpi=dpi, timeout=timeout)["tsv"]
+        readings[model] = _place(tsv.decode("utf-8", "replace"), sections, model)
+    replaced = 0
+    out: list = []
+    for number, line in lines.items():
+        if number in doubtful_lines:
+            line, count = _decide_line(line, [r for model in models for r in readings[model].get(number, [])])
+            replaced += count
+        out.extend(line)
+    return out, replaced
+
+
+def _stack_lines(gray: np.ndarray, lines: dict[int, list]) -> tuple[Image.Image, list[Section]]:
+    """The doubtful lines cut out (their words' box, padded) and stacked right-aligned with wide gaps between them,
+    so that Tesseract never joins two of them into one line."""
+    crops: list[tuple[int, np.ndarray, int, int]] = []
+    height, width = gray.shape
+    for number, words in lines.items():
+        top = min(w.top for w in words)
+        bottom = max(w.top + w.height for w in words)
+        pad = max(4, (bottom - top) // 3)
+        left = max(0, min(w.left for w in words) - 2 * pad)
+        right = min(width, max(w.left + w.width for w in words) + 2 * pad)
+        top, bottom = max(0, top - pad), min(height, bottom + pad)
+        crops.append((number, gray[top:bottom, left:right], left, top))
+    gap = max(40, 2 * max(crop.shape[0] for _, crop, _, _ in crops))
+    stack_width = max(crop.shape[1] for _, crop, _, _ in crops) + 2 * gap
+    rows = [np.full((gap, stack_width), 255, np.uint8)]
+    sections: list[Section] = []
+    y = gap
+    for number, crop, left, top in crops:
+        row = np.full((crop.shape[0], stack_width), 255, np.uint8)
+        x = stack_width - gap - crop.shape[1]
+        row[:, x : x + crop.shape[1]] = crop
+        rows += [row, np.full((gap, stack_width), 255, np.uint8)]
+        sections.append(Section(number, left - x, top, y, crop.shape[0]))
+        y += crop.shape[0] + gap
+    return Image.fromarray(np.vstack(rows), "L"), sections
+
+
+def _place(tsv: str, sections: list[Section], model: str) -> dict[int, list[Reading]]:
+    """Words of a second reading, each given to the section its middle lies in, in page coordinates."""
+    out: dict[int, list[Reading]] = {}
+    for row in csv.DictReader(io.StringIO(tsv), delimiter="\t", quoting=csv.QUOTE_NONE):
+        text = unicodedata.normalize("NFC", (row.get("text") or "").translate(_BIDI_MARKS).strip())
+        confidence = float(row.get("conf") or -1)
+        if row.get("level") != "5" or not text or confidence < 0:
+            continue
+        middle = int(row["top"]) + int(row["height"]) / 2
+        section = next((s for s in sections if s.y_offset <= middle < s.y_offset + s.height), None)
+        if section is None:
+            continue
+        if model == DIGITS_LANG:
+            text = text.translate(_PERSIAN_TO_ARABIC)
+            if looks_like_digits(text):  # one number is written in one set: a stray Western digit joins the rest
+                text = text.translate(_WESTERN_TO_ARABIC)
+        left = int(row["left"]) + section.left
+        out.setdefault(section.line, []).append(Reading(text, confidence, left, left + int(row["width"]), model))
+    return out
+
+
+def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:
+    shared = min(a[1], b[1]) - max(a[0], b[0])
+    return shared > 0.4 * min(a[1] - a[0], b[1] - b[0])
+
+
+def _score(items: list[tuple[str, float]]) -> float:
+    """Mean confidence weighted by length."""
+    total = sum(len(text) for text, _ in items)
+    return sum(len(text) * confidence for text, confidence in items) / total if total else 0.0
+
+
+def _decide_line(line: list, others: list[Reading]) -> tuple[list, int]:
+    """Replace groups of Arabic words by a confident other reading of the same place; keep the line's order."""
+    if not others:
+        return line, 0
+    best: list[tuple[set[int], list[Reading], float]] = []  # (ara word indices, replacement, lead)
+    script_model = [r for r in others if r.model == DIGITS_LANG]
+    roles = [  # (what the reading should be, which model read it, what it must look like)
+        ("latin", LATIN_LANG, looks_latin),
+        ("latin", DIGITS_LANG, looks_latin),  # the script model has Latin too, and sometimes reads it better
+        ("digits", DIGITS_LANG, looks_like_digits),
+    ]
+    for role, model, fit in roles:
+        threshold = MIN_CONFIDENCE[LATIN_LANG if role == "latin" else DIGITS_LANG]
+        candidates = [r for r in others if r.model == model and r.confidence >= threshold and fit(r.text)]
+        for group, readings in _groups(line, candidates):  # each word on its own merits: no junk rides along
+            ours = _score([(line[i].text, line[i].confidence) for i in group])
+            theirs = _score([(r.text, r.confidence) for r in readings])
+            if theirs < ours + MIN_LEAD[LATIN_LANG if role == "latin" else DIGITS_LANG]:
+                continue  # so a confidently read Arabic group (85 and more) always stays
+            if role == "latin" and sum(ch.isalnum() for r in readings for ch in r.text) < MIN_LATIN:
+                continue  # "on", "Ug": where the English model guesses at a doubted short Arabic word
+            if role == "latin" and model == LATIN_LANG and not _script_agrees(readings, script_model):
+                continue
+            best.append((group, readings, theirs - ours))
+    chosen: list[tuple[set[int], list[Reading]]] = []
+    taken: set[int] = set()
+    for group, readings, _ in sorted(best, key=lambda item: -item[2]):
+        if group & taken:
+            continue
+        chosen.append((group, readings))
+        taken |= group
+    if not chosen:
+        return line, 0
+    out: list = []
+    start_of = {min(group): (group, readings) for group, readings in chosen}
+    for i, word in enumerate(line):
+        if i in start_of:
+            group, readings = start_of[i]
+            top = min(line[j].top for j in group)
+            bottom = max(line[j].top + line[j].height for j in group)
+            out.extend(replace(word, text=reading.text, confidence=reading.confidence, left=reading.left,
+                               width=reading.right - reading.left, top=top, height=bottom - top, model=reading.model)
+                       for reading in readings)
+        elif i not in taken:
+            out.append(word)
+    return logical_order(out), len(chosen)
+
+
+def _script_agrees(latin: list[Reading], script_model: list[Reading]) -> bool:
+    """Whether the ``Arabic`` script model, which knows Latin letters as well as Arabic ones, also sees Latin in the
+    span the English model read: the script detection that keeps an Arabic word the Arabic model doubted ("ولا" at
+    52) from becoming the English model's confident "Ug". Without that model, a Latin reading needs 3 characters."""
+    if not script_model:
+        return sum(ch.isalnum() for r in latin for ch in r.text) >= 3
+    span = (min(r.left for r in latin), max(r.right for r in latin))
+    seen = "".join(r.text for r in script_model if _overlap(span, (r.left, r.right)))
+    latin_characters = sum(1 for ch in seen if ch.isascii() and ch.isalnum())
+    return latin_characters > len(_ARABIC_LETTER.findall(seen))
+
+
+def logical_order(line: list) -> list:
+    """A line's words in reading order, from their positions: right to left when the line has Arabic, each run of
+    words without Arabic letters (a trade name, an address, a number) left to right inside it, as the Unicode
+    bidirectional algorithm orders an Arabic paragraph; a line without Arabic left to right."""
+    if not any(has_arabic(word.text) for word in line):
+        return sorted(line, key=lambda w: w.left)
+    visual = sorted(line, key=lambda w: -(w.left + w.width))
+    out: list = []
+    run: list = []
+    for word in [*visual, None]:
+        if word is not None and not has_arabic(word.text):
+            run.append(word)
+            continue
+        out.extend(reversed(run))
+        run = []
+        if word is not None:
+            out.append(word)
+    return out
+
+
+def _groups(line: list, readings: list[Reading]) -> list[tuple[set[int], list[Reading]]]:
+    """Connected groups of (Arabic words, other words) that overlap horizontally."""
+    spans = [(w.left, w.left + w.width) for w in line]
+    parent = list(range(len(line) + len(readings)))
+
+    def find(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for j, reading in enumerate(readings):
+        for i, span in enumerate(spans):
+            if _overlap(span, (reading.left, reading.right)):
+                parent[find(len(line) + j)] = find(i)
+    groups: dict[int, tuple[set[int], list[Reading]]] = {}
+    for i in range(len(line)):
+        groups.setdefault(find(i), (set(), []))[0].add(i)
+    for j, reading in enumerate(readings):
+        root = find(len(line) + j)
+        if root in groups:
+            groups[root][1].append(reading)
+    return [(group, found) for group, found in groups.values() if found]

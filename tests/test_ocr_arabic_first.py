@@ -1,0 +1,127 @@
+"""Arabic-first recognition with the real Tesseract: Arabic-only pages get no Latin letters, mixed pages keep their
+Latin names, codes and addresses, and digits of both sets are read as digits.
+
+The pages are our own lines drawn by ``ocr.synthetic.render_page`` (four fonts, Amiri included), so the truth is
+known exactly. Speed is not asserted here (bench/ocr_speed.py).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from ocr import clean, recognise
+from ocr.arabic_first import logical_order
+from ocr.metrics import cer, normalise_for_cer
+from ocr.recognise import Word
+from ocr.synthetic import arabic_fonts, corpus, gaussian_noise, render_page
+from ocr.tesseract import installed_languages
+
+pytestmark = pytest.mark.slow
+
+SMALL = (148.0, 105.0)  # A6 landscape: a few lines, fast to read
+
+ARABIC_ONLY = (
+    "ولا يوجد مانع من إقامة السور حول قطعة الأرض",
+    "عمارة الدولة الخاصة بشارع الجمهورية بمدينة طهطا",
+    "قررت اللجنة قبول الطلب بعد استيفاء المستندات",
+    "يسلم الترخيص إلى صاحب الشأن أو وكيله الرسمي",
+)
+MIXED = (
+    "اسم المنشأة بالإنجليزية Golden Nile Trading",
+    "البريد الإلكتروني samir.fathy@qena.gov.eg",
+    "رقم الطلب SJL-2026-004512 بتاريخ اليوم",
+    "Planning Office - Girga City Council",
+)
+DIGITS = (
+    "الرقم القومي ٢٨٥٠٣١٧٢٦٠٠٤٨٣",
+    "تاريخ الإصدار ٢٠٢٤/٠٩/١٥",
+    "رقم القطعة 318 والمساحة 452 مترا",
+    "الرقم القومي 30107092701935",
+)
+
+
+def fonts() -> list[Path]:
+    found = [f.path for f in arabic_fonts()]
+    assert len(found) >= 3, "Arabic fonts missing (install fonts-noto-core, fonts-hosny-amiri)"
+    return found
+
+
+def latin_letters(text: str) -> int:
+    return len(re.findall("[A-Za-z]", text))
+
+
+@pytest.mark.parametrize("font", fonts(), ids=lambda p: p.stem)
+def test_an_arabic_only_page_gets_no_latin_letter(font: Path) -> None:
+    page = render_page(ARABIC_ONLY, font, size=SMALL)
+    read = recognise(page.image)
+    assert latin_letters(read.text) == 0, read.text
+    assert cer(page.truth, read.text) < 0.05, read.text
+
+
+def test_degraded_arabic_only_pages_get_no_latin_letter() -> None:
+    """Noise lowers the Arabic model's confidence, so the second look runs: it must still leave Arabic alone."""
+    pages = list(corpus(8, 7, degradations=("noise", "blur"), fonts=fonts(), size=SMALL, script="arabic"))
+    for page in pages:
+        read = recognise(clean(page.image).image)
+        assert latin_letters(read.text) == 0, (page.font, read.text)
+
+
+@pytest.mark.parametrize("font", fonts(), ids=lambda p: p.stem)
+def test_a_mixed_page_keeps_its_latin_runs_in_place(font: Path) -> None:
+    assert "eng" in installed_languages()
+    page = render_page(MIXED, font, size=SMALL)
+    read = recognise(page.image)
+    lines = read.text.splitlines()
+    text = " ".join(lines)
+    assert "fathy@qena.gov.eg" in text, read.text  # Kufi draws the name's dot as a box
+    assert "Golden Nile Trading" in text, read.text  # the Latin run left to right, inside the Arabic line
+    assert "Planning Office" in text, read.text
+    assert any(line.startswith("اسم المنشأة") and line.endswith("Trading") for line in lines), read.text
+    assert cer(page.truth, read.text) < 0.08, read.text
+    assert any(word.model == "eng" for word in read.words)
+
+
+def test_a_latin_word_in_a_noisy_scan_is_still_latin() -> None:
+    font = fonts()[0]
+    page = render_page(MIXED, font, size=SMALL)
+    noisy = gaussian_noise(page.image, __import__("numpy").random.default_rng(3), 20.0)
+    read = recognise(noisy.convert("L"))
+    assert "gov.eg" in read.text, read.text
+
+
+@pytest.mark.parametrize("font", fonts(), ids=lambda p: p.stem)
+def test_digits_of_both_sets_are_read_as_digits(font: Path) -> None:
+    assert "Arabic" in installed_languages(), "install tesseract-ocr-script-arab"
+    page = render_page(DIGITS, font, size=SMALL)
+    read = recognise(page.image)
+    id_line = read.text.splitlines()[0]
+    digits = re.sub(r"\D", "", id_line)  # \d matches Arabic-Indic digits too
+    assert len(digits) == 14, read.text
+    assert latin_letters(id_line) == 0, read.text
+    # Measured: the Arabic-Indic ID is read with 0-3 wrong digits of 14 depending on the font; never as letters.
+    wrong = sum(a != b for a, b in zip(normalise_for_cer(digits), "28503172600483", strict=True))
+    assert wrong <= 3, read.text
+    assert "318" in read.text and "452" in read.text
+    assert "30107092701935" in read.text.replace(" ", ""), read.text
+
+
+def test_logical_order_puts_latin_runs_left_to_right_inside_an_arabic_line() -> None:
+    def word(text: str, left: int) -> Word:
+        return Word(text, 90.0, left, 10, 50, 20, 1, 1)
+
+    # Boxes as on the page: the Arabic words on the right, the trade name to their left, another word further left.
+    line = [word("الاسم", 900), word("التجاري", 700), word("Nour", 500), word("El", 400), word("Pharmacy", 560),
+            word("رقم", 100)]
+    assert [w.text for w in logical_order(line)] == ["الاسم", "التجاري", "El", "Nour", "Pharmacy", "رقم"]
+    assert [w.text for w in logical_order([word("b", 300), word("a", 100)])] == ["a", "b"]
+
+
+def test_an_unrecognised_language_is_passed_through() -> None:
+    page = render_page(MIXED[3:], fonts()[0], size=SMALL)
+    read = recognise(page.image, lang="eng")
+    assert "Planning" in read.text and all(word.model == "eng" for word in read.words)
+    assert isinstance(page.image, Image.Image)
