@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from archive.grammar import CHARACTERS
 from intake.normalise import ascii_digits, clean_line, compact
 
 NAME_MAX = 200
@@ -38,7 +39,7 @@ def validate_name(value: str) -> str:
     if not name:
         raise _required()
     if len(name) > NAME_MAX:
-        raise FieldInvalid("too_long", "الاسم أطول من ٢٠٠ حرف.", "The name is longer than 200 characters.")
+        raise FieldInvalid("too_long", "الاسم أطول من 200 حرف.", "The name is longer than 200 characters.")
     for ch in name:
         if ch != " " and ch not in _NAME_PUNCTUATION and unicodedata.category(ch)[0] not in "LM":
             raise FieldInvalid(
@@ -67,7 +68,7 @@ def normalise_mobile(value: str) -> str:
     if not _MOBILE_RE.fullmatch(digits):
         raise FieldInvalid(
             "invalid_phone",
-            "رقم المحمول غير صحيح: ١١ رقمًا يبدأ بـ 010 أو 011 أو 012 أو 015.",
+            "رقم المحمول غير صحيح: 11 رقمًا يبدأ بـ 010 أو 011 أو 012 أو 015.",
             "The mobile number is not valid: 11 digits starting with 010, 011, 012 or 015.",
         )
     return digits
@@ -153,7 +154,7 @@ def _text(raw: Any, spec: DetailField) -> str:
     if len(text) > spec.max_length:
         raise FieldInvalid(
             "too_long",
-            f"{spec.label_ar}: أطول من {spec.max_length} حرف.",
+            f"{spec.label_ar}: أطول من {CHARACTERS(spec.max_length)}.",
             f"{spec.label_en}: longer than {spec.max_length} characters.",
         )
     return text

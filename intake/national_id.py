@@ -25,6 +25,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from archive.grammar import DIGITS
 from intake.normalise import compact
 
 EGYPT = ZoneInfo("Africa/Cairo")
@@ -127,14 +128,14 @@ def parse_national_id(text: str, *, today: date | None = None) -> NationalId:
     if len(digits) != LENGTH:
         raise InvalidNationalId(
             "wrong_length",
-            f"الرقم القومي ١٤ رقمًا، والمدخل {len(digits)} رقمًا.",
+            f"الرقم القومي 14 رقمًا، والمدخل {DIGITS(len(digits))}.",
             f"The national ID has 14 digits; this one has {len(digits)}.",
         )
     century = CENTURIES.get(digits[0])
     if century is None:
         raise InvalidNationalId(
             "bad_century",
-            "الرقم الأول من الرقم القومي يجب أن يكون ٢ (مواليد ١٩٠٠-١٩٩٩) أو ٣ (مواليد ٢٠٠٠ فما بعدها).",
+            "الرقم الأول من الرقم القومي يجب أن يكون 2 (مواليد 1900-1999) أو 3 (مواليد 2000 فما بعدها).",
             "The first digit must be 2 (born 1900-1999) or 3 (born 2000 or later).",
         )
     try:
@@ -142,7 +143,7 @@ def parse_national_id(text: str, *, today: date | None = None) -> NationalId:
     except ValueError:
         raise InvalidNationalId(
             "bad_date",
-            "تاريخ الميلاد في الرقم القومي (الأرقام ٢-٧) ليس تاريخًا صحيحًا.",
+            "تاريخ الميلاد في الرقم القومي (الأرقام 2-7) ليس تاريخًا صحيحًا.",
             "The birth date in the national ID (digits 2-7) is not a real date.",
         ) from None
     if birth > (today or today_in_egypt()):
@@ -156,7 +157,7 @@ def parse_national_id(text: str, *, today: date | None = None) -> NationalId:
     if names is None:
         raise InvalidNationalId(
             "unknown_governorate",
-            f"كود المحافظة {code} في الرقم القومي (الرقمان ٨ و٩) غير معروف.",
+            f"كود المحافظة {code} في الرقم القومي (الرقمان 8 و9) غير معروف.",
             f"The governorate code {code} in the national ID (digits 8-9) is unknown.",
         )
     sex = Sex.MALE if int(digits[12]) % 2 else Sex.FEMALE

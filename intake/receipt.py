@@ -15,6 +15,7 @@ import segno
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from weasyprint import HTML
 
+from archive.grammar import DAYS, PAGES
 from archive.models import Application
 from intake.national_id import EGYPT, mask_national_id
 
@@ -50,7 +51,7 @@ def render_receipt(application: Application, *, base_url: str) -> bytes:
         masked_national_id=mask_national_id(application.national_id),
         created=arabic_date(application.created_at),
         due=arabic_date(application.due_at),
-        legal_days=service.legal_days,
+        legal_days=DAYS(service.legal_days),
         fee=_pounds(service.fee_piastres),
         received=[
             {"name": names.get(code, code), "pages": pages_ar(count)} for code, count in pages_by_requirement.items()
@@ -71,14 +72,8 @@ def arabic_date(value: datetime) -> str:
 
 
 def pages_ar(count: int) -> str:
-    """Arabic count of pages with the right number agreement."""
-    if count == 1:
-        return "صفحة واحدة"
-    if count == 2:
-        return "صفحتان"
-    if 3 <= count <= 10:
-        return f"{count} صفحات"
-    return f"{count} صفحة"
+    """Arabic count of pages with the right number agreement (CLDR's six forms, ``archive.grammar``)."""
+    return PAGES(count)
 
 
 def _pounds(piastres: int) -> str:

@@ -181,7 +181,7 @@ def register_application(
         errors.add(
             "incomplete_reason",
             "too_long",
-            "سبب قبول الطلب ناقصًا أطول من ٢٠٠٠ حرف.",
+            "سبب قبول الطلب ناقصًا أطول من 2000 حرف.",
             "The reason is longer than 2000 characters.",
         )
 

@@ -193,7 +193,7 @@ def test_clerk_registers_an_application_in_the_browser(served: tuple[str, Path],
                 (tracking,),
             )
         expect(page.locator(".ocr-text").first).to_have_text("صورة بطاقة الرقم القومي", timeout=15_000)
-        expect(page.locator("#ocr-progress")).to_contain_text("قُرئت 1 من 4 صفحة")
+        expect(page.locator("#ocr-progress")).to_contain_text("قُرئت 1 من 4 صفحات")
 
         # The receipt's QR code leads the citizen to the inquiry form; the ID's last four digits show the status.
         citizen = browser.new_page(locale="ar-EG")

@@ -187,7 +187,7 @@ def test_invalid_national_id_and_corrupt_pdf_are_refused_in_arabic_and_nothing_i
     html = response.get_data(as_text=True)
     assert response.status_code == 400
     assert "لم يُسجَّل الطلب" in html
-    assert "الرقم القومي ١٤ رقمًا، والمدخل 13 رقمًا." in html
+    assert "الرقم القومي 14 رقمًا، والمدخل 13 رقمًا." in html
     assert "broken.pdf: الملف تالف أو غير مكتمل" in html
     assert "اختر الملفات مرة أخرى" in html
     # What was typed is kept; the error sits next to its field.
@@ -500,7 +500,7 @@ def test_api_errors(rt: Runtime, client: FlaskClient) -> None:
     assert body["code"] == "invalid" and body["status"] == 400 and body["error"] and body["error_ar"]
     fields = body["fields"]
     assert fields["national_id"]["code"] == "wrong_length"
-    assert fields["national_id"]["message_ar"].startswith("الرقم القومي ١٤ رقمًا")
+    assert fields["national_id"]["message_ar"].startswith("الرقم القومي 14 رقمًا")
     assert fields["details.colour"]["code"] == "unknown_field"
     upload_error = fields["uploads[3]"]
     assert upload_error["field"] == "doc.SITE_PLAN" and upload_error["filename"] == "site.pdf"

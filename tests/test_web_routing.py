@@ -435,9 +435,9 @@ def test_registration_opens_the_workflow_and_the_inbox_lists_the_oldest_first_wi
     order = re.findall(r'<tr class="(overdue|)" data-tracking="([^"]+)"', html)
     assert [t for _cls, t in order] == [late, middle, fresh]  # oldest first
     assert [cls for cls, _t in order] == ["overdue", "", ""]
-    assert "متأخر 10 يوم عن المدة القانونية" in html and "overdue-badge" in html
+    assert "متأخر 10 أيام عن المدة القانونية" in html and "overdue-badge" in html
     assert html.count("الخطوة 1 من 3") == 3 and "المهندس المراجع" in html
-    assert "متبقٍ 27 يوم" in html or "متبقٍ 26 يوم" in html  # due in 27 days (Cairo calendar days)
+    assert "المتبقي: 27 يومًا" in html or "المتبقي: 26 يومًا" in html  # due in 27 days (Cairo calendar days)
     assert world.steps(late)[0] == ("active", None)
 
     # the head of engineering sees nothing until the reviewer has recommended; the clerk sees no steps

@@ -51,7 +51,8 @@ def catalogue() -> ResponseReturnValue:
             session.commit()
             flash(
                 _(
-                    "حُفظ دليل الخدمات (الإصدار %(version)s): أضيفت %(created)s، وعُدّلت %(updated)s، وأوقفت %(off)s.",
+                    "حُفظ دليل الخدمات (الإصدار %(version)s). خدمات أضيفت: %(created)s؛ عُدّلت: %(updated)s؛ "
+                    "أوقفت: %(off)s.",
                     version=change.version, created=change.created, updated=change.updated, off=change.deactivated,
                 ),
                 "info",
