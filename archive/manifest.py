@@ -40,8 +40,10 @@ from archive.models import Application, AuditEvent, Base, utcnow
 from archive.store import ObjectNotFound, ObjectStore
 
 SCHEMA = "sijill.manifest/1"
-NOT_ARCHIVED = frozenset({"audit_events", "audit_head", "stored_objects", "fixity_checks", "alembic_version"})
-"""The audit chain is archived in segments; the object ledger and fixity records are rebuilt by listing the store."""
+NOT_ARCHIVED = frozenset({"audit_events", "audit_head", "stored_objects", "fixity_checks", "alembic_version",
+                          "idempotency_keys"})
+"""The audit chain is archived in segments; the object ledger and fixity records are rebuilt by listing the store;
+the API's idempotency keys are request records (a rebuilt archive answers retries afresh)."""
 
 APPLICATION_PREFIX = "manifests/applications/"
 SYSTEM_PREFIX = "manifests/system/"

@@ -652,6 +652,34 @@ class DeliveryAttempt(Base):
     notification: Mapped[Notification] = relationship(back_populates="deliveries")
 
 
+# --- the API's Idempotency-Key (web.api.idempotency writes these) -------------------------------------------------
+
+
+class IdempotencyKey(Base):
+    """One ``Idempotency-Key`` a user sent with a POST that creates or decides, and the answer it got.
+
+    Inserted as the request's first write and completed with the response in the same transaction as the change,
+    so a committed change always has its answer to replay and a rolled-back one leaves no key. Not archived in the
+    manifests (a request record, not a record of the file).
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    """SHA-256 of the request (method, path, parsed body); the same key with another request is refused."""
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(500))
+    status_code: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    response_body: Mapped[str | None] = mapped_column(Text, nullable=True)
+    response_headers: Mapped[dict[str, str] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
 # --- governance reports (archive.reports writes these) ---------------------------------------------------------------
 
 

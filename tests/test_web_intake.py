@@ -522,7 +522,7 @@ def test_openapi_documents_the_application_endpoints(client: FlaskClient) -> Non
     assert "details.plot_number" in body["properties"] and "national_id" in body["required"]
     assert {"201", "400"} <= set(post["responses"])
     assert "application/pdf" in paths["/api/v1/applications/{tracking}/receipt"]["get"]["responses"]["200"]["content"]
-    assert "ApplicationOut" in doc["components"]["schemas"]
+    assert "ApplicationDetail" in doc["components"]["schemas"]
 
 
 def test_the_window_form_takes_an_optional_email_for_notifications(rt: Runtime, login: Login) -> None:

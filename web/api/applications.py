@@ -11,12 +11,17 @@ from flask import Response, jsonify, url_for
 from flask import request as flask_request
 from flask_smorest import Blueprint
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from archive.models import Application, Channel, Service
+from archive.models import Application, Channel, Service, User
 from archive.roles import Permission
 from intake.errors import IntakeInvalid
 from intake.fields import DETAIL_FIELDS
-from web.api.schemas import ApplicationCreated, ApplicationOut, InvalidApplication
+from intake.service import RegisteredApplication
+from web.api import idempotency
+from web.api.decisions import workflow_json
+from web.api.idempotency import idempotent, remember
+from web.api.schemas import ApiError, ApplicationCreated, ApplicationDetail, InvalidApplication
 from web.auth.principal import StaffPrincipal
 from web.errors import ExplainedError
 from web.intake import common
@@ -96,21 +101,47 @@ def _absolute(path: str) -> str:
 
 
 @blp.route("/applications", methods=["POST"])
-@blp.doc(requestBody=MULTIPART_BODY)
+@blp.doc(requestBody=MULTIPART_BODY, parameters=[idempotency.PARAMETER])
 @blp.response(201, ApplicationCreated)
 @blp.alt_response(400, schema=InvalidApplication, description="Nothing was stored: every problem, by field")
 @blp.alt_response(413, description="The request is larger than the upload limit")
+@blp.alt_response(422, schema=ApiError, description="The Idempotency-Key was used for a different request")
 @blp.alt_response(503, description="The archive cannot store the files right now; nothing was registered")
 @requires(Permission.APPLICATION_CREATE)
+@idempotent
 def create_application() -> Any:
-    """Register an application with its scans; OCR of every page is queued. Returns the tracking number."""
+    """Register an application with its scans; OCR of every page is queued. Returns the tracking number.
+
+    With an Idempotency-Key, a retry returns the first registration's answer and registers nothing new.
+    """
     principal = _principal()
     form = flask_request.form
+    session = db_session()
     code = form.get("service_code", "").strip().upper()
-    service = db_session().scalar(select(Service).where(Service.code == code)) if code else None
+    service = session.scalar(select(Service).where(Service.code == code)) if code else None
     filed = collect_uploads(flask_request.files, service)
+    answer: list[Response] = []
+
+    def answer_in_the_same_transaction(_session: Session, result: RegisteredApplication) -> None:
+        application = result.application
+        tracking = application.tracking_number
+        status_url = _absolute(url_for("api_applications.get_application", tracking=tracking))
+        body = {
+            "tracking_number": tracking,
+            "status": application.status,
+            "missing_documents": list(application.missing_documents or []),
+            "receipt_url": _absolute(url_for("api_applications.get_receipt", tracking=tracking)),
+            "status_url": status_url,
+            "track_url": _absolute(url_for("inquiry.track", tracking=tracking)),
+            "documents": [
+                {"id": d.id, "requirement": d.requirement, "filename": d.filename, "page_count": d.page_count}
+                for d in application.documents
+            ],
+        }
+        answer.append(remember(ApplicationCreated, body, 201, {"Location": status_url}))
+
     try:
-        result = common.register(
+        common.register(
             principal,
             centre_code=form.get("centre_code") or principal.centre_code or "",
             service_code=form.get("service_code", ""),
@@ -118,27 +149,16 @@ def create_application() -> Any:
             details=collect_details(form, only_known=False),
             filed=filed,
             channel=Channel.API,
+            session=session,
+            before_commit=answer_in_the_same_transaction,
         )
     except IntakeInvalid as exc:
+        session.rollback()
         return _invalid(exc, filed)
     except common.ArchiveUnavailable as exc:
+        session.rollback()
         raise ExplainedError(503, exc.message_ar, exc.message_en, "store_unavailable") from None
-    application = result.application
-    tracking = application.tracking_number
-    status_url = _absolute(url_for("api_applications.get_application", tracking=tracking))
-    body = {
-        "tracking_number": tracking,
-        "status": application.status,
-        "missing_documents": list(application.missing_documents or []),
-        "receipt_url": _absolute(url_for("api_applications.get_receipt", tracking=tracking)),
-        "status_url": status_url,
-        "track_url": _absolute(url_for("inquiry.track", tracking=tracking)),
-        "documents": [
-            {"id": d.id, "requirement": d.requirement, "filename": d.filename, "page_count": d.page_count}
-            for d in application.documents
-        ],
-    }
-    return body, 201, {"Location": status_url}
+    return answer[0]
 
 
 def _invalid(exc: IntakeInvalid, filed: list[FiledUpload]) -> Response:
@@ -164,17 +184,21 @@ def _invalid(exc: IntakeInvalid, filed: list[FiledUpload]) -> Response:
 
 
 @blp.route("/applications/<tracking>")
-@blp.response(200, ApplicationOut)
+@blp.response(200, ApplicationDetail)
+@blp.alt_response(404, schema=ApiError, description="No such application (or one of another centre)")
 @requires(Permission.APPLICATION_VIEW)
 def get_application(tracking: str) -> dict[str, Any]:
-    """Status of an application and the OCR of each document and page (text included once read).
+    """Status of an application, its workflow (steps, transitions, permit, what the caller may do) and the OCR of
+    each document and page (text included once read).
 
     The tracking number is read tolerantly (lower case, Arabic-Indic digits). Applications of another centre are
     reported as not found to staff tied to a centre.
     """
-    application: Application = application_for(db_session(), _principal(), tracking)
+    session = db_session()
+    application: Application = application_for(session, _principal(), tracking)
     number = application.tracking_number
     return {
+        "workflow": workflow_json(session, application, session.get(User, _principal().id)),
         "tracking_number": number,
         "status": application.status,
         "service_code": application.service_code,

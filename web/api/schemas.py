@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from marshmallow import Schema, fields, validate
+
+
+class UtcDateTime(fields.DateTime):
+    """ISO 8601 with its offset, always: SQLite hands back naive UTC datetimes, which would otherwise lose theirs."""
+
+    def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=UTC)
+        return super()._serialize(value, attr, obj, **kwargs)
 
 
 class TokenRequest(Schema):
@@ -307,3 +319,140 @@ class Inquiry(Schema):
     overdue = fields.Boolean(metadata={"description": "Still open after the legal due date"})
     return_reason = fields.String(allow_none=True, metadata={"description": "What to complete, while returned"})
     milestones = fields.List(fields.Nested(Milestone))
+
+
+# --- decisions and the inbox (web.api.decisions) ---------------------------------------------------------------------
+
+REASON = validate.Length(max=2000)
+
+
+class ApiError(Schema):
+    """Every refusal and error of the API: a stable code for programs, a sentence in English and in Arabic."""
+
+    status = fields.Integer(metadata={"example": 409})
+    code = fields.String(metadata={"description": "Stable code: one_stop, not_your_step, wrong_state, "
+                                                  "reason_required, not_permitted, idempotency_key_reused, …"})
+    error = fields.String(metadata={"description": "English sentence"})
+    error_ar = fields.String(metadata={"description": "Arabic sentence"})
+    details = fields.Dict(metadata={"description": "For 422: every invalid field of the body"})
+
+
+class DecisionRequest(Schema):
+    action = fields.String(required=True, validate=validate.OneOf(["recommend", "approve", "reject", "return"]),
+                           metadata={"description": "recommend (a reviewer step), approve (a step that does not "
+                                                    "sign), reject or return (both need a reason)"})
+    reason = fields.String(load_default="", validate=REASON,
+                           metadata={"description": "Required for reject and return; shown to the citizen on return"})
+
+
+class ReassignRequest(Schema):
+    position = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=1000),
+                              metadata={"description": "0-based position of the step in the chain"})
+    to_user = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                            metadata={"description": "Username of the official who takes the step"})
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class ResubmitRequest(Schema):
+    note = fields.String(load_default="", validate=REASON,
+                         metadata={"description": "What the citizen brought to complete the file"})
+
+
+class RevokeRequest(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class StepOut(Schema):
+    position = fields.Integer(metadata={"description": "0-based"})
+    step = fields.String(metadata={"description": "The catalogue's step code"})
+    title_ar = fields.String()
+    title_en = fields.String()
+    role = fields.String()
+    department = fields.String()
+    signs = fields.Boolean(metadata={"description": "A signer step adds a PAdES signature to the permit"})
+    status = fields.String(metadata={"description": "waiting, active, done, returned or cancelled"})
+    assignee = fields.String(allow_none=True, metadata={"description": "Username, when a head reassigned it"})
+    activated_at = UtcDateTime(allow_none=True)
+    decided_by = fields.String(allow_none=True)
+    decided_at = UtcDateTime(allow_none=True)
+    decision = fields.String(allow_none=True)
+    reason = fields.String(allow_none=True)
+
+
+class TransitionOut(Schema):
+    id = fields.Integer()
+    at = UtcDateTime()
+    action = fields.String(metadata={"description": "open, recommend, approve, sign, reject, return, resubmit, "
+                                                    "reassign, issue, revoke"})
+    from_status = fields.String()
+    to_status = fields.String()
+    step_position = fields.Integer(allow_none=True)
+    actor = fields.String(allow_none=True, metadata={"description": "Username; null for the system"})
+    reason = fields.String(allow_none=True)
+
+
+class PermitOut(Schema):
+    permit_number = fields.String()
+    status = fields.String(metadata={"description": "draft, issued, revoked or expired"})
+    revision = fields.String(metadata={"description": "SHA-256 of the current revision: send it as "
+                                                      "seen_pdf_sha256 when signing"})
+    issued_at = UtcDateTime(allow_none=True)
+    expires_on = fields.Date(allow_none=True)
+    revoked_at = UtcDateTime(allow_none=True)
+    revocation_reason = fields.String(allow_none=True)
+    pdf_url = fields.String(metadata={"description": "The current revision (signers of the file)"})
+
+
+class WorkflowOut(Schema):
+    steps = fields.List(fields.Nested(StepOut))
+    transitions = fields.List(fields.Nested(TransitionOut))
+    permit = fields.Nested(PermitOut, allow_none=True)
+    actions = fields.List(fields.String(), metadata={
+        "description": "What the caller may do now: recommend, approve, return, reject, sign, resubmit, revoke, "
+                       "reassign (the service decides again when it is posted)"})
+
+
+class DecisionResult(Schema):
+    tracking_number = fields.String()
+    status = fields.String(metadata={"description": "The application's status after the decision"})
+    transition = fields.Nested(TransitionOut, metadata={"description": "The transition this request recorded"})
+    workflow = fields.Nested(WorkflowOut)
+
+
+class InboxStep(Schema):
+    position = fields.Integer(metadata={"description": "1-based position of the active step"})
+    of = fields.Integer()
+    title_ar = fields.String()
+    title_en = fields.String()
+    signs = fields.Boolean()
+
+
+class InboxEntry(Schema):
+    tracking_number = fields.String()
+    status = fields.String()
+    service_code = fields.String()
+    service_name_ar = fields.String()
+    service_name_en = fields.String()
+    applicant_name = fields.String()
+    centre_code = fields.String()
+    created_at = UtcDateTime()
+    due_at = UtcDateTime()
+    overdue = fields.Boolean()
+    days_left = fields.Integer(metadata={"description": "Calendar days in Egypt to the legal due date "
+                                                        "(negative: late)"})
+    step = fields.Nested(InboxStep, allow_none=True)
+    flags = fields.List(fields.String(), metadata={"description": "Warnings for the official, e.g. "
+                                                                  "national_id_mismatch, reminder_sent"})
+    url = fields.String(metadata={"description": "GET /api/v1/applications/<tracking>"})
+
+
+class InboxOut(Schema):
+    items = fields.List(fields.Nested(InboxEntry), metadata={"description": "Steps waiting for the caller"})
+    returned = fields.List(fields.Nested(InboxEntry), metadata={
+        "description": "Files returned for completion at the caller's centre (window staff only)"})
+
+
+class ApplicationDetail(ApplicationOut):
+    """An application with its workflow (GET /api/v1/applications/<tracking>)."""
+
+    workflow = fields.Nested(WorkflowOut)

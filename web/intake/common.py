@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import PurePosixPath
@@ -319,15 +320,20 @@ def register(
     details: Mapping[str, Any],
     filed: list[FiledUpload],
     channel: str,
+    session: Session | None = None,
+    before_commit: Callable[[Session, RegisteredApplication], None] | None = None,
 ) -> RegisteredApplication:
     """Run :func:`intake.service.register_application` in one committed transaction, then queue the OCR.
 
+    The transaction is a session of its own, or ``session`` (the API's request session, which holds its
+    Idempotency-Key claim); ``before_commit`` adds the caller's rows to it (the key's stored answer).
     Raises :class:`intake.errors.IntakeInvalid` (nothing stored, nothing written) as the service does, and
     :class:`ArchiveUnavailable` when the object store is down (nothing written; blobs already put are swept later).
+    The caller's ``session`` is left uncommitted on those errors (the request's teardown rolls it back).
     """
     rt = runtime()
     try:
-        with rt.db.session() as session:
+        with rt.db.session() if session is None else nullcontext(session) as session:
             result = register_application(
                 session,
                 rt.store,
@@ -344,6 +350,9 @@ def register(
                 incomplete_reason=form.get("incomplete_reason") or None,
                 limits=rt.limits,
             )
+            if before_commit is not None:
+                before_commit(session, result)
+            session.commit()
     except StoreUnavailable as exc:
         log.error("intake refused: the object store is unavailable: %s", exc)
         raise ArchiveUnavailable() from exc

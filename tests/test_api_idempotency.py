@@ -1,0 +1,187 @@
+"""Idempotency-Key on the API's POSTs, on SQLite and PostgreSQL: a retry after a lost answer changes nothing.
+
+The lost answer is real: the request commits and then the response is destroyed (an ``after_request`` hook raises,
+so the client gets a 500 after the commit, exactly the moment clients retry). Concurrent duplicates run in two
+threads against the same database while the first one is held inside its transaction.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from archive.models import Application, IdempotencyKey, Notification, Transition
+from tests.intake_files import pdf_bytes, png_bytes
+from tests.test_api_decisions import token
+from tests.test_web_routing import CLERK, REVIEWER, World, make_world
+
+KEY = "4f1c9a6e-6f0b-4b7e-9d5e-2c1f0b9e7a11"
+
+
+@pytest.fixture
+def world(app: Flask) -> World:
+    return make_world(app)
+
+
+def count(world: World, model: Any) -> int:
+    with world.session() as s:
+        return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+FILES: dict[str, bytes] = {}
+
+
+def form(**overrides: Any) -> dict[str, Any]:
+    """The same request each time (the scans are made once: a PDF made again would differ in its dates)."""
+    import io
+
+    if not FILES:
+        FILES.update(id=png_bytes(), deed=pdf_bytes("عقد بيع مسجل"), plan=pdf_bytes("كروكي"))
+    data = {
+        "service_code": "VALIDITY", "applicant_name": "سعاد محمود إبراهيم", "national_id": "٢٩٥٠٣١٥٢٦٠١٢٤٥",
+        "applicant_phone": "01123456789", "details.plot_number": "٧/أ", "details.street": "شارع النيل",
+        "details.district": "الشهداء", "details.area_m2": "180",
+        "doc.ID_COPY": [(io.BytesIO(FILES["id"]), "بطاقة.png")],
+        "doc.OWNERSHIP": [(io.BytesIO(FILES["deed"]), "عقد.pdf")],
+        "doc.SITE_PLAN": [(io.BytesIO(FILES["plan"]), "كروكي.pdf")],
+    }
+    data.update(overrides)
+    return data
+
+
+def lose_the_next_answer(app: Flask, path_end: str) -> list[int]:
+    """Make the next response to a path ending in ``path_end`` fail after its commit (the client sees a 500)."""
+    lost: list[int] = []
+
+    def cut(response: Any) -> Any:
+        from flask import request
+
+        if request.path.endswith(path_end) and not lost:
+            lost.append(response.status_code)
+            raise ConnectionResetError("the answer was lost on the way back")
+        return response
+
+    app.after_request_funcs.setdefault(None, []).append(cut)
+    return lost
+
+
+def post_and_lose(client: Any, path: str, **kwargs: Any) -> None:
+    """POST; the answer never arrives (the test app propagates the exception instead of a 500 page)."""
+    with pytest.raises(ConnectionResetError):
+        client.post(path, **kwargs)
+
+
+def test_a_registration_retried_after_a_lost_answer_registers_once(world: World) -> None:
+    client = world.app.test_client()
+    headers = {**token(client, CLERK), "Idempotency-Key": KEY}
+    lost = lose_the_next_answer(world.app, "/api/v1/applications")
+
+    post_and_lose(client, "/api/v1/applications", data=form(), headers=headers, content_type="multipart/form-data")
+    assert lost == [201]  # committed, then the answer was lost
+    assert count(world, Application) == 1
+
+    retry = client.post("/api/v1/applications", data=form(), headers=headers, content_type="multipart/form-data")
+    assert retry.status_code == 201, retry.get_data(as_text=True)
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    body = retry.get_json()
+    again = client.post("/api/v1/applications", data=form(), headers=headers, content_type="multipart/form-data")
+    assert again.status_code == 201 and again.get_data() == retry.get_data()
+    assert again.headers["Location"] == body["status_url"]
+    assert count(world, Application) == 1 and count(world, IdempotencyKey) == 1
+    with world.session() as s:
+        application = s.scalar(select(Application))
+        assert application is not None and application.tracking_number == body["tracking_number"]
+        assert s.scalar(select(func.count()).select_from(Notification)) == 1  # one SMS "received", not two
+
+    # the same key with another request is refused; another key registers another application
+    other = client.post("/api/v1/applications", data=form(applicant_name="سعاد محمود إبراهيم علي"), headers=headers,
+                        content_type="multipart/form-data")
+    assert other.status_code == 422 and other.get_json()["code"] == "idempotency_key_reused"
+    assert other.get_json()["error_ar"]
+    new = client.post("/api/v1/applications", data=form(), content_type="multipart/form-data",
+                      headers={**headers, "Idempotency-Key": KEY + "-2"})
+    assert new.status_code == 201 and new.get_json()["tracking_number"] != body["tracking_number"]
+    assert count(world, Application) == 2
+
+    # a malformed key is refused before anything runs
+    for bad in ("", " ", "x" * 256, "مفتاح"):
+        response = client.post("/api/v1/applications", data=form(), content_type="multipart/form-data",
+                               headers={**headers, "Idempotency-Key": bad})
+        assert response.status_code == 400 and response.get_json()["code"] == "bad_idempotency_key", bad
+    assert count(world, Application) == 2
+
+
+def test_a_refused_registration_stores_no_key_and_can_be_corrected(world: World) -> None:
+    client = world.app.test_client()
+    headers = {**token(client, CLERK), "Idempotency-Key": KEY}
+    bad = client.post("/api/v1/applications", data=form(national_id="123"), headers=headers,
+                      content_type="multipart/form-data")
+    assert bad.status_code == 400 and count(world, IdempotencyKey) == 0
+    # the corrected request is a different body: a new key is the contract, but the refused one left nothing behind
+    good = client.post("/api/v1/applications", data=form(), headers=headers, content_type="multipart/form-data")
+    assert good.status_code == 201 and "Idempotent-Replayed" not in good.headers
+
+
+def test_a_decision_retried_after_a_lost_answer_is_taken_once(world: World) -> None:
+    tracking = world.register()
+    client = world.app.test_client()
+    headers = {**token(client, REVIEWER), "Idempotency-Key": KEY}
+    path = f"/api/v1/applications/{tracking}/decisions"
+    lost = lose_the_next_answer(world.app, "/decisions")
+    body = {"action": "return", "reason": "ينقص الرفع المساحي وشهادة الإشراف"}
+    post_and_lose(client, path, json=body, headers=headers)
+    assert lost == [200]
+    transitions, notifications = count(world, Transition), count(world, Notification)
+
+    retry = client.post(path, json=body, headers=headers)
+    assert retry.status_code == 200 and retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.get_json()["status"] == "returned" and retry.get_json()["transition"]["action"] == "return"
+    assert (count(world, Transition), count(world, Notification)) == (transitions, notifications)
+    # the same key, other words: refused; without a key the (now wrong) decision is judged afresh and refused
+    reused = client.post(path, json={"action": "reject", "reason": "x"}, headers=headers)
+    assert reused.status_code == 422 and reused.get_json()["code"] == "idempotency_key_reused"
+    fresh = client.post(path, json=body, headers={"Authorization": headers["Authorization"]})
+    assert fresh.status_code == 409 and fresh.get_json()["code"] == "wrong_state"
+
+
+def test_concurrent_duplicates_do_not_both_run(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    tracking = world.register()
+    headers = {**token(world.app.test_client(), REVIEWER), "Idempotency-Key": KEY}
+    path = f"/api/v1/applications/{tracking}/decisions"
+    import web.api.decisions as decisions
+
+    inside = threading.Event()
+    real_decide = decisions.decide
+    calls: list[int] = []
+
+    def slow_decide(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        result = real_decide(*args, **kwargs)
+        inside.set()
+        time.sleep(1.0)  # hold the transaction open while the duplicate arrives
+        return result
+
+    monkeypatch.setattr(decisions, "decide", slow_decide)
+    answers: list[Any] = []
+
+    def send() -> None:
+        response = world.app.test_client().post(path, json={"action": "recommend", "reason": "مكتمل"},
+                                                headers=headers)
+        answers.append((response.status_code, response.get_data(), response.headers.get("Idempotent-Replayed")))
+
+    first = threading.Thread(target=send)
+    first.start()
+    assert inside.wait(30)
+    second = threading.Thread(target=send)
+    second.start()
+    first.join(60)
+    second.join(60)
+    assert len(answers) == 2 and len(calls) == 1, answers
+    assert answers[0][0] == answers[1][0] == 200 and answers[0][1] == answers[1][1]
+    assert sorted(str(a[2]) for a in answers) == ["None", "true"]
+    assert count(world, Transition) == 2  # open, recommend
