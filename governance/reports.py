@@ -27,10 +27,14 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from weasyprint import HTML
 
+from archive.labels import APPLICATION_STATUS, DECISIONS, REPORT_KINDS
 from archive.models import GovernanceReport, User, utcnow
 from archive.store import ObjectStore
 from governance.charts import dashboard_charts
@@ -44,10 +48,10 @@ KINDS = ("monthly", "quarterly", "annual")
 FORMATS = ("pdf", "csv", "xlsx")
 MEDIA_TYPES = {
     "pdf": "application/pdf",
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv",  # the web adds "; charset=utf-8" once
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
-KIND_AR = {"monthly": "شهري", "quarterly": "ربع سنوي", "annual": "سنوي"}
+KIND_AR = {kind: names[0] for kind, names in REPORT_KINDS.items()}
 MONTHS_AR = "يناير فبراير مارس أبريل مايو يونيو يوليو أغسطس سبتمبر أكتوبر نوفمبر ديسمبر".split()
 CSV_COLUMNS = ("section", "key", "name_ar", "name_en", "received", "completed", "on_time", "on_time_share", "overdue",
                "median_days", "p90_days", "mean_days", "days_late", "decisions")
@@ -144,35 +148,49 @@ def render_csv(figures: Figures) -> bytes:
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
+SECTIONS_AR = {"total": "الإجمالي", "governorate": "محافظة", "centre": "مركز", "service": "خدمة"}
+DAYS_FORMAT, SHARE_FORMAT, COUNT_FORMAT, DATE_FORMAT = "0.0", "0%", "0", "dd/mm/yyyy"
+
+
 def render_xlsx(figures: Figures, kind: str) -> bytes:
+    """One right-to-left sheet per table, Arabic sheet names and headers, column widths and number formats.
+
+    Days are numbers with one decimal, shares percentages, dates real dates shown dd/mm/yyyy; codes (tracking
+    numbers, centre and service codes) stay in their own column for sorting and look-ups.
+    """
     book = Workbook()
     summary = book.active
     assert summary is not None
-    summary.title = "summary"
-    summary.sheet_view.rightToLeft = True
-    summary.append(list(CSV_COLUMNS))
-    for row in csv_rows(figures):
-        if row["section"] in ("total", "governorate", "centre", "service"):
-            summary.append([row.get(k) for k in CSV_COLUMNS])
+    summary.title = "الملخص"
+    summary_columns = [("القسم", None), ("الرمز", None), ("الاسم", None), ("Name", None), ("المستلم", COUNT_FORMAT),
+                       ("المنجز", COUNT_FORMAT), ("أُنجز في المدة القانونية", COUNT_FORMAT),
+                       ("نسبة الإنجاز في المدة", SHARE_FORMAT), ("المتأخر المفتوح", COUNT_FORMAT),
+                       ("وسيط مدة الإنجاز (يوم)", DAYS_FORMAT), ("المئين 90 (يوم)", DAYS_FORMAT)]
+    summary_rows = [
+        [SECTIONS_AR[r["section"]], r["key"], r["name_ar"], r["name_en"], r["received"], r["completed"], r["on_time"],
+         r["on_time_share"], r["overdue"], r["median_days"], r["p90_days"]]
+        for r in csv_rows(figures) if r["section"] in SECTIONS_AR
+    ]
+    _fill(summary, summary_columns, summary_rows)
     actions = sorted({a for o in figures.officials for a in o.by_action})
-    sheets: list[tuple[str, list[str], Iterable[list[Any]]]] = [
-        ("overdue", ["tracking_number", "centre", "service", "status", "due_at", "days_late"],
-         ([o.tracking_number, o.centre_code, o.service_code, o.status, _local(o.due_at), o.days_late]
-          for o in figures.overdue)),
-        ("steps", ["step", "title_ar", "decided", "mean_days", "median_days", "p90_days"],
+    sheets: list[tuple[str, list[tuple[str, str | None]], Iterable[list[Any]]]] = [
+        ("المتأخرات", [("رقم المتابعة", None), ("المركز", None), ("الخدمة", None), ("الحالة", None),
+                       ("موعد الإنجاز القانوني", DATE_FORMAT), ("أيام التأخير", COUNT_FORMAT)],
+         ([o.tracking_number, o.centre_code, o.service_code, APPLICATION_STATUS.get(o.status, (o.status,))[0],
+           o.due_at.astimezone(CAIRO).date(), o.days_late] for o in figures.overdue)),
+        ("الخطوات", [("الرمز", None), ("الخطوة", None), ("عدد القرارات", COUNT_FORMAT), ("المتوسط (يوم)", DAYS_FORMAT),
+                     ("الوسيط (يوم)", DAYS_FORMAT), ("المئين 90 (يوم)", DAYS_FORMAT)],
          ([s.step, s.title_ar, s.decided, _round(s.mean_days), _round(s.median_days), _round(s.p90_days)]
           for s in figures.steps)),
-        ("officials", ["username", "full_name", "decisions", *actions, "median_step_days"],
+        ("الموظفون", [("اسم المستخدم", None), ("الاسم", None), ("عدد القرارات", COUNT_FORMAT),
+                      *[(DECISIONS.get(a, (a,))[0], COUNT_FORMAT) for a in actions],
+                      ("وسيط زمن الخطوة (يوم)", DAYS_FORMAT)],
          ([o.username, o.full_name, o.decisions, *[o.by_action.get(a, 0) for a in actions],
            _round(o.median_step_days)] for o in figures.officials)),
     ]
-    for title, header, rows in sheets:
-        sheet = book.create_sheet(title)
-        sheet.sheet_view.rightToLeft = True
-        sheet.append(header)
-        for values in rows:
-            sheet.append(values)
-    book.properties.title = f"Sijill {kind} report {figures.period.start.isoformat()}"
+    for title, columns, rows in sheets:
+        _fill(book.create_sheet(title), columns, list(rows))
+    book.properties.title = f"تقرير سجل {KIND_AR[kind]} {figures.period.start.isoformat()}"
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -233,3 +251,24 @@ def _round(value: float | None) -> float | None:
 
 def _local(value: datetime) -> str:
     return value.astimezone(CAIRO).strftime("%Y-%m-%d %H:%M")
+
+
+def _fill(sheet: Worksheet, columns: list[tuple[str, str | None]], rows: list[list[Any]]) -> None:
+    """Header row (bold, shaded, frozen), the rows, a number format per column and widths that fit the text."""
+    sheet.sheet_view.rightToLeft = True
+    sheet.append([name for name, _ in columns])
+    for values in rows:
+        sheet.append(values)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+        cell.fill = PatternFill("solid", fgColor="E3EFE9")
+        cell.alignment = Alignment(wrap_text=True, vertical="center")
+    sheet.freeze_panes = "A2"
+    for index, (name, number_format) in enumerate(columns, start=1):
+        letter = get_column_letter(index)
+        width = len(name)
+        for (cell,) in sheet.iter_rows(min_row=2, min_col=index, max_col=index):
+            if number_format:
+                cell.number_format = number_format
+            width = max(width, len(str(cell.value)) if cell.value is not None else 0)
+        sheet.column_dimensions[letter].width = min(60, width + 4)

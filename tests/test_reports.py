@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
 import shutil
 import subprocess
@@ -82,20 +83,28 @@ def test_the_xlsx_has_right_to_left_sheets_with_the_same_figures(
 ) -> None:
     _, _, files = made
     book = load_workbook(io.BytesIO(files["xlsx"]))
-    assert book.sheetnames == ["summary", "overdue", "steps", "officials"]
+    assert book.sheetnames == ["الملخص", "المتأخرات", "الخطوات", "الموظفون"]
     assert all(book[name].sheet_view.rightToLeft for name in book.sheetnames)
-    summary = list(book["summary"].iter_rows(values_only=True))
+    for sheet in book.worksheets:  # Arabic headers, no snake_case; every column wide enough for its header
+        header = [c.value for c in sheet[1]]
+        assert not any(re.fullmatch(r"[a-z_0-9]+", str(h)) for h in header), header
+        assert all(sheet.column_dimensions[c.column_letter].width >= len(str(c.value)) for c in sheet[1])
+    summary = list(book["الملخص"].iter_rows(values_only=True))
     header = summary[0]
+    assert header[:3] == ("القسم", "الرمز", "الاسم")
     rows = {(r[0], r[1] or ""): dict(zip(header, r, strict=True)) for r in summary[1:]}
-    total = rows[("total", "")]
-    assert (total["received"], total["completed"], total["on_time"], total["overdue"], total["median_days"],
-            total["p90_days"]) == EXPECTED_TOTAL
-    assert rows[("service", "BP")]["median_days"] == 14.75
-    overdue = list(book["overdue"].iter_rows(values_only=True))[1:]
+    total = rows[("الإجمالي", "")]
+    assert (total["المستلم"], total["المنجز"], total["أُنجز في المدة القانونية"], total["المتأخر المفتوح"],
+            total["وسيط مدة الإنجاز (يوم)"], total["المئين 90 (يوم)"]) == EXPECTED_TOTAL
+    assert rows[("خدمة", "BP")]["وسيط مدة الإنجاز (يوم)"] == 14.75
+    assert book["الملخص"]["H2"].number_format == "0%" and book["الملخص"]["J2"].number_format == "0.0"
+    overdue_sheet = book["المتأخرات"]
+    overdue = list(overdue_sheet.iter_rows(values_only=True))[1:]
     assert [(r[1], r[2], r[5]) for r in overdue] == EXPECTED_OVERDUE
-    officials = list(book["officials"].iter_rows(values_only=True))
-    assert officials[0] == ("username", "full_name", "decisions", "approve", "recommend", "reject", "return", "sign",
-                            "median_step_days")
+    assert overdue_sheet["E2"].number_format == "dd/mm/yyyy"
+    officials = list(book["الموظفون"].iter_rows(values_only=True))
+    assert officials[0] == ("اسم المستخدم", "الاسم", "عدد القرارات", "اعتماد", "توصية بالموافقة", "رفض",
+                            "إعادة للاستكمال", "توقيع", "وسيط زمن الخطوة (يوم)")
     assert [(r[0], r[2]) for r in officials[1:]] == [(name, n) for name, n, _, _ in EXPECTED_OFFICIALS]
     assert officials[1][3:8] == (1, 0, 0, 0, 3)
 
@@ -116,8 +125,8 @@ def test_the_pdf_is_arabic_text_in_logical_order_with_its_charts(
     assert "نسبة الإنجاز في المدة القانونية" in text and "عبء العمل لكل موظف" in text
     assert "رئيس الإدارة" in text and "سوهاج" in text and "قنا" in text
     assert not re.search("[\ufe70-\ufeff]", text)  # no presentation forms: real text
-    # The charts' labels and values are there (SOH-01 at 50%, SOH-02 at 100%), and the overdue list.
-    for fragment in ("SOH-01", "SOH-02", "50%", "100%", "60%", "T07", "T06", "14.8 d", "19.5 d"):
+    # The charts' values are there (one centre at 50%, the other at 100%), and the overdue list.
+    for fragment in ("50%", "100%", "60%", "T07", "T06", "14.8 d", "19.5 d"):
         assert fragment in text, fragment
 
 
@@ -161,11 +170,21 @@ def test_periods_and_bad_kinds() -> None:
 
 
 def test_bar_chart_lengths_are_proportional() -> None:
-    svg = bar_chart([Bar("A", (1.0,), ("100%",)), Bar("B", (0.25,), ("25%",)), Bar("C", (None,), ("—",))],
-                    maximum=1.0, width=560)
+    svg = bar_chart([Bar("A", (1.0,), ("100%",)), Bar("B", (0.25,), ("25%",)), Bar("C", (None,), ("—",)),
+                     Bar("D", (0.0,), ("0%",))], maximum=1.0, width=560)
     widths = [float(w) for w in re.findall(r'<rect [^>]*width="([0-9.]+)"', svg)]
-    assert widths == [400.0, 100.0, 0.0]  # plot width 560 - 90 - 70
-    assert svg.startswith("<svg") and "style=" not in svg
+    assert widths == [326.0, 81.5, 0.0, 0.0]  # plot width 560 - 170 - 64; zero is drawn as zero
+    assert svg.startswith("<svg") and "style=" not in svg and ">0%<" in svg
+
+
+def test_bar_chart_rows_are_named_and_value_labels_do_not_overlap() -> None:
+    """Two series per row: each value label sits in its own lane, below the previous one's, and long names are cut
+    with the full name in the row's title."""
+    name = "مركز خدمات المواطنين بمدينة سوهاج (تجريبي)"
+    svg = bar_chart([Bar(name, (0.0, 0.0), ("0.0 d", "0.0 d")), Bar("قنا", (3.0, 9.0), ("3.0 d", "9.0 d"))])
+    assert f"<title>{name}</title>" in svg and "…" in svg
+    ys = [float(y) for y in re.findall(r'<text x="[0-9.]+" y="([0-9.]+)"[^>]*font-size="11"', svg)]
+    assert len(ys) == 4 and all(b - a >= 12 for a, b in itertools.pairwise(ys))
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ from flask import Blueprint, Flask, redirect, request, session
 from flask.typing import ResponseReturnValue
 from flask_babel import Babel, get_locale
 
+from archive import labels
 from archive.roles import ROLE_LABELS, Role
 from sijill.settings import LOCALES
 from web.permissions import current_principal, public
@@ -61,6 +62,24 @@ def role_label(role: Role) -> str:
     return arabic if str(get_locale()) == "ar" else english
 
 
+LABEL_TABLES: dict[str, dict[str, labels.Pair]] = {
+    "status": labels.APPLICATION_STATUS,
+    "step_status": labels.STEP_STATUS,
+    "permit_status": labels.PERMIT_STATUS,
+    "decision": labels.DECISIONS,
+    "transition": labels.TRANSITIONS,
+    "ocr": labels.OCR_STATUS,
+    "channel": labels.CHANNELS,
+    "report_kind": labels.REPORT_KINDS,
+    "department": labels.DEPARTMENTS,
+}
+
+
+def label(kind: str, code: str | None) -> str:
+    """The reader's name for a stored code (``label("decision", "sign")`` → "توقيع" / "Signature")."""
+    return labels.name_of(LABEL_TABLES[kind], code, str(get_locale()) == "ar")
+
+
 def localized(obj: object, field: str) -> str:
     """Pick ``<field>_ar`` or ``<field>_en`` from a model by the current locale."""
     suffix = "ar" if str(get_locale()) == "ar" else "en"
@@ -83,5 +102,6 @@ def install(app: Flask, compiled_dir: Path) -> None:
     babel.init_app(app, locale_selector=select_locale)
     app.register_blueprint(bp)
     app.jinja_env.globals.update(
-        text_direction=text_direction, role_label=role_label, localized=localized, get_locale=get_locale
+        text_direction=text_direction, role_label=role_label, localized=localized, get_locale=get_locale,
+        label=label,
     )

@@ -81,6 +81,8 @@ def dashboard() -> ResponseReturnValue:
         period_from=period.start.isoformat(), period_to=(period.end - timedelta(days=1)).isoformat(),
         presets=presets(today), centres=centres, services=services, governorates=governorates,
         governorate_names=GOVERNORATES, args=args,
+        centre_names={c.code: pick(c.name_ar, c.name_en) for c in centres},
+        service_names={s.code: pick(s.name_ar, s.name_en) for s in services},
     )  # fmt: skip
     return body, 400 if bad else 200
 
@@ -96,7 +98,9 @@ def reports() -> ResponseReturnValue:
                                           GovernanceReport.generated_at.desc(), GovernanceReport.id)
     ).all()
     today = today_in_egypt()
+    last_month = today.replace(day=1) - timedelta(days=1)  # the last finished period the form suggests
     return render_template("governance/reports.html", rows=rows, kinds=KINDS, this_year=today.year,
+                           default_year=last_month.year, default_number=last_month.month,
                            titles={r.id: period_title(r.kind, Period(r.period_start, r.period_end)) for r in rows})
 
 

@@ -1,0 +1,153 @@
+"""The people's names for every code Sijill stores: statuses, decisions, audit actions, report kinds, channels.
+
+Codes (``in_review``, ``application.recommend``, ``monthly``) are for programs; a person reads these names instead,
+in Arabic or English. This is the one place for them: the web pages (``web.i18n.label``), the governance reports
+(PDF, CSV, XLSX) and the audit trail's sentences all read from here, and ``tests/test_labels.py`` checks that every
+code the models and services can write has both names. Names of things kept as data (services, centres) live in
+their rows (``name_ar``/``name_en``); governorates in ``intake.national_id.GOVERNORATES``; roles in
+``archive.roles.ROLE_LABELS``.
+
+Audit sentences take ``{actor}`` (a full name, or "النظام"/"the system") and sometimes ``{subject}``; the web adapter
+isolates both (bidi) before filling them in.
+"""
+
+from __future__ import annotations
+
+Pair = tuple[str, str]
+
+APPLICATION_STATUS: dict[str, Pair] = {
+    "received": ("تم استلام الطلب", "Received"),
+    "in_review": ("قيد المراجعة", "Under review"),
+    "awaiting_signature": ("في انتظار التوقيع", "Awaiting signature"),
+    "returned": ("أعيد للاستكمال", "Returned for completion"),
+    "approved": ("تم الاعتماد", "Approved"),
+    "rejected": ("مرفوض", "Rejected"),
+    "issued": ("صدر الترخيص", "Permit issued"),
+}
+
+STEP_STATUS: dict[str, Pair] = {
+    "waiting": ("في الانتظار", "Waiting"),
+    "active": ("الخطوة الحالية", "Current step"),
+    "done": ("تمت", "Done"),
+    "returned": ("أعادها للاستكمال", "Returned it for completion"),
+    "cancelled": ("ملغاة", "Cancelled"),
+}
+
+PERMIT_STATUS: dict[str, Pair] = {
+    "draft": ("مسودة قيد التوقيع", "Draft being signed"),
+    "issued": ("صادر", "Issued"),
+    "revoked": ("ملغى", "Revoked"),
+    "expired": ("منتهي", "Expired"),
+}
+
+# An official's decision on a step, as counted in the workload tables ("توصية: 3", not "recommend: 3").
+DECISIONS: dict[str, Pair] = {
+    "recommend": ("توصية بالموافقة", "Recommendation"),
+    "approve": ("اعتماد", "Approval"),
+    "sign": ("توقيع", "Signature"),
+    "reject": ("رفض", "Rejection"),
+    "return": ("إعادة للاستكمال", "Return for completion"),
+}
+
+TRANSITIONS: dict[str, Pair] = {
+    "open": ("فتح دورة العمل", "Workflow opened"),
+    "recommend": ("توصية بالموافقة", "Recommended approval"),
+    "approve": ("اعتماد", "Approved"),
+    "sign": ("توقيع إلكتروني", "Signed electronically"),
+    "reject": ("رفض", "Rejected"),
+    "return": ("إعادة للاستكمال", "Returned for completion"),
+    "resubmit": ("إعادة التقديم بعد الاستكمال", "Resubmitted after completion"),
+    "reassign": ("إعادة إسناد خطوة", "Step reassigned"),
+    "issue": ("إصدار الترخيص", "Permit issued"),
+    "revoke": ("إلغاء الترخيص", "Permit revoked"),
+}
+
+OCR_STATUS: dict[str, Pair] = {
+    "pending": ("في الانتظار", "Waiting"),
+    "running": ("جارٍ التعرف على النص", "Reading the text"),
+    "done": ("تمت القراءة", "Read"),
+    "failed": ("تعذرت القراءة", "Could not be read"),
+}
+
+CHANNELS: dict[str, Pair] = {
+    "window": ("الشباك الواحد", "One-stop window"),
+    "api": ("الواجهة البرمجية", "API"),
+    "import": ("استيراد من الماسح الضوئي", "Scanner import"),
+}
+
+REPORT_KINDS: dict[str, Pair] = {
+    "monthly": ("شهري", "Monthly"),
+    "quarterly": ("ربع سنوي", "Quarterly"),
+    "annual": ("سنوي", "Annual"),
+}
+
+DEPARTMENTS: dict[str, Pair] = {
+    "engineering": ("الإدارة الهندسية", "Engineering department"),
+    "council": ("مجلس المدينة", "City council"),
+    "finance": ("الشؤون المالية", "Finance"),
+    "state_property": ("أملاك الدولة", "State property"),
+}
+
+# Audit actions as sentences: {actor} did this (to {subject} where it says so).
+AUDIT_SENTENCES: dict[str, Pair] = {
+    "application.register": ("سجّل {actor} الطلب في الشباك", "{actor} registered the application at the window"),
+    "application.open": ("فُتحت دورة العمل للطلب", "The workflow was opened"),
+    "application.recommend": ("أوصى {actor} بالموافقة", "{actor} recommended approval"),
+    "application.approve": ("اعتمد {actor} الطلب", "{actor} approved the application"),
+    "application.sign": ("وقّع {actor} الترخيص إلكترونيًا", "{actor} signed the permit electronically"),
+    "application.reject": ("رفض {actor} الطلب", "{actor} rejected the application"),
+    "application.return": ("أعاد {actor} الطلب إلى الشباك للاستكمال",
+                           "{actor} returned the application for completion"),
+    "application.resubmit": ("أعاد {actor} تقديم الطلب بعد استكماله", "{actor} resubmitted the application"),
+    "application.reassign": ("أسند {actor} خطوة إلى موظف آخر", "{actor} reassigned a step"),
+    "application.issue": ("صدر الترخيص بعد اكتمال التوقيعات", "The permit was issued once every signature was in"),
+    "application.revoke": ("ألغى {actor} الترخيص", "{actor} revoked the permit"),
+    "application.view": ("اطّلع {actor} على الطلب", "{actor} viewed the application"),
+    "page.view": ("اطّلع {actor} على صفحات ممسوحة", "{actor} viewed scanned pages"),
+    "receipt.download": ("نزّل {actor} الإيصال", "{actor} downloaded the receipt"),
+    "permit.download": ("نزّل {actor} الترخيص", "{actor} downloaded the permit"),
+    "document.download": ("نزّل {actor} مستندًا", "{actor} downloaded a document"),
+    "search.record_opened": ("فتح {actor} الطلب من البحث في الأرشيف", "{actor} opened the record from archive search"),
+    "search.query": ("بحث {actor} في الأرشيف", "{actor} searched the archive"),
+    "search.export": ("صدّر {actor} نتائج بحث في الأرشيف", "{actor} exported archive search results"),
+    "login.ok": ("سجّل {actor} الدخول", "{actor} logged in"),
+    "login.failed": ("محاولة دخول فاشلة", "A failed login attempt"),
+    "admin.user.create": ("أنشأ {actor} حساب مستخدم", "{actor} created a user account"),
+    "admin.user.update": ("عدّل {actor} حساب مستخدم", "{actor} changed a user account"),
+    "admin.user.password_reset": ("أعاد {actor} تعيين كلمة مرور مستخدم", "{actor} reset a user's password"),
+    "admin.user.deactivate": ("أوقف {actor} حساب مستخدم", "{actor} deactivated a user account"),
+    "admin.user.activate": ("أعاد {actor} تفعيل حساب مستخدم", "{actor} reactivated a user account"),
+    "admin.catalogue": ("عدّل {actor} دليل الخدمات", "{actor} changed the service catalogue"),
+    "admin.certificate.register": ("سجّل {actor} شهادة توقيع", "{actor} registered a signing certificate"),
+    "admin.certificate.deactivate": ("أوقف {actor} شهادة توقيع", "{actor} deactivated a signing certificate"),
+    "admin.trust_root.add": ("أضاف {actor} جهة تصديق موثوقة", "{actor} added a trusted certification authority"),
+    "admin.trust_root.deactivate": ("أوقف {actor} الثقة في جهة تصديق",
+                                    "{actor} stopped trusting a certification authority"),
+    "archive.rebuild": ("أُعيد بناء قاعدة البيانات من الأرشيف", "The database was rebuilt from the archive"),
+    "retention.release": ("أنهى {actor} مدة حفظ مبكرًا", "{actor} ended a retention period early"),
+    "fixity.repaired": ("أُصلحت نسخة تالفة من الأرشيف", "A damaged archive copy was repaired"),
+    "fixity.unrepairable": ("تعذر إصلاح نسخة تالفة من الأرشيف", "A damaged archive copy could not be repaired"),
+}
+
+SYSTEM: Pair = ("النظام", "the system")
+
+
+def name_of(table: dict[str, Pair], code: str | None, arabic: bool) -> str:
+    """The Arabic or English name of ``code``; an unknown code is shown as it is (the label test catches it)."""
+    if code is None:
+        return ""
+    pair = table.get(str(code))
+    if pair is None:
+        return str(code)
+    return pair[0] if arabic else pair[1]
+
+
+def audit_sentence(action: str, actor: str | None, arabic: bool) -> str:
+    """One audit event as a sentence: "أوصى المهندس المراجع بالموافقة"."""
+    who = actor or (SYSTEM[0] if arabic else SYSTEM[1])
+    pair = AUDIT_SENTENCES.get(action)
+    if pair is None:
+        generic = ("{actor}: إجراء آخر على السجل", "{actor}: another action on the record")
+        pair = generic
+    sentence = (pair[0] if arabic else pair[1]).format(actor=who)
+    return sentence[0].upper() + sentence[1:] if not arabic else sentence
