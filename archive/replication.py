@@ -168,6 +168,39 @@ class ArchiveStore(ObjectStore):
     def _release_retention(self, key: str, until: datetime) -> Retention:
         return self.primary.release_retention(key, until)
 
+    def _put_named_locked(self, name: str, data: bytes, until: datetime, mode: str) -> Retention | None:
+        retention = self.primary.put_named_locked(name, data, until, mode)
+        if self.replica is not None:
+            try:
+                self.replica.put_named_locked(name, data, until, mode)
+            except StoreError as exc:
+                log.warning("locked record %s not copied to the replica: %s", name, exc)
+        return retention
+
+    def _named_retention(self, name: str) -> Retention | None:
+        return self.primary.named_retention(name)
+
+    @property
+    def supports_legal_hold(self) -> bool:  # type: ignore[override]
+        return self.primary.supports_legal_hold
+
+    def _set_legal_hold(self, key: str, on: bool) -> None:
+        self.primary.set_legal_hold(key, on)
+        if self.replica is not None and self.replica.supports_legal_hold:
+            try:
+                self.replica.set_legal_hold(key, on)
+            except StoreError as exc:
+                log.warning("legal hold on %s not mirrored in the replica: %s", key, exc)
+
+    def _legal_hold(self, key: str) -> bool:
+        return self.primary.legal_hold(key)
+
+    def _set_named_legal_hold(self, name: str, on: bool) -> None:
+        self.primary.set_named_legal_hold(name, on)
+
+    def _named_legal_hold(self, name: str) -> bool:
+        return self.primary.named_legal_hold(name)
+
     def _stat(self, key: str) -> ObjectInfo:
         return self.primary.stat(key)
 

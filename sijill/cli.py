@@ -28,13 +28,15 @@ FRIENDLY_ERRORS: tuple[type[BaseException], ...] = (SettingsError, DatabaseUnava
 
 
 def _friendly_errors() -> tuple[type[BaseException], ...]:
+    from archive.sealing import SealingKeyError
     from archive.store import StoreError
     from intake.catalogue import CatalogueError
     from search.health import SearchUnavailable
     from search.model import SearchError
     from worker.health import BrokerUnavailable
 
-    return (*FRIENDLY_ERRORS, StoreError, CatalogueError, SearchUnavailable, SearchError, BrokerUnavailable)
+    return (*FRIENDLY_ERRORS, StoreError, SealingKeyError, CatalogueError, SearchUnavailable, SearchError,
+            BrokerUnavailable)
 
 
 class SijillGroup(click.Group):
@@ -412,23 +414,82 @@ def audit() -> None:
 
 
 @audit.command("verify")
+@click.option("--public-key", "public_key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="Check the checkpoints with this Ed25519 public key (PEM) instead of the one of "
+                                 "SIJILL_SEALING_KEY_FILE: an auditor's own copy, which a swapped key cannot fool.")
+@click.option("--database-only", is_flag=True, help="Walk the database chain alone (no archive, no checkpoints).")
 @click.pass_context
-def audit_verify(ctx: click.Context) -> None:
-    """Walk the whole chain; name every edited, inserted or deleted event. Exit status 1 if the chain is broken."""
-    from archive.audit import verify_chain
+def audit_verify(ctx: click.Context, public_key: Path | None, database_only: bool) -> None:
+    """Check the audit trail against the archived segments and the sealed checkpoints; name every edited,
+    re-chained, inserted, deleted or truncated event. Exit status 1 if anything is wrong."""
+    from archive.audit_check import verify_audit
+    from archive.sealing import VerifyingKey, load_sealing_key
 
     settings = _settings(ctx)
     database = preflight(settings)
+    store = None if database_only else _archive_store(settings, database)
+    if database_only:
+        verifying = None
+    elif public_key is not None:
+        verifying = VerifyingKey.from_pem_file(public_key)
+    else:
+        verifying = load_sealing_key(settings.sealing_key_path, create=False).verifying
     with database.session() as session:
-        report = verify_chain(session)
-    if report.intact:
-        click.echo(f"audit trail intact: {report.events} events, head at {report.head_seq}")
+        verdict = verify_audit(session, store, verifying)
+    newest = verdict.newest_trusted
+    summary = (f"{verdict.events} events, head at {verdict.head_seq}; archived through event "
+               f"{verdict.archived_through} in {verdict.segments} segments; {len(verdict.checkpoints)} checkpoints")
+    if newest is not None:
+        stamp = (f", time-stamped {newest.timestamp.time:%Y-%m-%d %H:%M:%S} UTC by {newest.timestamp.authority}"
+                 if newest.timestamp is not None and newest.timestamp.time is not None else "")
+        lock = (f", locked ({newest.retention.mode}) until {newest.retention.until:%Y-%m-%d}"
+                if newest.retention is not None else ", not locked")
+        summary += f", newest sealed at event {newest.seq} on {newest.sealed_at:%Y-%m-%d %H:%M:%S} UTC{stamp}{lock}"
+        if verdict.head_seq > newest.seq:
+            summary += f"; events {newest.seq + 1}–{verdict.head_seq} are not sealed yet"
+    for warning in verdict.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if verdict.intact:
+        click.echo(f"audit trail intact: {summary}")
         return
-    click.echo(f"audit trail BROKEN ({report.events} events, head at {report.head_seq}):", err=True)
-    for item in report.breaks:
-        where = f"event {item.seq}" + (f" (row id {item.event_id})" if item.event_id is not None else "")
-        click.echo(f"  {where}: {item.reason}", err=True)
+    click.echo(f"audit trail BROKEN ({summary}):", err=True)
+    for item in verdict.findings:
+        click.echo(f"  {item.kind:<11} {item.where}: {item.detail}", err=True)
     ctx.exit(1)
+
+
+@audit.command("checkpoint")
+@click.pass_context
+def audit_checkpoint(ctx: click.Context) -> None:
+    """Seal the chain's head now (the workers do it every 5 minutes): signed, time-stamped, under object lock."""
+    from archive.checkpoints import CheckpointRefused, write_checkpoint
+    from archive.sealing import load_sealing_key
+
+    settings = _settings(ctx)
+    database = preflight(settings)
+    store = _archive_store(settings, database)
+    key = load_sealing_key(settings.sealing_key_path)
+    with database.session() as session:
+        try:
+            run = write_checkpoint(session, store, key, tsa_url=settings.tsa_url,
+                                   lock_years=settings.audit_lock_years, lock_mode=settings.retention_mode)
+        except CheckpointRefused as exc:
+            raise click.ClickException(f"not sealed: {exc} Run `sijill audit verify`.") from None
+    for note in run.notes:
+        click.echo(f"note: {note}")
+    if run.name:
+        click.echo(f"sealed event {run.seq} as {run.name} ({'time-stamped' if run.timestamped else 'no timestamp'}, "
+                   f"{'under object lock' if run.locked else 'NOT under object lock'})")
+
+
+@audit.command("public-key")
+@click.pass_context
+def audit_public_key(ctx: click.Context) -> None:
+    """Print the sealing key's public half (PEM), to keep with the auditors for `audit verify --public-key`."""
+    from archive.sealing import load_sealing_key
+
+    key = load_sealing_key(_settings(ctx).sealing_key_path)
+    click.echo(key.verifying.public_pem, nl=False)
 
 
 def _archive_store(settings: Settings, database: Database) -> Any:

@@ -30,6 +30,8 @@ SIJILL_NOTIFY_EMAIL_URL       ``log://``                                  ``smtp
 SIJILL_SMS_URL                ``log://``                                  ``https://TOKEN@sms-gateway.example/send``
 SIJILL_RETENTION_YEARS        ``0``: records are not held by the store   ``30``
 SIJILL_RETENTION_MODE         ``governance``                              ``governance`` (or ``compliance``)
+SIJILL_SEALING_KEY_FILE       made once as ``<data>/sealing_key.pem``     ``/run/secrets/sijill_sealing_key``
+SIJILL_AUDIT_LOCK_YEARS       ``10``                                      ``30``
 ============================  ==========================================  =========================================
 
 Retention: with ``SIJILL_RETENTION_YEARS`` above 0, originals and signed permits are held by S3 object lock for that
@@ -37,6 +39,12 @@ many years from when the hourly job first holds them; the store must then be an 
 (a ``file://`` store is refused here, a bucket without object lock makes the job fail loudly). ``governance`` lets an
 administrator end a period early (``sijill retention release``, audited); ``compliance`` lets no one. See
 :mod:`archive.retention`.
+
+Audit checkpoints: ``SIJILL_SEALING_KEY_FILE`` is the system's sealing key, an Ed25519 private key in a PEM file that
+lives outside the database, readable by the Sijill user only (made on first use if absent; in production mount it
+from a secret store, apart from the database's and the object store's hosts). Every few minutes the head of the
+audit chain is signed with it, time-stamped by ``SIJILL_TSA_URL`` when set, and written to the object store under
+object lock for ``SIJILL_AUDIT_LOCK_YEARS`` (in ``SIJILL_RETENTION_MODE``). See :mod:`archive.checkpoints`.
 
 Notifications: ``SIJILL_NOTIFY_EMAIL_URL`` is where citizens' e-mails go (``log://`` writes them to the log;
 ``smtp://[user:pass@]host:port`` with ``?from=address`` and ``?starttls=1``, or ``smtps://`` for TLS from the start)
@@ -137,11 +145,20 @@ class Settings:
     """Years originals and signed permits are held by S3 object lock; 0 means not held by the store."""
     retention_mode: str = "governance"
     """``governance`` (an administrator may end a period early, audited) or ``compliance`` (no one may)."""
+    sealing_key_file: Path | None = None
+    """The Ed25519 key that signs audit checkpoints (never in the database); None means ``<data>/sealing_key.pem``."""
+    audit_lock_years: int = 10
+    """Years each audit checkpoint is held by object lock in the store."""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def sealing_key_path(self) -> Path:
+        """Where the sealing key is (the configured file, else ``<data>/sealing_key.pem``)."""
+        return self.sealing_key_file or self.data_dir / "sealing_key.pem"
 
     @property
     def max_upload_bytes(self) -> int:
@@ -220,6 +237,8 @@ class Settings:
             sms_url=get("SMS_URL") or "log://",
             retention_years=_years(get("RETENTION_YEARS")),
             retention_mode=(get("RETENTION_MODE") or "governance").lower(),
+            sealing_key_file=_sealing_key_file(get("SEALING_KEY_FILE")),
+            audit_lock_years=_audit_lock_years(get("AUDIT_LOCK_YEARS")),
             extra={k[len(ENV_PREFIX):]: v for k, v in env.items() if k.startswith(ENV_PREFIX)},
         )
         _validate(settings)
@@ -233,6 +252,25 @@ def _years(value: str | None) -> int:
         number = -1
     if not 0 <= number <= 100:
         raise SettingsError(f"SIJILL_RETENTION_YEARS must be a whole number of years from 0 to 100, not {value!r}.")
+    return number
+
+
+def _sealing_key_file(value: str | None) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        raise SettingsError(f"SIJILL_SEALING_KEY_FILE must be an absolute path, not {value!r}.")
+    return path
+
+
+def _audit_lock_years(value: str | None) -> int:
+    try:
+        number = int(value) if value is not None else 10
+    except ValueError:
+        number = -1
+    if not 1 <= number <= 100:
+        raise SettingsError(f"SIJILL_AUDIT_LOCK_YEARS must be a whole number of years from 1 to 100, not {value!r}.")
     return number
 
 

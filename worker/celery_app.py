@@ -52,6 +52,8 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # Records held by S3 object lock (nothing to do while SIJILL_RETENTION_YEARS is 0).
     "hold-records": {"task": "archive.retention", "schedule": 3600.0},
     "write-manifests": {"task": "archive.manifests", "schedule": 60.0},
+    # The audit chain's head sealed outside the database (archive.checkpoints): the window an undetected rewrite has.
+    "seal-audit-checkpoint": {"task": "audit.checkpoint", "schedule": 300.0},
     "renew-permit-timestamps": {"task": "permits.renew_timestamps", "schedule": 24 * 3600.0},
     "discard-expired-preparations": {"task": "signing.discard_expired_preparations", "schedule": 3600.0},
     "search-catch-up": {"task": "search.catch_up", "schedule": 120.0},

@@ -12,6 +12,7 @@ Enqueue by name from a process that has a Settings object::
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from dataclasses import asdict
@@ -29,6 +30,8 @@ from intake.indexing import application_of_page, catch_up, index_applications
 from ocr.errors import OcrFailed
 from search.model import SearchError
 from worker.runtime import worker_runtime
+
+log = logging.getLogger(__name__)
 
 # --- diagnostics --------------------------------------------------------------------------------
 
@@ -165,6 +168,25 @@ def write_manifests() -> dict[str, Any]:
     with rt.database.session() as session:
         run = write_due_manifests(session, rt.store)
     return {"applications": run.applications, "system": run.system, "audit_events": run.audit_events}
+@shared_task(name="audit.checkpoint")
+def audit_checkpoint() -> dict[str, Any]:
+    """Seal the audit chain's head outside the database (signed, time-stamped, under object lock) if it moved."""
+    from archive.checkpoints import CheckpointRefused, write_checkpoint
+    from archive.sealing import load_sealing_key
+
+    rt = worker_runtime()
+    settings = rt.settings
+    key = load_sealing_key(settings.sealing_key_path)
+    with rt.database.session() as session:
+        try:
+            run = write_checkpoint(session, rt.store, key, tsa_url=settings.tsa_url,
+                                   lock_years=settings.audit_lock_years, lock_mode=settings.retention_mode)
+        except CheckpointRefused as exc:
+            log.error("ALERT audit: the chain was not sealed: %s Run `sijill audit verify`.", exc)
+            return {"sealed": None, "refused": str(exc)}
+    return {"sealed": run.name, "seq": run.seq, "timestamped": run.timestamped, "locked": run.locked}
+
+
 @shared_task(name="archive.manifest", bind=True, max_retries=8)
 def write_application_manifests(self: Task, application_ids: list[int]) -> dict[str, Any]:
     """Write the manifests of these just-changed applications (the beat job ``archive.manifests`` catches misses)."""

@@ -432,6 +432,64 @@ class ObjectStore(ABC):
             check_name(prefix.rstrip("/") or "x")
         return self._list_named(prefix)
 
+    def put_named_locked(self, name: str, data: bytes, until: datetime, mode: str) -> Retention | None:
+        """Store a record that no one may overwrite or delete before ``until`` (audit checkpoints).
+
+        On S3 with object lock the retention is set in the same request as the write, so the record is never
+        unprotected; returns the retention in force, or None where the store has no object lock (a ``file://``
+        store writes it read-only, which stops mistakes, not someone with the disk: the caller reports it).
+        """
+        if mode not in RETENTION_MODES:
+            raise ValueError(f"Retention mode must be one of {', '.join(RETENTION_MODES)}, not {mode!r}.")
+        if until.tzinfo is None:
+            raise ValueError("The retention date must be timezone-aware.")
+        return self._put_named_locked(check_name(name), bytes(data), until, mode)
+
+    def named_retention(self, name: str) -> Retention | None:
+        """The retention in force on a named record, or None; :class:`ObjectNotFound` if absent."""
+        return self._named_retention(check_name(name))
+
+    def _put_named_locked(self, name: str, data: bytes, until: datetime, mode: str) -> Retention | None:
+        self._put_named(name, data)
+        return None
+
+    def _named_retention(self, name: str) -> Retention | None:
+        self._get_named(name)
+        return None
+
+    # -- legal holds (a case file under investigation: nothing of it may be deleted while held) --
+
+    supports_legal_hold: bool = False
+    """Whether :meth:`set_legal_hold` can work here."""
+
+    def set_legal_hold(self, key: str, on: bool) -> None:
+        """Place (``on``) or release a legal hold on an object; while held, no delete succeeds, whatever retention
+        says. :class:`ObjectNotFound` if absent, :class:`RetentionUnsupported` if the store cannot hold."""
+        self._set_legal_hold(check_key(key), on)
+
+    def legal_hold(self, key: str) -> bool:
+        """Whether a legal hold is on the object (False where the store has none)."""
+        return self._legal_hold(check_key(key))
+
+    def set_named_legal_hold(self, name: str, on: bool) -> None:
+        """The same for a named record (an application's manifests)."""
+        self._set_named_legal_hold(check_name(name), on)
+
+    def named_legal_hold(self, name: str) -> bool:
+        return self._named_legal_hold(check_name(name))
+
+    def _set_legal_hold(self, key: str, on: bool) -> None:
+        raise RetentionUnsupported(f"The object store {self.url} cannot place legal holds.")
+
+    def _legal_hold(self, key: str) -> bool:
+        return False
+
+    def _set_named_legal_hold(self, name: str, on: bool) -> None:
+        raise RetentionUnsupported(f"The object store {self.url} cannot place legal holds.")
+
+    def _named_legal_hold(self, name: str) -> bool:
+        return False
+
     def _put_named(self, name: str, data: bytes) -> None:
         raise NotImplementedError(f"{type(self).__name__} does not store named records")
 

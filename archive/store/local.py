@@ -25,9 +25,11 @@ from urllib.parse import unquote, urlsplit
 
 from archive.store.base import (
     ObjectInfo,
+    ObjectLocked,
     ObjectNotFound,
     ObjectStore,
     RawStream,
+    Retention,
     Source,
     StoreConfigError,
     StoreUnavailable,
@@ -121,6 +123,8 @@ class LocalStore(ObjectStore):
         return result
 
     def _delete(self, key: str) -> None:
+        if self._hold_path(f"objects/{fanout(key)}").exists():
+            raise ObjectLocked(key, f"Object {key} is under a legal hold and cannot be deleted.")
         path = self.path_for(key)
         try:
             path.unlink()
@@ -207,6 +211,52 @@ class LocalStore(ObjectStore):
             return iter(())
         names = sorted(str(p.relative_to(base)) for p in top.rglob("*") if p.is_file())
         return iter([n for n in names if n.startswith(prefix)])
+
+    # -- sealed records and legal holds: this store's equivalent of S3 object lock --
+    #
+    # A record written "locked" is a read-only file that put_named_locked never replaces; a legal hold is a marker
+    # file under holds/ that makes delete() refuse. Both bind the application (the sweeper, retention, any code path
+    # through the store), not someone with a shell on the disk: only S3 object lock binds that person too.
+
+    supports_legal_hold = True
+
+    def _hold_path(self, relative: str) -> Path:
+        return self.root / "holds" / relative
+
+    def _put_named_locked(self, name: str, data: bytes, until: datetime, mode: str) -> Retention | None:
+        path = self._named_path(name)
+        if path.exists():
+            return None  # written once: a name carries its content's digest, and a locked record is never replaced
+        self._write_atomically("named-", lambda fh: self._guard(fh.write, data), lambda _: path, mode=OBJECT_MODE)
+        return None
+
+    def _set_legal_hold(self, key: str, on: bool) -> None:
+        self._stat(key)
+        self._set_marker(f"objects/{fanout(key)}", on)
+
+    def _legal_hold(self, key: str) -> bool:
+        return self._hold_path(f"objects/{fanout(key)}").exists()
+
+    def _set_named_legal_hold(self, name: str, on: bool) -> None:
+        if not self._named_path(name).is_file():
+            raise ObjectNotFound(name)
+        self._set_marker(f"named/{name}", on)
+
+    def _named_legal_hold(self, name: str) -> bool:
+        return self._hold_path(f"named/{name}").exists()
+
+    def _set_marker(self, relative: str, on: bool) -> None:
+        marker = self._hold_path(relative)
+        if on:
+            self._write_atomically("hold-", lambda fh: self._guard(fh.write, b"legal hold\n"), lambda _: marker)
+        else:
+            try:
+                marker.unlink()
+            except FileNotFoundError:
+                return
+            except OSError as exc:
+                raise self._unavailable(exc) from exc
+            self._guard(_fsync_dir, marker.parent)
 
     # -- operations --
 

@@ -281,6 +281,8 @@ class S3Store(ObjectStore):
             return  # deleting a missing object is a no-op
         if held is not None and held.until > datetime.now(UTC):
             raise ObjectLocked(key, _locked_message(key, held))
+        if self.supports_retention and self._legal_hold(key):
+            raise ObjectLocked(key, f"Object {key} is under a legal hold and cannot be deleted.")
         with self._errors(key):
             versions = [obj.version_id for obj in self._client.list_objects(
                 self.bucket, prefix=name, include_version=True) if obj.object_name == name]
@@ -389,6 +391,73 @@ class S3Store(ObjectStore):
                                         "(s3:BypassGovernanceRetention); use an administrator's.") from exc
             raise
         return Retention("governance", until)
+
+    # -- sealed records and legal holds --
+
+    @property
+    def supports_legal_hold(self) -> bool:  # type: ignore[override]
+        return self.supports_retention
+
+    def _named_object(self, name: str) -> str:
+        return f"{self.location.prefix}named/{name}"
+
+    def _put_named_locked(self, name: str, data: bytes, until: datetime, mode: str) -> Retention | None:
+        if not self.supports_retention:
+            self._put_named(name, data)
+            return None
+        until = until.astimezone(UTC).replace(microsecond=0)
+        with self._errors():
+            # the retention travels with the PUT: there is no moment at which the record exists unprotected
+            self._client.put_object(self.bucket, self._named_object(name), io.BytesIO(data), len(data),
+                                    retention=S3Retention(COMPLIANCE if mode == "compliance" else GOVERNANCE, until))
+        return Retention(mode, until)
+
+    def _named_retention(self, name: str) -> Retention | None:
+        if not self.supports_retention:
+            self._get_named(name)
+            return None
+        try:
+            with self._errors(name):
+                config = self._client.get_object_retention(self.bucket, self._named_object(name))
+        except StoreUnavailable as exc:
+            if _no_lock(exc.__cause__):
+                return None
+            raise
+        if config is None or config.retain_until_date is None or config.mode is None:
+            return None
+        return Retention(str(config.mode).lower(), config.retain_until_date.astimezone(UTC))
+
+    def _set_legal_hold(self, key: str, on: bool) -> None:
+        self._set_hold(self.object_name(key), key, on)
+
+    def _legal_hold(self, key: str) -> bool:
+        return self._hold_of(self.object_name(key), key)
+
+    def _set_named_legal_hold(self, name: str, on: bool) -> None:
+        self._set_hold(self._named_object(name), name, on)
+
+    def _named_legal_hold(self, name: str) -> bool:
+        return self._hold_of(self._named_object(name), name)
+
+    def _set_hold(self, object_name: str, label: str, on: bool) -> None:
+        self._require_lock()
+        with self._errors(label):
+            if on:
+                self._client.enable_object_legal_hold(self.bucket, object_name)
+            else:
+                self._client.disable_object_legal_hold(self.bucket, object_name)
+
+    def _hold_of(self, object_name: str, label: str) -> bool:
+        if not self.supports_retention:
+            return False
+        try:
+            with self._errors(label):
+                return bool(self._client.is_object_legal_hold_enabled(self.bucket, object_name))
+        except StoreUnavailable as exc:
+            if _no_lock(exc.__cause__) or (isinstance(exc.__cause__, S3Error)
+                                           and exc.__cause__.code == "NoSuchObjectLegalHold"):
+                return False
+            raise
 
     # -- reading --
 
