@@ -32,7 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive.audit import canonical_time, verify_chain
-from archive.checkpoints import Checkpoint, read_checkpoints
+from archive.checkpoints import Checkpoint, checkpoint_names, read_checkpoints
 from archive.manifest import AUDIT_PREFIX
 from archive.models import AuditEvent, AuditHead
 from archive.sealing import VerifyingKey
@@ -114,7 +114,14 @@ def verify_audit(session: Session, store: ObjectStore | None, verifying: Verifyi
     else:
         verdict.warnings.append("no audit segment in the archive yet (the workers write them every minute)")
     if verifying is None:
-        verdict.warnings.append("no sealing key: the checkpoints were not checked")
+        sealed = len(checkpoint_names(store))
+        if sealed:
+            verdict.findings.append(Finding("checkpoint", 0, 0, f"{sealed} checkpoints are in the archive but there "
+                                                                "is no sealing key to check them with: pass the "
+                                                                "auditors' copy with --public-key"))
+        else:
+            verdict.warnings.append("no sealing key and no checkpoint: nothing outside the database vouches for "
+                                    "the chain's head")
     else:
         verdict.checkpoints = read_checkpoints(store, verifying)
         verdict.findings += _check_checkpoints(session, verdict)

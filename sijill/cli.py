@@ -423,7 +423,7 @@ def audit_verify(ctx: click.Context, public_key: Path | None, database_only: boo
     """Check the audit trail against the archived segments and the sealed checkpoints; name every edited,
     re-chained, inserted, deleted or truncated event. Exit status 1 if anything is wrong."""
     from archive.audit_check import verify_audit
-    from archive.sealing import VerifyingKey, load_sealing_key
+    from archive.sealing import SealingKeyError, VerifyingKey, load_sealing_key
 
     settings = _settings(ctx)
     database = preflight(settings)
@@ -433,7 +433,11 @@ def audit_verify(ctx: click.Context, public_key: Path | None, database_only: boo
     elif public_key is not None:
         verifying = VerifyingKey.from_pem_file(public_key)
     else:
-        verifying = load_sealing_key(settings.sealing_key_path, create=False).verifying
+        try:
+            verifying = load_sealing_key(settings.sealing_key_path, create=False).verifying
+        except SealingKeyError as exc:
+            click.echo(f"warning: {exc}", err=True)
+            verifying = None
     with database.session() as session:
         verdict = verify_audit(session, store, verifying)
     newest = verdict.newest_trusted
