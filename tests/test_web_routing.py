@@ -238,11 +238,13 @@ def inbox_of(client: FlaskClient) -> list[str]:
     return re.findall(r'<tr class="(?:overdue|)" data-tracking="([^"]+)"', text_of(response))
 
 
-def check_result(html: str) -> tuple[bool, str]:
-    """(byte-identical to the archive, overall indication) of an uploaded copy's check."""
-    match = re.search(r'id="check-result" data-identical="(true|false)" data-indication="([A-Z_]+)"', html)
-    assert match, "no check result on the page"
-    return match.group(1) == "true", match.group(2)
+def check_result(html: str) -> tuple[str, str]:
+    """(the verdict on an uploaded copy, the overall indication of its signatures or "") of a copy's check."""
+    kind = re.search(r'id="verdict" data-state="[a-z_]+" data-copy="([a-z_]+)"', html)
+    details = re.search(r'id="check-details" data-identical="(?:true|false)" data-genuine="(?:true|false)"'
+                        r' data-indication="([A-Z_]*)"', html)
+    assert kind and details, "no check result on the page"
+    return kind.group(1), details.group(1)
 
 
 def verdict(html: str) -> str:
@@ -347,8 +349,9 @@ def test_reviewer_and_two_signers_issue_a_permit_whose_qr_opens_a_green_page(
     # a citizen uploads the copy they were sent: identical, every signature passes
     check = check_copy(citizen, path, issued, "ترخيص.pdf")
     html = text_of(check)
-    assert check.status_code == 200 and check_result(html) == (True, "TOTAL_PASSED")
-    assert "مطابق تماما (بايت ببايت)" in html
+    assert check.status_code == 200 and check_result(html) == ("identical", "TOTAL_PASSED")
+    assert "نسخة أصلية من الترخيص، وهو سارٍ" in html and "verdict-good" in html
+    assert "ترخيص صحيح وسارٍ" not in html  # the upload's verdict replaces the page's banner
 
     # an altered copy: one byte flipped inside the signed range turns it red with the reason
     altered = bytearray(issued)
@@ -356,19 +359,22 @@ def test_reviewer_and_two_signers_issue_a_permit_whose_qr_opens_a_green_page(
     altered[spot + 1] ^= 0x01
     check = check_copy(citizen, path, bytes(altered))
     html = text_of(check)
-    assert check_result(html) == (False, "TOTAL_FAILED")
-    assert "غير مطابق للترخيص المحفوظ" in html and "HASH_FAILURE" in html
+    assert check_result(html) == ("other", "TOTAL_FAILED") and "verdict-bad" in html
+    assert "ليست نسخة من هذا الترخيص" in html and "HASH_FAILURE" in html  # the code only in the folded details
     assert "تم تعديل المستند بعد هذا التوقيع" in html  # the reason, in Arabic
+    assert "ترخيص صحيح وسارٍ" not in html
 
     # an incremental update appended after the last signature is flagged
     check = check_copy(citizen, path, appended_update(issued))
     html = text_of(check)
-    assert check_result(html) == (False, "TOTAL_FAILED")
+    assert check_result(html) == ("extended", "TOTAL_FAILED")
+    assert "أُضيف شيء إلى الترخيص" in html
     assert "FORMAT_FAILURE" in html and "تم تعديل المستند بعد هذا التوقيع تعديلًا غير مسموح به" in html
 
     # the draft the head of engineering read is recognised as an earlier revision, not the permit
     check = check_copy(citizen, path, draft.data, "draft.pdf")
     assert "نسخة سابقة من هذا الترخيص" in text_of(check)
+    assert check_result(text_of(check))[0] == "before_signatures" and "verdict-warn" in text_of(check)
 
     # revocation by the head of the city council, with a reason, shows at once
     response = post(council, f"/applications/{tracking}/revoke", {"reason": ""})

@@ -21,6 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from typing import Generic, TypeVar
 
 from asn1crypto import x509 as asn1_x509
 from flask import current_app
@@ -83,18 +84,22 @@ def mask_name(name: str) -> str:
 # --- the report cache -------------------------------------------------------------------------------------------
 
 
+T = TypeVar("T")
+
+
 @dataclass
-class ReportCache:
-    """A small LRU of validation reports with an expiry; thread-safe (waitress serves from several threads)."""
+class ReportCache(Generic[T]):
+    """A small LRU of validation reports (or anything derived from an archived revision) with an expiry; thread-safe
+    (the server serves from several threads)."""
 
     ttl_s: float = CACHE_TTL_S
     max_entries: int = CACHE_ENTRIES
-    _items: OrderedDict[tuple[str, ...], tuple[float, ValidationReport]] = field(default_factory=OrderedDict)
+    _items: OrderedDict[tuple[str, ...], tuple[float, T]] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     hits: int = 0
     misses: int = 0
 
-    def get(self, key: tuple[str, ...], compute: Callable[[], ValidationReport]) -> ValidationReport:
+    def get(self, key: tuple[str, ...], compute: Callable[[], T]) -> T:
         now = time.monotonic()
         with self._lock:
             found = self._items.get(key)
@@ -116,7 +121,7 @@ class ReportCache:
             self._items.clear()
 
 
-def report_cache() -> ReportCache:
+def report_cache() -> ReportCache[ValidationReport]:
     cache = current_app.extensions.get(CACHE_KEY)
     if cache is None:
         cache = current_app.extensions.setdefault(CACHE_KEY, ReportCache())

@@ -3,16 +3,14 @@
 ``GET /v/<permit_number>/<token>`` finds the permit by its number and the SHA-256 of the token
 (:func:`workflow.routing.find_permit_by_token`); anything that does not match, a forged token or another permit's,
 gets the same "could not be verified" page with status 404 and nothing else, so the page cannot be used to learn
-which permit numbers exist. ``POST …/check`` takes a PDF (at most :data:`CHECK_MAX_BYTES`), says whether it is
-byte for byte the archived permit and validates every signature in it (DSS-style simple report).
+which permit numbers exist. ``POST …/check`` takes a PDF (at most :data:`CHECK_MAX_BYTES`) and gives one verdict on it
+(:mod:`web.verify.copy`: which archived state of the permit it is, if any; validation bounded in time and cost, away
+from the request threads), which replaces the page's top banner; the DSS-style report is folded below it.
 
 Both are rate-limited per client address (:mod:`web.ratelimit`), never cached by browsers or proxies and not indexed.
 """
 
 from __future__ import annotations
-
-import hashlib
-from dataclasses import dataclass
 
 from flask import Blueprint, Response, render_template, request
 from flask.typing import ResponseReturnValue
@@ -20,12 +18,12 @@ from flask_babel import gettext
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from archive.models import Permit
-from signing.validate import ValidationReport, validate_pdf
 from web.errors import N_
 from web.permissions import public
 from web.runtime import db_session
-from web.verify.model import INDICATIONS, STATES, PermitView, SignatureView, permit_view, signature_views
-from workflow.routing import active_trust_roots, find_permit_by_token
+from web.verify.copy import CopyVerdict, check_copy
+from web.verify.model import INDICATIONS, STATES, PermitView, permit_view
+from workflow.routing import find_permit_by_token
 
 bp = Blueprint("verify", __name__)
 
@@ -36,21 +34,6 @@ CHECK_FIELD = "pdf"
 NO_FILE = (N_("اختر ملف PDF للترخيص للتحقق منه."), "Choose the permit's PDF file to check.")
 TOO_LARGE = (N_("الملف أكبر من 20 ميجابايت؛ نسخة الترخيص أصغر من ذلك بكثير."),
              "The file is larger than 20 MB; a permit's PDF is far smaller.")
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """What the check of an uploaded copy found."""
-
-    filename: str
-    size: int
-    sha256: str
-    identical: bool
-    """Byte for byte the archived current revision."""
-    earlier_revision: bool
-    """Byte for byte an earlier archived revision (the draft, or the permit before a later signature)."""
-    report: ValidationReport
-    signatures: list[SignatureView]
 
 
 @bp.url_value_preprocessor
@@ -94,26 +77,11 @@ def check(permit_number: str, token: str) -> ResponseReturnValue:
     data = upload.stream.read(CHECK_MAX_BYTES + 1)
     if len(data) > CHECK_MAX_BYTES:
         return _page(view, permit, token, error=TOO_LARGE, status=413)
-    result = check_copy(permit, data, upload.filename)
-    return _page(view, permit, token, result=result)
-
-
-def check_copy(permit: Permit, data: bytes, filename: str) -> CheckResult:
-    """Compare ``data`` with the archived revisions and validate its signatures (never fetching from the network:
-    an uploaded file must not make the server call the addresses written in it)."""
-    digest = hashlib.sha256(data).hexdigest()
-    earlier = {permit.draft_pdf_sha256} | {s.signed_pdf_sha256 for s in permit.application.steps if s.signed_pdf_sha256}
-    earlier.discard(permit.current_pdf_sha256)
-    report = validate_pdf(data, trust_roots=active_trust_roots(db_session()), allow_fetching=False)
-    return CheckResult(
-        filename=filename[:200],
-        size=len(data),
-        sha256=digest,
-        identical=digest == permit.current_pdf_sha256,
-        earlier_revision=digest in earlier,
-        report=report,
-        signatures=signature_views(permit, report),
-    )
+    result = check_copy(session, permit, view, data, upload.filename)
+    response = _page(view, permit, token, result=result, status=503 if result.kind == "busy" else 200)
+    if result.kind == "busy":
+        response.headers["Retry-After"] = "30"
+    return response
 
 
 def not_found() -> Response:
@@ -126,7 +94,7 @@ def _page(
     permit: Permit,
     token: str,
     *,
-    result: CheckResult | None = None,
+    result: CopyVerdict | None = None,
     error: tuple[str, str] | None = None,
     status: int = 200,
 ) -> Response:

@@ -1,0 +1,203 @@
+"""Validate untrusted PDFs in a small pool of worker processes, each check with a hard deadline.
+
+The public copy check (:mod:`web.verify`) hands whatever a stranger uploads to pyHanko. Parsing a hostile PDF can
+cost seconds of CPU (a thousand incremental revisions make the difference analysis quadratic), and in the web
+process that CPU would be taken, under the GIL, from the threads that serve the staff. So the validation runs here:
+
+* in :data:`WORKERS` separate processes (``spawn``, so nothing of the threaded web server is inherited), fewer than the
+  machine's cores, so the public can never take them all;
+* with a deadline per check (:func:`validate_untrusted`): the worker arms a timer for the time left when it picks the
+  check up and gives up at that moment; a check that waited in the queue past its deadline is not started at all; a
+  worker stuck in C code past the deadline (plus a grace) is killed and the pool replaced;
+* with at most :data:`QUEUE_PER_WORKER` checks waiting per worker: beyond that, the answer is "busy" at once;
+* with the worker's address space capped (:data:`MEMORY_LIMIT_BYTES`) against decompression bombs;
+* and with pyHanko's own log records stripped of tracebacks: a broken upload is an everyday event, not an error.
+
+The result is the :class:`~signing.validate.ValidationReport`, or a :class:`Refused` saying why there is none
+(``timeout`` or ``busy``). Trusted inputs (the archived permit) do not need this and are validated in place.
+"""
+
+from __future__ import annotations
+
+import atexit
+import concurrent.futures as cf
+import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import FrameType
+from typing import Literal
+
+from asn1crypto import x509 as asn1_x509
+
+from signing.validate import ValidationReport, validate_pdf
+
+__all__ = ["QUEUE_PER_WORKER", "WORKERS", "Refused", "shutdown", "validate_untrusted", "warm_up"]
+
+log = logging.getLogger(__name__)
+
+WORKERS = 1
+"""One process: on the two-core machines of a centre, one core always stays with the staff."""
+QUEUE_PER_WORKER = 3
+GRACE_S = 0.4
+"""How long past its deadline a worker may take to notice it before it is killed."""
+MEMORY_LIMIT_BYTES = 1024 * 1024 * 1024
+WARM_UP_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class Refused:
+    """No report: the check ran out of time (``timeout``), or too many were waiting (``busy``)."""
+
+    reason: Literal["timeout", "busy"]
+
+
+class _TimeUp(BaseException):
+    """Raised in the worker by the deadline's timer; a BaseException so no ``except Exception`` swallows it."""
+
+
+# --- in the worker process -----------------------------------------------------------------------------------------
+
+
+class _NoTracebacks(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+
+def _init_worker() -> None:
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
+    except (ImportError, ValueError, OSError):  # pragma: no cover - not Linux, or a lower hard limit
+        pass
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_NoTracebacks())
+    for name in ("pyhanko", "pyhanko_certvalidator", "signing.validate"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def _on_alarm(_signum: int, _frame: FrameType | None) -> None:
+    raise _TimeUp
+
+
+def _run(data: bytes, roots_der: list[bytes], deadline: float, at: datetime | None) -> ValidationReport | Refused:
+    left = deadline - time.time()
+    if left <= 0.05:
+        return Refused("timeout")
+    previous = signal.signal(signal.SIGALRM, _on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, left)
+    try:
+        return validate_pdf(data, trust_roots=roots_der, allow_fetching=False, at=at)
+    except _TimeUp:
+        return Refused("timeout")
+    except MemoryError:
+        return Refused("timeout")
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _ping(_index: int = 0) -> int:
+    return os.getpid()
+
+
+# --- in the web process ----------------------------------------------------------------------------------------------
+
+
+class _Pool:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._executor: cf.ProcessPoolExecutor | None = None
+        self._slots = threading.BoundedSemaphore(WORKERS * (1 + QUEUE_PER_WORKER))
+
+    def executor(self) -> cf.ProcessPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                executor = cf.ProcessPoolExecutor(
+                    max_workers=WORKERS, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+                    max_tasks_per_child=200,
+                )
+                # start the workers now and wait for them: a first check must not pay for the imports
+                list(executor.map(_ping, range(WORKERS), timeout=WARM_UP_TIMEOUT_S))
+                self._executor = executor
+            return self._executor
+
+    def replace(self, broken: cf.ProcessPoolExecutor) -> None:
+        """Kill a pool whose worker overran its deadline (stuck in C code) and start afresh on next use."""
+        with self._lock:
+            if self._executor is not broken:
+                return
+            self._executor = None
+        processes = list(getattr(broken, "_processes", {}).values())
+        for process in processes:
+            try:
+                process.kill()
+            except Exception as exc:  # already gone
+                log.debug("worker %s already gone: %r", process.pid, exc)
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    def submit(self, data: bytes, roots_der: list[bytes], time_limit_s: float,
+               at: datetime | None) -> ValidationReport | Refused:
+        if not self._slots.acquire(blocking=False):
+            return Refused("busy")
+        try:
+            executor = self.executor()
+            deadline = time.time() + time_limit_s
+            try:
+                future = executor.submit(_run, data, roots_der, deadline, at)
+            except cf.BrokenExecutor:
+                self.replace(executor)
+                return Refused("busy")
+            try:
+                return future.result(timeout=time_limit_s + GRACE_S)
+            except cf.TimeoutError:
+                if not future.cancel():  # running and deaf to its timer: kill it
+                    log.warning("copy check overran its deadline; restarting the validation worker")
+                    self.replace(executor)
+                return Refused("timeout")
+            except cf.BrokenExecutor:
+                self.replace(executor)
+                return Refused("timeout")
+        finally:
+            self._slots.release()
+
+    def shutdown(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+
+_POOL = _Pool()
+atexit.register(_POOL.shutdown)
+
+
+def validate_untrusted(
+    data: bytes,
+    trust_roots: Sequence[asn1_x509.Certificate],
+    *,
+    time_limit_s: float,
+    at: datetime | None = None,
+) -> ValidationReport | Refused:
+    """:func:`signing.validate.validate_pdf` of ``data`` in the worker pool, answered within ``time_limit_s`` (plus
+    :data:`GRACE_S` at worst), never fetching from the network."""
+    roots_der = [root.dump() for root in trust_roots]
+    return _POOL.submit(bytes(data), roots_der, time_limit_s, at)
+
+
+def warm_up() -> None:
+    """Start the worker processes now (a server at start-up; the first check would otherwise wait for them)."""
+    _POOL.executor()
+
+
+def shutdown() -> None:
+    _POOL.shutdown()
