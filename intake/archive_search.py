@@ -25,7 +25,7 @@ from archive.audit import record_event
 from archive.models import Application, AuditEvent, Centre, Document, Page, Transition, WorkflowStep
 from search.highlight import hit_spans, mark
 from search.model import MAX_QUERY_CHARS, SORTS, BadQuery, Engine, Filters, Fragment, Query, Results
-from search.query import parse, prefix_set, term_set
+from search.query import fuzzy_set, parse, prefix_set, term_set
 
 EXPORT_LIMIT = 10_000
 """Rows in one CSV export; a wider export asks the auditor to narrow the filters."""
@@ -118,7 +118,8 @@ def search(session: Session, engine: Engine, searcher: Searcher, query: Query) -
                    page=query.page, per_page=query.per_page, snippets=query.snippets)
     results = engine.search(scoped)
     record_event(session, actor=searcher.username, action="search.query", subject="search:archive",
-                 details={**_described(query), "total": results.total})
+                 details={**_described(query), "total": results.total,
+                          **({"total_is_lower_bound": True} if results.total_is_lower_bound else {})})
     return results
 
 
@@ -137,7 +138,7 @@ def export_csv(session: Session, engine: Engine, searcher: Searcher, query: Quer
     while rows < EXPORT_LIMIT:
         batch = engine.search(Query(text=query.text, filters=query.filters, centre_ids=scoped, sort=query.sort,
                                     page=page, per_page=200, snippets=1))
-        if page == 1 and batch.total > EXPORT_LIMIT:
+        if page == 1 and (batch.total > EXPORT_LIMIT or batch.total_is_lower_bound):
             raise BadSearch(
                 f"النتائج أكثر من {EXPORT_LIMIT} طلب: ضيّق البحث قبل التصدير.",
                 f"More than {EXPORT_LIMIT} results: narrow the search before exporting.",
@@ -215,12 +216,12 @@ def open_record(session: Session, searcher: Searcher, tracking_number: str, text
         clauses = parse(text[:MAX_QUERY_CHARS])
     except BadQuery:  # too many words to highlight: show the record unmarked rather than refuse it
         clauses = []
-    terms, prefixes = term_set(clauses), prefix_set(clauses)
+    terms, prefixes, fuzzy = term_set(clauses), prefix_set(clauses), fuzzy_set(clauses)
     pages = []
     for doc in app.documents:
         for page in doc.pages:
             body = page.text or ""
-            spans = hit_spans(body, terms, prefixes) if clauses else []
+            spans = hit_spans(body, terms, prefixes, fuzzy) if clauses else []
             pages.append(PageView(page.id, doc.filename, page.index, page.preview_sha256 is not None,
                                   mark(body, spans), len(spans)))
     signatures = [s for s in app.steps if s.signs and s.decided_at is not None]
@@ -251,7 +252,8 @@ def hit_json(hit: Any) -> dict[str, Any]:
 
 def results_json(results: Results, query: Query) -> dict[str, Any]:
     return {
-        "total": results.total, "page": query.page, "per_page": query.per_page,
+        "total": results.total, "total_relation": "gte" if results.total_is_lower_bound else "eq",
+        "page": query.page, "per_page": query.per_page,
         "hits": [hit_json(h) for h in results.hits],
         "facets": {name: [{"value": v, "count": c} for v, c in values] for name, values in results.facets.items()},
     }

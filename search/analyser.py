@@ -1,25 +1,32 @@
-"""The one text analyser of Sijill's search, used at index time and at query time by every engine.
+"""The one text analyser of Sijill's search: every engine indexes and queries the terms made here, nothing else.
 
-It mirrors, step for step, the Elasticsearch analyser in :mod:`search.elastic` so that results do not change when a
-deployment moves from the embedded engine to Elasticsearch:
+Both engines receive *analysed terms* (the embedded engine in its own index, Elasticsearch in fields whose only
+analysis is a whitespace tokenizer), so a word cannot be split, joined or stemmed differently by the two: results
+stay the same when a deployment grows from one to the other. The steps, in order:
 
-=====================================  ==================================================================
-here                                   Elasticsearch (``sijill_text`` analyser)
-=====================================  ==================================================================
-remove Quranic marks, superscript alef  ``mapping`` char filter ``sijill_marks``
-words: runs of letters, digits, marks  ``standard`` tokenizer (UAX #29)
-``str.lower``                          ``lowercase``
-every Unicode decimal digit → 0-9      ``decimal_digit``
-tashkeel, tatweel, alef forms, ى, ة    ``arabic_normalization`` (Lucene ``ArabicNormalizer``)
-light10 prefixes and suffixes          ``arabic_stem`` (Lucene ``ArabicStemmer``)
-Snowball English (Porter 2)            ``stemmer`` with ``language: porter2``
-=====================================  ==================================================================
+1. **Tokens** (:func:`tokens`): dates (``5/3/2025``, ``2025-03-05``, any digit set, with or without leading zeros)
+   become one term ``20250305``; grouped numbers (``1,000``, ``١٬٠٠٠``) one number; other digit runs and letter runs
+   are separate tokens, so a national ID glued to a word by OCR (``الرقم29001011234567``), ``الاسم:محمد`` and
+   ``م.سامي`` split where a reader would. Invisible marks (ZWNJ, LRM/RLM, ALM, soft hyphen, bidi controls) and
+   tatweel stay inside a word and are then removed; a token of nothing but those disappears.
+2. **Normalisation** (:func:`normalise`): NFKC (presentation forms, ligatures such as ﷲ), lower case, every Unicode
+   digit to 0-9, no tashkeel, Quranic marks or tatweel, one alef (أ إ آ ٱ), one hamza seat (ؤ ئ → ء, so
+   شؤون/شئون and مسؤول/مسئول meet), Persian ی and ک, ة → ه, and ى → ي except in the few function words written with
+   ى (على, إلى…), which therefore never meet the names علي and والي.
+3. **Names**: ``عبدالرحمن`` written joined gives the same two terms as ``عبد الرحمن``.
+4. **Prefixes**: the article and its combinations (ال، وال، بال، كال، فال، لل، وبال، وللـ، فبال…) are removed
+   whenever two letters remain. A bare one-letter prefix (و ف ب ك ل) is ambiguous (the و of وحدة is a root letter):
+   it is removed only when what remains is a known word of :mod:`search.vocabulary` or a long word (six letters),
+   and never when the whole word is a known word; so X and الX always give the same term.
+5. **Suffixes**: possessive pronouns (ها، هم، هن، هما، and with ت restored to ة: رخصته → رخصة), then sound plural
+   ات (three letters must remain) or ون/ين (four must remain), then ية/ه, then the nisba ي (three must remain).
+   The minimum lengths are the guard against over-stemming: مكان ≠ مكة, سكان ≠ السكة, حسين stays حسين.
+6. **Broken plurals** of the service vocabulary come from a curated table (تراخيص → ترخيص, أراضي → أرض).
+7. **English** words are stemmed with Snowball (Porter 2).
 
-Known differences (tokenisation only): UAX #29 keeps ``3.5`` and ``a_b`` as one word, here they are two; neither
-matters for names, national IDs (14 digits in one run) or OCR text. Diacritic and tatweel stripping use
-``pyarabic`` and English stemming ``snowballstemmer``; the Arabic light stemmer is the seven prefixes and ten suffixes
-of Lucene's ``ArabicStemmer`` (Larkey's light10), written out because no Python package implements that exact
-algorithm and matching Elasticsearch is the point.
+**Fuzzy OCR matching** (:func:`skeleton`): a long Arabic term also has a *skeleton*, its letters without their dots
+(ب ت ث ن ي → ٮ, ج ح خ → ح, ط ظ → ط …), so a scan that lost or gained a dot (محافطة, ىرخيص) still meets the word.
+Engines search skeletons only as a second tier that always ranks below exact terms.
 """
 
 from __future__ import annotations
@@ -33,7 +40,12 @@ from functools import lru_cache
 import snowballstemmer
 from pyarabic import araby
 
-#: Marks Elasticsearch's ``arabic_normalization`` does not remove; both sides drop them before anything else.
+from search import vocabulary
+
+ANALYSER_VERSION = "2"
+"""Moves whenever a change here or in :mod:`search.vocabulary` changes terms: indexes made before must be rebuilt."""
+
+#: Arabic marks beyond the harakat (Quranic marks, superscript alef) removed before anything else.
 EXTRA_MARKS = (
     [chr(c) for c in range(0x0610, 0x061B)]
     + [chr(c) for c in range(0x0653, 0x0660)]
@@ -42,90 +54,256 @@ EXTRA_MARKS = (
     + [chr(c) for c in range(0x06DF, 0x06E9)]
     + [chr(c) for c in range(0x06EA, 0x06EE)]
 )
-_EXTRA_MARKS_TABLE = {ord(c): None for c in EXTRA_MARKS}
+_INVISIBLE = "\u200b-\u200f\u061c\u00ad\u202a-\u202e\u2066-\u2069\ufeff\u034f"
+_DROP = {ord(c): None for c in EXTRA_MARKS}
+_DROP.update({c: None for c in (*range(0x200B, 0x2010), 0x061C, 0x00AD, *range(0x202A, 0x202F),
+                                *range(0x2066, 0x206A), 0xFEFF, 0x034F)})
+_MARK_CLASS = "\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed"
+_SEP = r"[/\-.\\\u060d\u2044]"
 
-# A word: letters, digits and Arabic combining marks (tashkeel would otherwise split a word in two; ``\w`` does not
-# cover category Mn). The underscore is not part of a word.
-_WORD = re.compile(r"(?:[^\W_]|[\u0610-\u061A\u064B-\u065F\u0670\u06D6-\u06ED])+")
+_TOKEN = re.compile(
+    rf"(?P<date>(?<!\d)(?:\d{{1,2}}(?P<s1>{_SEP})\d{{1,2}}(?P=s1)\d{{4}}|\d{{4}}(?P<s2>{_SEP})\d{{1,2}}(?P=s2)\d{{1,2}})"
+    rf"(?!\d))"
+    rf"|(?P<number>(?<!\d)\d{{1,3}}(?:[,\u066c]\d{{3}})+(?!\d))"
+    rf"|(?P<digits>\d+)"
+    rf"|(?P<word>(?:[^\W\d_]|[{_MARK_CLASS}{_INVISIBLE}])+)"
+)
 
 _DIGITS = {
     c: str(unicodedata.decimal(chr(c)))
     for c in range(sys.maxunicode + 1)
     if unicodedata.category(chr(c)) == "Nd" and not chr(c).isascii()
 }
-_ALEF_YEH_TEH = str.maketrans({"آ": "ا", "أ": "ا", "إ": "ا", "ى": "ي", "ة": "ه"})
-
-# Lucene ArabicStemmer (light10), in Lucene's order: the first matching prefix is removed, then every suffix in turn.
-ARABIC_PREFIXES = ("ال", "وال", "بال", "كال", "فال", "لل", "و")
-ARABIC_SUFFIXES = ("ها", "ان", "ات", "ون", "ين", "يه", "ية", "ه", "ة", "ي")
+_LETTERS = str.maketrans({
+    "أ": "ا", "إ": "ا", "آ": "ا", "ٱ": "ا", "ٲ": "ا", "ٳ": "ا", "ٵ": "ا",
+    "ؤ": "ء", "ئ": "ء", "ٶ": "ء", "ٸ": "ء",
+    "ی": "ي", "ې": "ي", "ۍ": "ي", "ك": "ك", "ک": "ك", "ڪ": "ك",
+    "ة": "ه", "ۃ": "ه", "ە": "ه", "ۀ": "ه", "ھ": "ه", "ہ": "ه",
+})
 _LATIN = re.compile(r"[a-z]")
 _english = snowballstemmer.stemmer("english")
+
+_ARTICLES = ("وبال", "فبال", "وكال", "فكال", "ولل", "فلل", "وال", "فال", "بال", "كال", "لل", "ال")
+_BARE = ("وب", "ول", "فب", "فل", "وك", "فك", "و", "ف", "ب", "ك", "ل")
+_BARE_MIN_REST = 6
+"""A bare prefix letter comes off an unknown word only if this many letters remain."""
 
 
 @dataclass(frozen=True)
 class Token:
-    """One analysed word and where its original spelling sits in the text (for highlighting)."""
+    """One analysed term and where its original spelling sits in the text (for highlighting)."""
 
     term: str
     start: int
     end: int
 
 
+def _maqsura(word: str) -> str:
+    """ى → ي, except in the function words that are written with ى (with or without a leading و or ف)."""
+    if "ى" not in word:
+        return word
+    bare = word[1:] if word[:1] in ("و", "ف") else word
+    if word in _FUNCTION_WORDS or bare in _FUNCTION_WORDS:
+        return word
+    return word.replace("ى", "ي")
+
+
 def normalise(word: str) -> str:
-    """Lower-case, ASCII digits, no diacritics or tatweel, one alef, ي for ى, ه for ة (no stemming)."""
-    word = word.translate(_EXTRA_MARKS_TABLE).lower().translate(_DIGITS)
-    word = araby.strip_tatweel(araby.strip_tashkeel(word))
-    return word.translate(_ALEF_YEH_TEH)
+    """Lower-case, ASCII digits, no marks, invisible characters or tatweel, unified letters (no stemming)."""
+    word = unicodedata.normalize("NFKC", word).translate(_DROP).lower().translate(_DIGITS)
+    word = araby.strip_tatweel(araby.strip_tashkeel(word)).translate(_LETTERS)
+    return _maqsura(word)
 
 
-def strip_arabic_prefix(word: str) -> str:
-    """Remove the first light10 prefix that leaves enough of the word (a one-letter prefix needs four letters)."""
-    n = len(word)
-    for prefix in ARABIC_PREFIXES:
-        if len(prefix) == 1 and n < 4:
-            continue
-        if n < len(prefix) + 2:
-            continue
-        if word.startswith(prefix):
-            return word[len(prefix):]
+_FUNCTION_WORDS = frozenset(
+    araby.strip_tashkeel(unicodedata.normalize("NFKC", w)).translate(_LETTERS) for w in
+    vocabulary.MAQSURA_FUNCTION_WORDS
+)
+_PROTECTED = frozenset(normalise(w) for w in vocabulary.PROTECTED)
+
+
+def _pronoun(word: str) -> str:
+    """Remove one possessive pronoun; before it, ت is the ة of the noun (رخصته → رخصه), or ات a plural."""
+    for suffix in ("تهما", "تهم", "تهن", "تها", "ته", "تي"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            base = word[: -len(suffix)]
+            return base + ("ت" if base.endswith("ا") else "ه")
+    for suffix, keep in (("هما", 4), ("هم", 4), ("هن", 4), ("ها", 3)):
+        if word.endswith(suffix) and len(word) - len(suffix) >= keep:
+            return word[: -len(suffix)]
     return word
 
 
-def strip_arabic_suffixes(word: str) -> str:
-    """Remove each light10 suffix in turn while at least two letters remain."""
-    for suffix in ARABIC_SUFFIXES:
-        if len(word) >= len(suffix) + 2 and word.endswith(suffix):
-            word = word[: -len(suffix)]
+def _suffixes(word: str) -> str:
+    """Pronoun, then one sound plural, then ية/ه, then the nisba ي, each only if enough of the word remains."""
+    if word in _PROTECTED:
+        return word
+    word = _pronoun(word)
+    if word.endswith("ات") and len(word) >= 5:
+        word = word[:-2]
+    elif word.endswith(("ون", "ين")) and len(word) >= 6:
+        word = word[:-2]
+    if word.endswith("يه") and len(word) >= 5:
+        word = word[:-2]
+    elif word.endswith("ه") and len(word) >= 4:
+        word = word[:-1]
+    if word.endswith("ي") and len(word) >= 4:
+        word = word[:-1]
+    return word
+
+
+_PLURALS = {normalise(k): normalise(v) for k, v in vocabulary.BROKEN_PLURALS.items()}
+
+
+def _noun_stem(word: str) -> str:
+    """The stem of a word without its prefixes: a broken plural's singular, else the suffix rules."""
+    if word in _PROTECTED:
+        return word
+    if word in _PLURALS:
+        return _suffixes(_PLURALS[word])
+    bare = _pronoun(word)
+    if bare in _PLURALS:
+        return _suffixes(_PLURALS[bare])
+    stem = _suffixes(word)
+    return _suffixes(_PLURALS[stem]) if stem in _PLURALS else stem
+
+
+_LEXICON = frozenset(_noun_stem(normalise(w)) for w in vocabulary.LEXICON) | frozenset(
+    _noun_stem(v) for v in _PLURALS.values()
+)
+
+
+def _known(word: str) -> bool:
+    return word in _PROTECTED or _noun_stem(word) in _LEXICON
+
+
+def strip_arabic_prefix(word: str) -> str:
+    """Remove the article with its particles, or a bare prefix letter where that is safe (see the module doc)."""
+    for prefix in _ARTICLES:
+        if word.startswith(prefix) and len(word) - len(prefix) >= 2:
+            rest = word[len(prefix):]
+            if prefix.endswith("لل") and not _known(rest) and _known("ل" + rest):
+                return "ل" + rest  # للجنة is ل + اللجنة: the article's ل merged with the word's own
+            return rest
+    if _known(word):
+        return word
+    for prefix in _BARE:
+        rest = word[len(prefix):]
+        if word.startswith(prefix) and len(rest) >= 3 and (_known(rest) or len(rest) >= _BARE_MIN_REST):
+            return rest
     return word
 
 
 @lru_cache(maxsize=200_000)
-def analyse_word(word: str) -> str:
-    """The index term of one word: normalised, Arabic light stem, English Porter 2 stem."""
-    term = strip_arabic_suffixes(strip_arabic_prefix(normalise(word)))
-    if _LATIN.search(term):
-        term = _english.stemWord(term)
-    return term
+def stem(word: str) -> str:
+    """The index term of one normalised word."""
+    if not word or word.isdigit():
+        return word
+    if _LATIN.search(word):
+        return _english.stemWord(word)
+    if word in _PROTECTED:
+        return word
+    return _noun_stem(strip_arabic_prefix(word))
 
 
-def prefix_term(word: str) -> str:
-    """The term a prefix query (``word*``) looks for: normalised and without its Arabic prefix, never stemmed.
+@lru_cache(maxsize=200_000)
+def _word_terms(raw: str) -> tuple[str, ...]:
+    word = normalise(raw)
+    if not word:
+        return ()
+    if word.startswith("عبدال") and len(word) >= 7:  # عبدالرحمن = عبد الرحمن
+        return ("عبد", stem(word[3:]))
+    return (stem(word),)
 
-    Elasticsearch does not analyse prefix queries either, so both engines receive this same string.
-    """
-    return strip_arabic_prefix(normalise(word))
+
+def _date_terms(raw: str) -> tuple[str, ...]:
+    numbers = [int(n) for n in re.findall(r"\d+", raw.translate(_DIGITS))]
+    year, month, day = (numbers[0], numbers[1], numbers[2]) if numbers[0] > 999 else (numbers[2], numbers[1],
+                                                                                     numbers[0])
+    if 1 <= month <= 12 and 1 <= day <= 31:
+        return (f"{year:04d}{month:02d}{day:02d}",)
+    return tuple(re.findall(r"\d+", raw.translate(_DIGITS)))
+
+
+def _terms(kind: str | None, raw: str) -> tuple[str, ...]:
+    if kind == "word":
+        return _word_terms(raw)
+    if kind == "date":
+        return _date_terms(raw)
+    digits = raw.translate(_DIGITS)
+    return (re.sub(r"\D", "", digits),) if kind == "number" else (digits,)
 
 
 def tokens(text: str) -> list[Token]:
-    """Every word of ``text`` with its term and its character span in ``text``."""
+    """Every term of ``text`` with the character span of the token it came from (two terms may share a span)."""
     out = []
-    for match in _WORD.finditer(text):
-        term = analyse_word(match.group())
-        if term:
+    for match in _TOKEN.finditer(text):
+        for term in _terms(match.lastgroup if match.lastgroup not in ("s1", "s2") else "date", match.group()):
             out.append(Token(term, match.start(), match.end()))
     return out
 
 
 def analyse(text: str) -> list[str]:
-    """The terms of ``text`` in order (what the embedded engine stores and what a query is turned into)."""
-    return [analyse_word(m.group()) for m in _WORD.finditer(text) if analyse_word(m.group())]
+    """The terms of ``text`` in order: what every engine indexes and what a query is turned into."""
+    out: list[str] = []
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        if kind == "word":
+            out.extend(_word_terms(match.group()))
+        else:
+            out.extend(_terms("date" if kind in ("s1", "s2") else kind, match.group()))
+    return out
+
+
+def prefix_term(word: str) -> str:
+    """The term a prefix query (``word*``) looks for: normalised, without its article, and without a final ة or a
+    sound plural ending, so ``محافظة*`` finds محافظة, المحافظات and محافظتها, as the index stems them."""
+    word = normalise(word)
+    if not word or word.isdigit() or _LATIN.search(word):
+        return word
+    word = strip_arabic_prefix(word)
+    for suffix, keep in (("ات", 3), ("ون", 4), ("ين", 4), ("يه", 3), ("ه", 3)):
+        if word.endswith(suffix) and len(word) - len(suffix) >= keep:
+            return word[: -len(suffix)]
+    return word
+
+
+_SKELETON = str.maketrans({
+    "ب": "ٮ", "ت": "ٮ", "ث": "ٮ", "ن": "ٮ", "ي": "ٮ", "ى": "ٮ", "ٮ": "ٮ", "ں": "ٮ",
+    "ج": "ح", "خ": "ح", "ذ": "د", "ز": "ر", "ش": "س", "ض": "ص", "ظ": "ط", "غ": "ع", "ق": "ف", "ٯ": "ف",
+})
+SKELETON_MIN_LETTERS = 5
+"""Only terms this long get a skeleton: in shorter words one dot is the difference between two real words."""
+
+
+def skeleton(term: str) -> str | None:
+    """The dotless form of a long Arabic term (for fuzzy OCR matching), or ``None``."""
+    if len(term) < SKELETON_MIN_LETTERS or _LATIN.search(term) or term.isdigit():
+        return None
+    return term.translate(_SKELETON)
+
+
+@lru_cache(maxsize=200_000)
+def word_alternatives(raw: str) -> tuple[str, ...]:
+    """Second-tier keys of one word: its skeleton, and, when a bare prefix letter was left on because
+    the rest is short and unknown (وشئون), the stem without it. Engines match these only below exact terms."""
+    terms = _word_terms(raw)
+    out = [k for k in map(skeleton, terms) if k]
+    word = normalise(raw)
+    if len(terms) == 1 and word and not _LATIN.search(word) and strip_arabic_prefix(word) == word:
+        for prefix in _BARE:
+            if word.startswith(prefix) and len(word) - len(prefix) >= 3:
+                alternative = _noun_stem(word[len(prefix):])
+                if alternative != terms[0]:
+                    out.append(alternative)
+                break
+    return tuple(out)
+
+
+def second_tier(text: str) -> list[str]:
+    """The second-tier keys of every word of ``text`` (what the engines' fuzzy field holds)."""
+    out: list[str] = []
+    for match in _TOKEN.finditer(text):
+        if match.lastgroup == "word":
+            out.extend(word_alternatives(match.group()))
+    return out

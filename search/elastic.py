@@ -4,8 +4,18 @@
   (``sijill-search-<UTC time>``) is made the same way; the alias ``sijill-search`` points at the live one.
   :meth:`ElasticEngine.rebuild` fills a new index with bulk requests and swaps the alias in one atomic call,
   so searches never see a half-built index (zero-downtime reindexing); the old index is then deleted.
-- The ``sijill_text`` analyser matches :mod:`search.analyser` step for step (see the table there). Prefix queries and
-  signer names are not analysed by Elasticsearch, so both engines receive strings prepared by :mod:`search.query`.
+- One analyser by construction: the text fields hold the terms :mod:`search.analyser` made, separated by spaces, and
+  Elasticsearch's only analysis is the ``whitespace`` tokenizer (``sijill_terms``); queries are built from the terms
+  :mod:`search.query` made. So ES cannot tokenise ``الاسم:محمد``, ``م.سامي`` or ``1,000`` its own way, keep ZWNJ or
+  LRM in a word, index an empty token for a lone tatweel, score a multi-term word once per term or treat
+  ``SOH01-2026-0001*`` as one literal term. The pages' terms are one field value, so a phrase runs on from one page
+  to the next as in the embedded engine. The second (fuzzy) tier is the ``fuzzy`` field; an exact clause adds a
+  constant far above any BM25 score, so a fuzzy match never outranks an exact one.
+- Totals are counted up to :data:`search.model.TOTAL_CAP` (``track_total_hits``), pages stop at
+  :data:`search.model.MAX_WINDOW` (the index's ``max_result_window``), for both engines alike.
+- Writes during :meth:`ElasticEngine.rebuild` go to the live index *and* the one being built (the ``…-building``
+  alias), with the document's ``source_version`` as an external version, so neither a worker's newer write nor the
+  rebuild's older copy is lost or wins wrongly.
 - The client retries on timeouts and connection errors; bulk indexing retries documents refused with 429.
 - Snippets are made by :mod:`search.highlight` from the stored pages, like the embedded engine, so both engines
   highlight the same words.
@@ -21,29 +31,32 @@ from typing import Any, TypeVar
 from elasticsearch import ApiError, Elasticsearch, NotFoundError, TransportError
 from elasticsearch.helpers import BulkIndexError, streaming_bulk
 
-from search.analyser import EXTRA_MARKS, normalise
+from search.analyser import analyse, normalise, second_tier
 from search.embedded import signer_key
 from search.highlight import snippets
-from search.model import FACETS, Hit, IndexStats, PageText, Query, Results, SearchDocument, SearchError
-from search.query import parse, prefix_set, term_set
+from search.model import (
+    FACETS,
+    MAX_WINDOW,
+    TOTAL_CAP,
+    Hit,
+    IndexStats,
+    PageText,
+    Query,
+    Results,
+    SearchDocument,
+    SearchError,
+)
+from search.query import Clause, fuzzy_set, parse, prefix_set, term_set
 
 ALIAS = "sijill-search"
 TEMPLATE = "sijill-search"
 
 ANALYSIS: dict[str, Any] = {
-    "char_filter": {
-        "sijill_marks": {"type": "mapping", "mappings": [f"\\u{ord(c):04x}=>" for c in EXTRA_MARKS]},
-    },
-    "filter": {"sijill_english": {"type": "stemmer", "language": "porter2"}},
-    "analyzer": {
-        "sijill_text": {
-            "type": "custom",
-            "char_filter": ["sijill_marks"],
-            "tokenizer": "standard",
-            "filter": ["lowercase", "decimal_digit", "arabic_normalization", "arabic_stem", "sijill_english"],
-        }
-    },
+    # the terms arrive analysed by search.analyser: splitting on spaces is all that is left to do
+    "analyzer": {"sijill_terms": {"type": "custom", "tokenizer": "whitespace", "filter": []}},
 }
+EXACT_TIER = 1_000_000.0
+"""Added once per clause matched exactly: far above any BM25 score, so the fuzzy tier always ranks below."""
 
 MAPPINGS: dict[str, Any] = {
     "dynamic": "strict",
@@ -61,9 +74,10 @@ MAPPINGS: dict[str, Any] = {
         "source_version": {"type": "date"},
         "signers": {"type": "keyword"},
         "signer_keys": {"type": "keyword"},
-        "data": {"type": "text", "analyzer": "sijill_text"},
+        "data": {"type": "text", "analyzer": "sijill_terms"},
         "data_text": {"type": "text", "index": False},
-        "ocr": {"type": "text", "analyzer": "sijill_text"},
+        "ocr": {"type": "text", "analyzer": "sijill_terms"},
+        "fuzzy": {"type": "text", "analyzer": "sijill_terms", "index_options": "freqs"},
         "pages": {"type": "object", "enabled": False},
     },
 }
@@ -109,7 +123,7 @@ class ElasticEngine:
             self.client.indices.put_index_template(
                 name=self.template,
                 index_patterns=[f"{self.alias}-*"],
-                template={"settings": {"analysis": ANALYSIS}, "mappings": MAPPINGS},
+                template={"settings": {"analysis": ANALYSIS, "max_result_window": MAX_WINDOW}, "mappings": MAPPINGS},
                 priority=100,
             )
             if not self.client.indices.exists_alias(name=self.alias):
@@ -128,6 +142,7 @@ class ElasticEngine:
 
     @staticmethod
     def _source(doc: SearchDocument) -> dict[str, Any]:
+        data_text = " ".join((doc.tracking_number, doc.applicant_name, doc.national_id, doc.data_text))
         return {
             "id": doc.id,
             "tracking_number": doc.tracking_number,
@@ -142,33 +157,67 @@ class ElasticEngine:
             "source_version": _iso(doc.source_version),
             "signers": list(doc.signers),
             "signer_keys": [signer_key(s) for s in doc.signers],
-            "data": " ".join((doc.tracking_number, doc.applicant_name, doc.national_id, doc.data_text)),
+            "data": " ".join(analyse(data_text)),
             "data_text": doc.data_text,
-            "ocr": [p.text for p in doc.pages],
+            "ocr": " ".join(" ".join(analyse(p.text)) for p in doc.pages),
+            "fuzzy": " ".join([*second_tier(data_text), *(k for p in doc.pages for k in second_tier(p.text))]),
             "pages": [{"page_id": p.page_id, "label": p.label, "text": p.text} for p in doc.pages],
         }
 
     def _bulk(self, index: str, actions: Iterable[dict[str, Any]]) -> int:
+        """Send the actions; a version conflict means the index already holds a newer copy, which is fine."""
         count = 0
+        failed: list[Any] = []
         try:
-            for ok, _item in streaming_bulk(self.client, actions, index=index, chunk_size=500, max_retries=5,
-                                           initial_backoff=1, raise_on_error=True):
-                count += int(ok)
+            for ok, item in streaming_bulk(self.client, actions, index=index, chunk_size=500, max_retries=5,
+                                           initial_backoff=1, raise_on_error=False, raise_on_exception=True):
+                result = next(iter(item.values())) if isinstance(item, dict) and item else {}
+                if ok or result.get("status") == 409:
+                    count += 1
+                else:
+                    failed.append(item)
         except (BulkIndexError, ApiError, TransportError) as exc:
             raise SearchError(f"Elasticsearch refused a bulk request: {exc}.") from None
+        if failed:
+            raise SearchError(f"Elasticsearch refused {len(failed)} documents, the first: {failed[0]}.")
         return count
 
+    @property
+    def building(self) -> str:
+        """The alias of an index being rebuilt: writes go there too until the switch."""
+        return f"{self.alias}-building"
+
+    def _targets(self) -> list[str]:
+        targets = [self.alias]
+        if self.client.indices.exists_alias(name=self.building):
+            targets.append(self.building)
+        return targets
+
+    @staticmethod
+    def _action(doc: SearchDocument, source: dict[str, Any]) -> dict[str, Any]:
+        moment = doc.source_version if doc.source_version.tzinfo else doc.source_version.replace(tzinfo=UTC)
+        return {"_id": str(doc.id), "_source": source, "version": int(moment.timestamp() * 1_000_000),
+                "version_type": "external_gte"}
+
     def index(self, documents: list[SearchDocument]) -> None:
-        if documents:
-            self._bulk(self.alias, ({"_id": str(d.id), "_source": self._source(d)} for d in documents))
+        if not documents:
+            return
+        try:
+            targets = self._targets()
+        except (ApiError, TransportError) as exc:
+            raise SearchError(f"Elasticsearch failed (index): {exc}.") from None
+        sources = [(d, self._source(d)) for d in documents]
+        for target in targets:
+            self._bulk(target, (self._action(d, src) for d, src in sources))
 
     @_explained
     def delete(self, ids: list[int]) -> None:
-        for doc_id in ids:
-            try:
-                self.client.delete(index=self.alias, id=str(doc_id))
-            except NotFoundError:
-                pass
+        for target in self._targets():
+            for doc_id in ids:
+                try:
+                    self.client.delete(index=target, id=str(doc_id))
+                except NotFoundError:
+                    pass
 
     @_explained
     def rebuild(self, documents: object) -> int:
@@ -176,19 +225,24 @@ class ElasticEngine:
         assert isinstance(documents, Iterable)
         self.setup()
         new = self._new_index_name()
-        self.client.indices.create(index=new, settings={"refresh_interval": "-1", "number_of_replicas": 0})
+        self.client.indices.create(index=new, settings={"refresh_interval": "-1", "number_of_replicas": 0},
+                                   aliases={self.building: {}})
 
         def actions() -> Iterator[dict[str, Any]]:
             for doc in documents:
-                yield {"_id": str(doc.id), "_source": self._source(doc)}
+                yield self._action(doc, self._source(doc))
 
-        count = self._bulk(new, actions())
+        try:
+            count = self._bulk(new, actions())
+        except BaseException:
+            self.client.indices.delete(index=new, ignore_unavailable=True)
+            raise
         self.client.indices.put_settings(index=new, settings={"refresh_interval": None, "number_of_replicas": None})
         self.client.indices.refresh(index=new)
         old = list(self.client.indices.get_alias(name=self.alias).body)
         self.client.indices.update_aliases(
             actions=[{"remove": {"index": i, "alias": self.alias}} for i in old]
-            + [{"add": {"index": new, "alias": self.alias}}]
+            + [{"add": {"index": new, "alias": self.alias}}, {"remove": {"index": new, "alias": self.building}}]
         )
         for index in old:
             self.client.indices.delete(index=index)
@@ -196,18 +250,34 @@ class ElasticEngine:
 
     # --- reading ------------------------------------------------------------------------------------------------
 
+    @staticmethod
+    def _exact(clause: Clause) -> dict[str, Any]:
+        def each(field: str, boost: float) -> dict[str, Any]:
+            terms = clause.terms
+            if clause.kind == "word":
+                return {"term": {field: {"value": terms[0], "boost": boost}}}
+            if clause.kind == "prefix":
+                return {"prefix": {field: {"value": terms[0], "boost": boost}}}
+            if clause.kind == "phrase":
+                return {"match_phrase": {field: {"query": " ".join(terms), "analyzer": "sijill_terms",
+                                                 "boost": boost}}}
+            return {"span_near": {"clauses": [*({"span_term": {field: t}} for t in terms[:-1]),
+                                              {"span_multi": {"match": {"prefix": {field: terms[-1]}}}}],
+                                  "slop": 0, "in_order": True, "boost": boost}}
+
+        return {"bool": {"should": [each("data", 2.0), each("ocr", 1.0)], "minimum_should_match": 1}}
+
     def _query(self, query: Query) -> dict[str, Any]:
         must: list[dict[str, Any]] = []
         for clause in parse(query.text):
-            if clause.kind == "prefix":
-                must.append({"bool": {"should": [{"prefix": {f: clause.terms[0]}} for f in ("data", "ocr")],
-                                      "minimum_should_match": 1}})
-            elif clause.kind == "phrase":
-                must.append({"multi_match": {"query": clause.original, "fields": ["data^2", "ocr"],
-                                             "type": "phrase"}})
+            exact = self._exact(clause)
+            if clause.fuzzy:
+                must.append({"bool": {"should": [
+                    {"constant_score": {"filter": exact, "boost": EXACT_TIER}}, exact,
+                    {"terms": {"fuzzy": list(clause.fuzzy), "boost": 0.001}},
+                ], "minimum_should_match": 1}})
             else:
-                must.append({"multi_match": {"query": clause.original, "fields": ["data^2", "ocr"],
-                                             "operator": "and"}})
+                must.append(exact)
         f = query.filters
         flt: list[dict[str, Any]] = []
         for name in ("governorate", "centre", "service", "status"):
@@ -244,13 +314,13 @@ class ElasticEngine:
                 sort=sort,
                 from_=(query.page - 1) * query.per_page,
                 size=query.per_page,
-                track_total_hits=True,
+                track_total_hits=TOTAL_CAP,
                 aggs={name: {"terms": {"field": name, "size": 100, "order": [{"_count": "desc"}, {"_key": "asc"}]}}
                       for name in FACETS},
             ).body
         except (ApiError, TransportError) as exc:
             raise SearchError(f"Elasticsearch refused the search: {exc}.") from None
-        terms, prefixes = term_set(clauses), prefix_set(clauses)
+        terms, prefixes, fuzzy = term_set(clauses), prefix_set(clauses), fuzzy_set(clauses)
         hits = []
         for item in body["hits"]["hits"]:
             doc = _document(item["_source"])
@@ -258,11 +328,13 @@ class ElasticEngine:
                 id=doc.id, tracking_number=doc.tracking_number, applicant_name=doc.applicant_name,
                 national_id=doc.national_id, governorate=doc.governorate, centre=doc.centre, service=doc.service,
                 status=doc.status, created_at=doc.created_at,
-                snippets=snippets(doc.pages, terms, prefixes, query.snippets),
+                snippets=snippets(doc.pages, terms, prefixes, query.snippets, fuzzy),
             ))
         facets = {name: [(b["key"], b["doc_count"]) for b in body["aggregations"][name]["buckets"]]
                   for name in FACETS}
-        return Results(total=body["hits"]["total"]["value"], hits=hits, facets=facets)
+        total = body["hits"]["total"]
+        capped = total["relation"] != "eq" or total["value"] > TOTAL_CAP
+        return Results(total=min(total["value"], TOTAL_CAP), hits=hits, facets=facets, total_is_lower_bound=capped)
 
     @_explained
     def get(self, doc_id: int) -> SearchDocument | None:

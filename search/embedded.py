@@ -18,15 +18,17 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from search.analyser import analyse, normalise
+from search.analyser import ANALYSER_VERSION, analyse, normalise, second_tier
 from search.highlight import snippets
 from search.model import (
     FACETS,
+    TOTAL_CAP,
     Hit,
     IndexStats,
     PageText,
@@ -35,10 +37,11 @@ from search.model import (
     SearchDocument,
     SearchError,
 )
-from search.query import Clause, parse, prefix_set, term_set
+from search.query import Clause, fuzzy_set, parse, prefix_set, term_set
 
 BUSY_TIMEOUT_MS = 30_000
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = f"2/{ANALYSER_VERSION}"
+"""The tables' layout and the analyser's version: a file made with another is emptied and must be reindexed."""
 CACHE_KIB = 65536
 """Page cache per connection: filters and facets touch the small ``docs`` table, which then stays in memory."""
 
@@ -56,7 +59,8 @@ CREATE TABLE IF NOT EXISTS docs (
     status TEXT NOT NULL,
     created_at TEXT NOT NULL,
     created_day TEXT NOT NULL,
-    source_version TEXT NOT NULL
+    source_version TEXT NOT NULL,
+    written_at REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS bodies (
     id INTEGER PRIMARY KEY,
@@ -75,7 +79,7 @@ CREATE TABLE IF NOT EXISTS signers (doc_id INTEGER NOT NULL, signer TEXT NOT NUL
 CREATE INDEX IF NOT EXISTS signers_doc ON signers (doc_id);
 CREATE INDEX IF NOT EXISTS signers_name ON signers (signer);
 CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
-    data, ocr, tokenize = 'unicode61 remove_diacritics 0', prefix = '2 3 4'
+    data, ocr, skel, tokenize = 'unicode61 remove_diacritics 0', prefix = '2 3 4'
 );
 """
 
@@ -83,11 +87,12 @@ CREATE VIRTUAL TABLE IF NOT EXISTS fts USING fts5(
 # 100,000 matches reads a small table.
 _DOC_FIELDS = ("id", "tracking_number", "applicant_name", "national_id", "governorate", "centre", "centre_id",
                "service", "status", "created_at", "created_day", "source_version")
+_WRITE_FIELDS = (*_DOC_FIELDS, "written_at")
 _BODY_FIELDS = ("signers", "data_text", "pages")
 _FIELDS = _DOC_FIELDS + _BODY_FIELDS
 
 
-_INSERT = f"INSERT OR REPLACE INTO docs ({', '.join(_DOC_FIELDS)}) VALUES ({', '.join('?' * len(_DOC_FIELDS))})"  # noqa: S608
+_INSERT = f"INSERT OR REPLACE INTO docs ({', '.join(_WRITE_FIELDS)}) VALUES ({', '.join('?' * len(_WRITE_FIELDS))})"  # noqa: S608
 _INSERT_BODY = "INSERT OR REPLACE INTO bodies (id, signers, data_text, pages) VALUES (?, ?, ?, ?)"
 _D_COLUMNS = ", ".join(["d." + f for f in _DOC_FIELDS] + ["b." + f for f in _BODY_FIELDS])
 _SELECT_ONE = f"SELECT {_D_COLUMNS} FROM docs d JOIN bodies b ON b.id = d.id WHERE d.id = ?"  # noqa: S608
@@ -104,14 +109,26 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def match_expression(clauses: list[Clause]) -> str:
-    """An FTS5 query for the clauses: every clause required, terms quoted (they are letters and digits only)."""
+def _exact(clause: Clause) -> str:
+    if clause.kind == "prefix":
+        return f'{{data ocr}} : "{clause.terms[0]}"*'
+    if clause.kind == "phrase_prefix":
+        return '{data ocr} : "' + " ".join(clause.terms) + '"*'
+    return '{data ocr} : "' + " ".join(clause.terms) + '"'
+
+
+def match_expression(clauses: list[Clause], fuzzy: bool = False) -> str:
+    """An FTS5 query for the clauses: every clause required, terms quoted (they are letters and digits only).
+
+    With ``fuzzy``, a long word also matches its skeleton in the ``skel`` column (the second tier).
+    """
     parts = []
     for clause in clauses:
-        if clause.kind == "prefix":
-            parts.append(f'"{clause.terms[0]}"*')
+        if fuzzy and clause.fuzzy:
+            keys = " OR ".join(f'"{k}"' for k in clause.fuzzy)
+            parts.append(f"({_exact(clause)} OR skel : ({keys}))")
         else:
-            parts.append('"' + " ".join(clause.terms) + '"')
+            parts.append(f"({_exact(clause)})")
     return " AND ".join(parts)
 
 
@@ -162,6 +179,12 @@ class EmbeddedEngine:
     def setup(self) -> None:
         try:
             with self._write() as conn:
+                has_meta = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'meta'").fetchone()
+                version = conn.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() if has_meta else None
+                if version is not None and version[0] != SCHEMA_VERSION:
+                    # terms made by another analyser cannot be searched with this one: start empty (reindex)
+                    for table in ("fts", "signers", "bodies", "docs", "meta"):
+                        conn.execute(f"DROP TABLE IF EXISTS {table}")
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         conn.execute(statement)
@@ -192,22 +215,16 @@ class EmbeddedEngine:
         ids = [(d.id,) for d in docs]
         conn.executemany("DELETE FROM fts WHERE rowid = ?", ids)
         conn.executemany("DELETE FROM signers WHERE doc_id = ?", ids)
-        conn.executemany(
-            _INSERT,
-            [self._row(d)[: len(_DOC_FIELDS)] for d in docs],
-        )
+        now = time.time()
+        conn.executemany(_INSERT, [(*self._row(d)[: len(_DOC_FIELDS)], now) for d in docs])
         conn.executemany(_INSERT_BODY, [(d.id, *self._row(d)[len(_DOC_FIELDS):]) for d in docs])
-        conn.executemany(
-            "INSERT INTO fts (rowid, data, ocr) VALUES (?, ?, ?)",
-            [
-                (
-                    d.id,
-                    " ".join(analyse(" ".join((d.tracking_number, d.applicant_name, d.national_id, d.data_text)))),
-                    " ".join(" ".join(analyse(p.text)) for p in d.pages),
-                )
-                for d in docs
-            ],
-        )
+        rows = []
+        for d in docs:
+            data_text = " ".join((d.tracking_number, d.applicant_name, d.national_id, d.data_text))
+            ocr = " ".join(" ".join(analyse(p.text)) for p in d.pages)
+            fuzzy = " ".join([*second_tier(data_text), *(k for p in d.pages for k in second_tier(p.text))])
+            rows.append((d.id, " ".join(analyse(data_text)), ocr, fuzzy))
+        conn.executemany("INSERT INTO fts (rowid, data, ocr, skel) VALUES (?, ?, ?, ?)", rows)
         conn.executemany(
             "INSERT INTO signers (doc_id, signer) VALUES (?, ?)",
             [(d.id, signer_key(s)) for d in docs for s in d.signers],
@@ -233,9 +250,14 @@ class EmbeddedEngine:
             conn.executemany("DELETE FROM bodies WHERE id = ?", rows)
 
     def rebuild(self, documents: object, batch: int = 500) -> int:
-        """Upsert everything, then drop what the source no longer has: searches keep working throughout."""
+        """Upsert everything, then drop what the source no longer has: searches keep working throughout.
+
+        A document another process writes meanwhile (a worker indexing a new application) is newer than the rebuild
+        started and is kept even though the source did not list it.
+        """
         self._ensure()
         assert isinstance(documents, Iterable)
+        started = time.time()
         seen: set[int] = set()
         chunk: list[SearchDocument] = []
         for doc in documents:
@@ -245,7 +267,8 @@ class EmbeddedEngine:
                 self.index(chunk)
                 chunk = []
         self.index(chunk)
-        stale = [r[0] for r in self._conn().execute("SELECT id FROM docs") if r[0] not in seen]
+        stale = [r[0] for r in self._conn().execute("SELECT id FROM docs WHERE written_at < ?", (started,))
+                 if r[0] not in seen]
         for start in range(0, len(stale), batch):
             self.delete(stale[start:start + batch])
         with self._write() as conn:
@@ -289,20 +312,25 @@ class EmbeddedEngine:
         self._ensure()
         clauses = parse(query.text)
         where, params = self._where(query)
+        fuzzy = any(c.fuzzy for c in clauses)
+        tier = ""
         if clauses:
             # CROSS JOIN keeps FTS5 as the outer loop: otherwise SQLite may walk a centre's rows through an index
             # and run the full-text query once per row (45 s instead of 0.1 s on 100,000 applications)
             source = "fts CROSS JOIN docs d ON d.id = fts.rowid"
             where.insert(0, "fts MATCH ?")
-            params.insert(0, match_expression(clauses))
-            rank = "bm25(fts, 2.0, 1.0), "
+            params.insert(0, match_expression(clauses, fuzzy))
+            rank = "bm25(fts, 2.0, 1.0, 0.0), "
+            if fuzzy:  # exact matches first, whatever their score: a skeleton match never outranks them
+                tier = "fts.rowid IN (SELECT rowid FROM fts WHERE fts MATCH ?) DESC, "
         else:
             source, rank = "docs d", ""
         order = {
-            "relevance": f"{rank}d.created_at DESC, d.id DESC",
+            "relevance": f"{tier}{rank}d.created_at DESC, d.id DESC",
             "newest": "d.created_at DESC, d.id DESC",
             "oldest": "d.created_at ASC, d.id ASC",
         }[query.sort]
+        order_params = [match_expression(clauses)] if tier and query.sort == "relevance" else []
         # Only fixed column names and placeholders are formatted into the SQL; every value is a parameter.
         # Two passes over the matches beat materialising them: counts and facets need no ranking, and the page
         # needs only the ids (the large texts are read for the 20 hits shown, not for every match).
@@ -315,7 +343,8 @@ class EmbeddedEngine:
             conn.execute("BEGIN")  # one snapshot for the counts and the page
             # one pass for all facets: the combinations are few (a centre implies its governorate)
             combos = conn.execute(facet_sql, params).fetchall()
-            ids = [r[0] for r in conn.execute(page_sql, [*params, query.per_page, (query.page - 1) * query.per_page])]
+            offset = (query.page - 1) * query.per_page
+            ids = [r[0] for r in conn.execute(page_sql, [*params, *order_params, query.per_page, offset])]
             marks = ", ".join("?" * len(ids))
             found = {
                 row[0]: row
@@ -334,6 +363,7 @@ class EmbeddedEngine:
             raise
         rows = [found[i] for i in ids if i in found]
         total = sum(combo[-1] for combo in combos)
+        capped = total > TOTAL_CAP
         counts: dict[str, dict[str, int]] = {name: {} for name in FACETS}
         for combo in combos:
             for name, value in zip(FACETS, combo[:-1], strict=True):
@@ -341,7 +371,7 @@ class EmbeddedEngine:
         facets = {
             name: sorted(counts[name].items(), key=lambda item: (-item[1], item[0].encode()))[:100] for name in FACETS
         }
-        terms, prefixes = term_set(clauses), prefix_set(clauses)
+        terms, prefixes, skeletons = term_set(clauses), prefix_set(clauses), fuzzy_set(clauses)
         hits = []
         for row in rows:
             doc = _document(row)
@@ -350,10 +380,10 @@ class EmbeddedEngine:
                     id=doc.id, tracking_number=doc.tracking_number, applicant_name=doc.applicant_name,
                     national_id=doc.national_id, governorate=doc.governorate, centre=doc.centre,
                     service=doc.service, status=doc.status, created_at=doc.created_at,
-                    snippets=snippets(doc.pages, terms, prefixes, query.snippets),
+                    snippets=snippets(doc.pages, terms, prefixes, query.snippets, skeletons),
                 )
             )
-        return Results(total=total, hits=hits, facets=facets)
+        return Results(total=min(total, TOTAL_CAP), hits=hits, facets=facets, total_is_lower_bound=capped)
 
     def get(self, doc_id: int) -> SearchDocument | None:
         self._ensure()

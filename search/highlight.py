@@ -6,18 +6,21 @@ Both engines use this, so a snippet shows the page's own spelling (``والمح�
 
 from __future__ import annotations
 
-from search.analyser import tokens
+from search.analyser import tokens, word_alternatives
 from search.model import Fragment, PageText, Snippet
 
 CONTEXT = 60
 """Characters of context on each side of a hit in a snippet."""
 
 
-def hit_spans(text: str, terms: set[str], prefixes: set[str]) -> list[tuple[int, int]]:
-    """Character spans of the words of ``text`` that match a term or start with a prefix."""
-    spans = []
+def hit_spans(text: str, terms: set[str], prefixes: set[str], fuzzy: set[str] | None = None) -> list[tuple[int, int]]:
+    """Character spans of the words of ``text`` that match a term, start with a prefix or share a fuzzy skeleton."""
+    spans: list[tuple[int, int]] = []
     for tok in tokens(text):
-        if tok.term in terms or any(tok.term.startswith(p) for p in prefixes):
+        if spans and spans[-1] == (tok.start, tok.end):
+            continue  # a second term of the same word (عبدالرحمن)
+        if (tok.term in terms or any(tok.term.startswith(p) for p in prefixes)
+                or (fuzzy and not fuzzy.isdisjoint(word_alternatives(text[tok.start:tok.end])))):
             spans.append((tok.start, tok.end))
     return spans
 
@@ -36,15 +39,16 @@ def mark(text: str, spans: list[tuple[int, int]]) -> tuple[Fragment, ...]:
     return tuple(out)
 
 
-def snippets(pages: tuple[PageText, ...], terms: set[str], prefixes: set[str], limit: int = 3) -> tuple[Snippet, ...]:
+def snippets(pages: tuple[PageText, ...], terms: set[str], prefixes: set[str], limit: int = 3,
+             fuzzy: set[str] | None = None) -> tuple[Snippet, ...]:
     """Up to ``limit`` snippets, one per page with hits, each a window around that page's first hits."""
     found: list[Snippet] = []
-    if not terms and not prefixes:
+    if not terms and not prefixes and not fuzzy:
         return ()
     for page in pages:
         if len(found) >= limit:
             break
-        spans = hit_spans(page.text, terms, prefixes)
+        spans = hit_spans(page.text, terms, prefixes, fuzzy)
         if not spans:
             continue
         start = max(0, spans[0][0] - CONTEXT)
