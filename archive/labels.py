@@ -107,6 +107,8 @@ AUDIT_SENTENCES: dict[str, Pair] = {
     "receipt.download": ("نزّل {actor} الإيصال", "{actor} downloaded the receipt"),
     "permit.download": ("نزّل {actor} الترخيص", "{actor} downloaded the permit"),
     "document.download": ("نزّل {actor} مستندًا", "{actor} downloaded a document"),
+    "document.searchable_pdf": ("نزّل {actor} نسخة PDF قابلة للبحث", "{actor} downloaded a searchable PDF"),
+    "page.words": ("اطّلع {actor} على نص صفحة ممسوحة", "{actor} viewed a scanned page's text"),
     "search.record_opened": ("فتح {actor} الطلب من البحث في الأرشيف", "{actor} opened the record from archive search"),
     "search.query": ("بحث {actor} في الأرشيف", "{actor} searched the archive"),
     "search.export": ("صدّر {actor} نتائج بحث في الأرشيف", "{actor} exported archive search results"),
@@ -142,12 +144,13 @@ def name_of(table: dict[str, Pair], code: str | None, arabic: bool) -> str:
     return pair[0] if arabic else pair[1]
 
 
+def sentence_template(action: str, arabic: bool) -> str:
+    """The sentence of an audit action with ``{actor}`` to fill in; an action without one says so plainly."""
+    pair = AUDIT_SENTENCES.get(action, ("إجراء آخر على السجل ({actor})", "Another action on the record ({actor})"))
+    return pair[0] if arabic else pair[1]
+
+
 def audit_sentence(action: str, actor: str | None, arabic: bool) -> str:
-    """One audit event as a sentence: "أوصى المهندس المراجع بالموافقة"."""
-    who = actor or (SYSTEM[0] if arabic else SYSTEM[1])
-    pair = AUDIT_SENTENCES.get(action)
-    if pair is None:
-        generic = ("{actor}: إجراء آخر على السجل", "{actor}: another action on the record")
-        pair = generic
-    sentence = (pair[0] if arabic else pair[1]).format(actor=who)
-    return sentence[0].upper() + sentence[1:] if not arabic else sentence
+    """One audit event as plain text: "أوصى المهندس المراجع بالموافقة"."""
+    who = actor or (SYSTEM[0] if arabic else SYSTEM[1].capitalize())
+    return sentence_template(action, arabic).format(actor=who)

@@ -23,6 +23,7 @@ from intake.errors import IntakeInvalid
 from intake.fields import DETAIL_FIELDS
 from intake.service import OTHER, checklist, required_documents
 from intake.tracking import parse_tracking
+from web import audit_trail
 from web.audit import audit
 from web.auth.principal import StaffPrincipal
 from web.intake import common
@@ -279,8 +280,11 @@ def application_page(
         OcrStatus=OcrStatus,
         principal=principal,
         workflow=panel,
-        trail=(trail_for(session, f"application:{application.tracking_number}")
+        trail=(audit_trail.build(session, trail_for(session, f"application:{application.tracking_number}", 5000),
+                                 request.args.get("trail", 1, type=int) or 1)
                if principal.can(Permission.AUDIT_READ) else None),
+        trail_clock=audit_trail.clock,
+        trail_url=lambda n: url_for("intake.show", tracking=application.tracking_number, trail=n),
     )
     return body, status
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, Response, abort, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -28,6 +28,7 @@ from intake.archive_search import (
 )
 from intake.national_id import GOVERNORATES
 from search.model import FACETS, Query, Results, SearchError
+from web import audit_trail
 from web.audit import audit
 from web.auth.principal import StaffPrincipal
 from web.errors import N_, ExplainedError
@@ -140,8 +141,10 @@ def record(tracking: str) -> ResponseReturnValue:
     if view is None:
         abort(404)
     session.commit()
+    trail = audit_trail.build(session, view.audit, request.args.get("trail", 1, type=int) or 1)
     return render_template("search/record.html", view=view, q=text, app=view.application,
-                           labels=facet_labels(), title=_("سجل الطلب"))
+                           labels=facet_labels(), title=_("سجل الطلب"), trail=trail, trail_clock=audit_trail.clock,
+                           trail_url=lambda n: url_for("search.record", tracking=tracking, q=text or None, trail=n))
 
 
 @bp.route("/search/pages/<int:page_id>/preview.jpg")
