@@ -706,4 +706,27 @@ class GovernanceReport(Base):
     generated_by: Mapped[User | None] = relationship()
 
 
+class LegalHold(Base):
+    """A legal hold on a whole case file (an investigation, a court order): while ``released_at`` is empty, every object
+    of the application is held in the store (S3 object-lock legal hold) and retention may not be ended early.
+
+    Placed and released by an auditor or an administrator, each with a reason; both acts are also audit events.
+    """
+
+    __tablename__ = "legal_holds"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    placed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    placed_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    released_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    released_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    release_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    application: Mapped[Application] = relationship()
+    placed_by: Mapped[User] = relationship(foreign_keys=[placed_by_id])
+    released_by: Mapped[User | None] = relationship(foreign_keys=[released_by_id])
+
+
 from archive import manifest as _manifest  # noqa: E402,F401 - registers the hook that moves Application.updated_at

@@ -8,7 +8,8 @@ show as held yet; the S3 server then refuses to delete them, whoever asks.
 
 No code path in the app deletes a record: the only delete is the orphan sweeper's, for objects nothing references,
 and a held object refuses even that. Ending a period early is an administrator's act (:func:`release`, the
-``sijill retention release`` command), possible only in governance mode and written to the audit trail.
+``sijill retention release`` command), possible only in governance mode, never for an object of a case file under a
+legal hold (:mod:`archive.legal_hold`), and written to the audit trail.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import CompoundSelect, select, union
 from sqlalchemy.orm import Session
 
 from archive.audit import record_event
+from archive.legal_hold import held_object_keys
 from archive.models import Document, Permit, PermitStatus, StoredObject, User, WorkflowStep, utcnow
 from archive.replication import note_object
 from archive.roles import Role
@@ -122,6 +124,9 @@ def release(session: Session, store: ObjectStore, key: str, *, actor: str, reaso
     user = session.scalar(select(User).where(User.username == actor))
     if user is None or not user.active or Role.ADMIN not in user.roles:
         raise ReleaseRefused(f"Only an active administrator may end a retention period; {actor!r} is not one.")
+    if key in held_object_keys(session):
+        raise ReleaseRefused(f"Object {key} belongs to a case file under a legal hold: its retention cannot be ended "
+                             "until the hold is released (sijill hold release).")
     now = now or utcnow()
     before = store.retention(key)
     released = store.release_retention(key, now + RELEASE_GRACE)

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from archive.legal_hold import held_object_keys
 from archive.models import Document, GovernanceReport, Page, Permit, PreparedSignature, WorkflowStep, utcnow
 from archive.store import ObjectLocked, ObjectNotFound, ObjectStore
 
@@ -86,7 +87,8 @@ def sweep_unreferenced(
         modified = _modified(store, key)
         if modified is not None:
             candidates.append((key, modified))
-    referenced = referenced_keys(session)  # read after listing: see the module docstring
+    # read after listing (see the module docstring); a held case file's objects are kept whatever the store says
+    referenced = referenced_keys(session) | held_object_keys(session)
     for key, modified in _unreferenced(candidates, referenced):
         if modified > cutoff:
             report.kept_recent += 1

@@ -20,7 +20,8 @@ from typing import Any
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from archive.models import Application, Document, Page, Permit, StepDecision, Transition, WorkflowStep
+from archive.legal_hold import SEARCH_WORDS
+from archive.models import Application, Document, LegalHold, Page, Permit, StepDecision, Transition, WorkflowStep
 from search.model import Engine, PageText, SearchDocument
 
 LAG_GRACE = timedelta(minutes=5)
@@ -42,7 +43,7 @@ def _load_options() -> list[Any]:
     ]
 
 
-def _document(app: Application, permit_number: str | None) -> SearchDocument:
+def _document(app: Application, permit_number: str | None, hold: str = "") -> SearchDocument:
     pages = tuple(
         PageText(page.id, f"{doc.filename} · {page.index + 1}", page.text)
         for doc in app.documents
@@ -58,7 +59,7 @@ def _document(app: Application, permit_number: str | None) -> SearchDocument:
     data = " ".join(
         part for part in (
             app.service.name_ar, app.service.name_en, app.centre.name_ar, app.centre.name_en, details,
-            permit_number or "", " ".join(signers),
+            permit_number or "", " ".join(signers), hold,
         ) if part
     )
     changes = [_utc(app.updated_at), _utc(app.created_at)]
@@ -90,7 +91,7 @@ def build_document(session: Session, application_id: int) -> SearchDocument | No
     if app is None:
         return None
     permit = session.scalar(select(Permit.permit_number).where(Permit.application_id == application_id))
-    return _document(app, permit)
+    return _document(app, permit, hold_words(session, [application_id]).get(application_id, ""))
 
 
 def iter_documents(session: Session, batch: int = 200) -> Iterator[SearchDocument]:
@@ -107,10 +108,18 @@ def iter_documents(session: Session, batch: int = 200) -> Iterator[SearchDocumen
         permits = dict(session.execute(
             select(Permit.application_id, Permit.permit_number).where(Permit.application_id.in_(ids))
         ).tuples().all())
+        holds = hold_words(session, ids)
         for app in apps:
-            yield _document(app, permits.get(app.id))
+            yield _document(app, permits.get(app.id), holds.get(app.id, ""))
         last = ids[-1]
         session.expunge_all()
+
+
+def hold_words(session: Session, application_ids: list[int]) -> dict[int, str]:
+    """The words a held file's document carries (``archive.legal_hold``): "تحفظ قانوني legal hold" and the reason."""
+    rows = session.execute(select(LegalHold.application_id, LegalHold.reason).where(
+        LegalHold.application_id.in_(application_ids), LegalHold.released_at.is_(None)))
+    return {int(app_id): f"{SEARCH_WORDS} {reason}" for app_id, reason in rows}
 
 
 def count_applications(session: Session) -> int:

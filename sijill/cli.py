@@ -691,6 +691,75 @@ def retention_release(ctx: click.Context, key: str, reason: str, username: str, 
     click.echo(f"retention of {key} ends at {released.until.isoformat()}; recorded in the audit trail")
 
 
+@cli.group()
+def hold() -> None:
+    """Legal holds on case files: nothing of a held file can be deleted or released by retention."""
+
+
+def _hold_change(ctx: click.Context, tracking: str, username: str, reason: str, place: bool) -> None:
+    from sqlalchemy import select
+
+    from archive.legal_hold import HoldRefused, place_hold, release_hold
+    from archive.models import Application, User
+
+    settings = _settings(ctx)
+    database = preflight(settings)
+    store = _archive_store(settings, database)
+    with database.session() as session:
+        application = session.scalar(select(Application).where(Application.tracking_number == tracking.strip()))
+        if application is None:
+            raise click.ClickException(f"There is no application {tracking!r}.")
+        user = session.scalar(select(User).where(User.username == username))
+        if user is None:
+            raise click.ClickException(f"There is no user {username!r}.")
+        try:
+            change = place_hold if place else release_hold
+            run = change(session, store, application, user, reason)
+        except HoldRefused as exc:
+            session.rollback()
+            raise click.ClickException(exc.message_en) from None
+        session.commit()
+    verb = "placed on" if place else "released from"
+    click.echo(f"legal hold {verb} {application.tracking_number}: {run.held} objects and records "
+               f"{'held' if place else 'freed'}" + (f", {run.kept} kept for another held file" if run.kept else "")
+               + "; recorded in the audit trail")
+
+
+@hold.command("place")
+@click.argument("tracking")
+@click.option("--reason", required=True, help="Why the file is frozen (written to the audit trail).")
+@click.option("--user", "username", required=True, help="The auditor or administrator who decided it.")
+@click.pass_context
+def hold_place(ctx: click.Context, tracking: str, reason: str, username: str) -> None:
+    """Place a legal hold on a case file: every object of it is held by the store until released."""
+    _hold_change(ctx, tracking, username, reason, place=True)
+
+
+@hold.command("release")
+@click.argument("tracking")
+@click.option("--reason", required=True, help="Why the hold ends (written to the audit trail).")
+@click.option("--user", "username", required=True, help="The auditor or administrator who decided it.")
+@click.pass_context
+def hold_release(ctx: click.Context, tracking: str, reason: str, username: str) -> None:
+    """Release a case file's legal hold (objects another held file shares stay held)."""
+    _hold_change(ctx, tracking, username, reason, place=False)
+
+
+@hold.command("list")
+@click.pass_context
+def hold_list(ctx: click.Context) -> None:
+    """Every case file under a legal hold, with who placed it, when and why."""
+    from archive.legal_hold import active_hold, held_applications
+
+    database = preflight(_settings(ctx))
+    with database.session() as session:
+        for application in held_applications(session):
+            active = active_hold(session, application.id)
+            if active is not None:
+                click.echo(f"{application.tracking_number}\t{active.placed_at:%Y-%m-%d %H:%M}\t"
+                           f"{active.placed_by.username}\t{active.reason}")
+
+
 @cli.command()
 @click.pass_context
 def demo(ctx: click.Context) -> None:

@@ -54,6 +54,8 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "write-manifests": {"task": "archive.manifests", "schedule": 60.0},
     # The audit chain's head sealed outside the database (archive.checkpoints): the window an undetected rewrite has.
     "seal-audit-checkpoint": {"task": "audit.checkpoint", "schedule": 300.0},
+    # Case files under a legal hold: objects and manifests written since the hold was placed are held too.
+    "legal-holds": {"task": "archive.legal_holds", "schedule": 600.0},
     "renew-permit-timestamps": {"task": "permits.renew_timestamps", "schedule": 24 * 3600.0},
     "discard-expired-preparations": {"task": "signing.discard_expired_preparations", "schedule": 3600.0},
     "search-catch-up": {"task": "search.catch_up", "schedule": 120.0},

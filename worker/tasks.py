@@ -187,6 +187,17 @@ def audit_checkpoint() -> dict[str, Any]:
     return {"sealed": run.name, "seq": run.seq, "timestamped": run.timestamped, "locked": run.locked}
 
 
+@shared_task(name="archive.legal_holds")
+def legal_holds() -> dict[str, Any]:
+    """Hold every object and manifest of every case file under a legal hold (new versions and manifests included)."""
+    from archive.legal_hold import reapply_holds
+
+    rt = worker_runtime()
+    with rt.database.session() as session:
+        run = reapply_holds(session, rt.store)
+    return {"held": run.held, "missing": run.missing}
+
+
 @shared_task(name="archive.manifest", bind=True, max_retries=8)
 def write_application_manifests(self: Task, application_ids: list[int]) -> dict[str, Any]:
     """Write the manifests of these just-changed applications (the beat job ``archive.manifests`` catches misses)."""

@@ -428,6 +428,7 @@ class S3Store(ObjectStore):
         return Retention(str(config.mode).lower(), config.retain_until_date.astimezone(UTC))
 
     def _set_legal_hold(self, key: str, on: bool) -> None:
+        self._stat(key)  # a hold on a missing object is an error 500 on some servers (SeaweedFS): say not found
         self._set_hold(self.object_name(key), key, on)
 
     def _legal_hold(self, key: str) -> bool:
