@@ -90,6 +90,8 @@ class User(Base):
     centre_id: Mapped[int | None] = mapped_column(ForeignKey("centres.id"), nullable=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    email: Mapped[str | None] = mapped_column(String(254), nullable=True)
+    """Where the official's due-date reminders go (``workflow.reminders``); none means the inbox only."""
     department: Mapped[str | None] = mapped_column(String(32), nullable=True)
     """The department the official works in (engineering, council, licensing, finance, state_property, …), matched
     against the department of a signing-chain step; staff without one (clerks, auditors) get no department work."""
@@ -650,6 +652,32 @@ class DeliveryAttempt(Base):
     detail: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     notification: Mapped[Notification] = relationship(back_populates="deliveries")
+
+
+# --- due-date reminders (workflow.reminders writes these) ----------------------------------------------------------
+
+
+class StepReminder(Base):
+    """A due-date reminder about one workflow step: at most one per step and threshold (the unique key says so).
+
+    ``threshold`` is ``due_in_<n>d`` (the step's officials, n days before the legal due date) or ``overdue`` (the
+    heads of the step's department, once the date has passed). The e-mails themselves are ``notifications`` rows
+    written in the same transaction.
+    """
+
+    __tablename__ = "step_reminders"
+    __table_args__ = (UniqueConstraint("step_id", "threshold"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step_id: Mapped[int] = mapped_column(ForeignKey("workflow_steps.id"))
+    threshold: Mapped[str] = mapped_column(String(16))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    """The legal due date the reminder was about."""
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    recipients: Mapped[list[str]] = mapped_column(JSON, default=list)
+    """Usernames told (those with an e-mail address got one; everyone sees it in the inbox)."""
+
+    step: Mapped[WorkflowStep] = relationship()
 
 
 # --- the API's Idempotency-Key (web.api.idempotency writes these) -------------------------------------------------

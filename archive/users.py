@@ -86,6 +86,17 @@ def create_user(
     return user
 
 
+def set_email(session: Session, username: str, email: str | None) -> User:
+    """Set (or clear, with None) where a member of staff's reminders go; the address is checked by the caller."""
+    user = session.scalar(select(User).where(User.username == username.strip().lower()))
+    if user is None:
+        raise AccountError(f"There is no user named {username!r}.")
+    user.email = email
+    record_event(session, actor=None, action="admin.user.email", subject=f"user:{user.username}",
+                 details={"email": email})
+    return user
+
+
 def authenticate(session: Session, username: str, password: str, *, channel: str = "web") -> User | None:
     """Return the active user whose password matches, upgrading the hash if argon2's parameters changed.
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from archive.grammar import DAYS
 from archive.models import Application
 
 CAIRO = ZoneInfo("Africa/Cairo")
@@ -69,3 +70,28 @@ def texts_for(application: Application, event: str, reason: str | None = None) -
     greeting = f"السيد/السيدة {application.applicant_name}،"
     email = "\n".join([greeting, "", *lines, "", "منظومة سجل لمراكز خدمات المواطنين"])
     return Texts(sms=sms, subject=subject, email=email)
+
+
+def staff_reminder_texts(application: Application, step_title_ar: str, kind: str, days: int | None) -> Texts:
+    """The e-mail to officials about a step nearing or past its legal due date (``kind``: ``due`` or ``overdue``).
+
+    Staff get e-mail only; the SMS text is the e-mail's subject (kept for a gateway that might carry it later).
+    """
+    number = application.tracking_number
+    service = application.service.name_ar
+    due = arabic_date(application.due_at)
+    if kind == "due":
+        left = f"يبقى على موعده القانوني {DAYS(days)}" if days is not None else "يقترب موعده القانوني"
+        subject = f"تذكير: الطلب {number}: {left}"
+        lines = [f"الطلب {number} ({service}) في صندوقك: {step_title_ar}.",
+                 f"الموعد القانوني لإنجازه: {due}؛ {left}.",
+                 "افتح صندوق الوارد في منظومة سجل للبت فيه."]
+    elif kind == "overdue":
+        subject = f"تأخر: الطلب {number} تجاوز موعده القانوني"
+        lines = [f"الطلب {number} ({service}) متأخر عن المدة القانونية في خطوة: {step_title_ar}.",
+                 f"كان موعده القانوني {due}.",
+                 "بصفتك رئيس الإدارة: تابع الطلب أو أعد إسناد الخطوة من صفحة الطلب."]
+    else:
+        raise ValueError(f"Unknown reminder kind {kind!r}; use due or overdue.")
+    email = "\n".join(["السيد/السيدة الزميل(ة)،", "", *lines, "", "منظومة سجل لمراكز خدمات المواطنين"])
+    return Texts(sms=subject, subject=subject, email=email)

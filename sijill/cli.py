@@ -245,6 +245,23 @@ def users_create(
     click.echo(f"created {username.lower()} ({', '.join(sorted(role_set))})")
 
 
+@users.command("email")
+@click.argument("username")
+@click.argument("address", default="")
+@click.pass_context
+def users_email(ctx: click.Context, username: str, address: str) -> None:
+    """Set where an official's due-date reminders go (no ADDRESS: clear it; reminders then show in the inbox only)."""
+    from archive.users import set_email
+    from intake.fields import FieldInvalid, normalise_email
+
+    try:
+        email = normalise_email(address)
+    except FieldInvalid as exc:
+        raise AccountError(exc.message_en) from None
+    _with_session(_settings(ctx), lambda s: set_email(s, username, email))
+    click.echo(f"{username.lower()}: {email or 'no e-mail'}")
+
+
 @users.command("token")
 @click.argument("username")
 @click.option("--name", default="cli", show_default=True)

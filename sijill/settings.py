@@ -32,6 +32,7 @@ SIJILL_RETENTION_YEARS        ``0``: records are not held by the store   ``30``
 SIJILL_RETENTION_MODE         ``governance``                              ``governance`` (or ``compliance``)
 SIJILL_SEALING_KEY_FILE       made once as ``<data>/sealing_key.pem``     ``/run/secrets/sijill_sealing_key``
 SIJILL_AUDIT_LOCK_YEARS       ``10``                                      ``30``
+SIJILL_REMINDER_DAYS          ``3,1`` (days before a step's due date)     ``5,2,1`` (``0``: no early reminder)
 ============================  ==========================================  =========================================
 
 Retention: with ``SIJILL_RETENTION_YEARS`` above 0, originals and signed permits are held by S3 object lock for that
@@ -149,6 +150,9 @@ class Settings:
     """The Ed25519 key that signs audit checkpoints (never in the database); None means ``<data>/sealing_key.pem``."""
     audit_lock_years: int = 10
     """Years each audit checkpoint is held by object lock in the store."""
+    reminder_days: tuple[int, ...] = (3, 1)
+    """Days before a step's legal due date that its officials are reminded (``SIJILL_REMINDER_DAYS=3,1``; empty or
+    ``0``: no early reminder). The heads of the department hear once the date has passed, whatever this says."""
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -239,10 +243,29 @@ class Settings:
             retention_mode=(get("RETENTION_MODE") or "governance").lower(),
             sealing_key_file=_sealing_key_file(get("SEALING_KEY_FILE")),
             audit_lock_years=_audit_lock_years(get("AUDIT_LOCK_YEARS")),
+            reminder_days=_reminder_days(env.get(ENV_PREFIX + "REMINDER_DAYS")),
             extra={k[len(ENV_PREFIX):]: v for k, v in env.items() if k.startswith(ENV_PREFIX)},
         )
         _validate(settings)
         return settings
+
+
+def _reminder_days(value: str | None) -> tuple[int, ...]:
+    """``3,1`` → (3, 1): distinct whole days from 1 to 365, at most five; unset means (3, 1), empty or 0 none."""
+    if value is None:
+        return (3, 1)
+    parts = [p.strip() for p in value.replace("،", ",").split(",") if p.strip()]
+    if parts == ["0"] or not parts:
+        return ()
+    try:
+        days = sorted({int(p) for p in parts}, reverse=True)
+    except ValueError:
+        days = []
+    if not days or len(days) > 5 or not all(1 <= d <= 365 for d in days):
+        raise SettingsError(
+            f"SIJILL_REMINDER_DAYS must list up to five whole numbers of days from 1 to 365 (e.g. 3,1), not {value!r}."
+        )
+    return tuple(days)
 
 
 def _years(value: str | None) -> int:

@@ -208,3 +208,23 @@ def test_the_openapi_document_declares_the_decisions(world: World) -> None:
     assert "/api/v1/inbox" in paths
     detail = paths["/api/v1/applications/{tracking}"]["get"]["responses"]["200"]["content"]["application/json"]
     assert detail["schema"]["$ref"].endswith("/ApplicationDetail")
+
+
+def test_the_inbox_shows_the_reminders_sent_about_a_step(world: World, api: Api) -> None:
+    from datetime import timedelta
+
+    from workflow.reminders import send_due_reminders
+
+    tracking = world.register(service="VALIDITY")
+    due = world.application(tracking).due_at
+    with world.session() as s:
+        send_due_reminders(s, days_before=(3, 1), now=due - timedelta(days=1))
+    [entry] = api.get(REVIEWER, "/api/v1/inbox").get_json()["items"]
+    assert entry["flags"] == ["reminder_sent"]
+    with world.session() as s:
+        send_due_reminders(s, days_before=(3, 1), now=due + timedelta(minutes=5))
+    [entry] = api.get(REVIEWER, "/api/v1/inbox").get_json()["items"]
+    assert entry["flags"] == ["overdue_reported", "reminder_sent"]
+    html = world.client(REVIEWER).get("/inbox").get_data(as_text=True)
+    assert 'data-reminder="due_in_1d"' in html and 'data-reminder="overdue"' in html
+    assert "أُبلغ رئيس الإدارة بالتأخير" in html

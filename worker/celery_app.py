@@ -61,6 +61,8 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "search-catch-up": {"task": "search.catch_up", "schedule": 120.0},
     # The citizens' SMS and e-mail outbox: new messages within half a minute, retries when their back-off ends.
     "send-pending-notifications": {"task": "notify.send_pending", "schedule": 30.0},
+    # Officials reminded before a step's legal due date, heads told after it (once per step and threshold).
+    "due-date-reminders": {"task": "workflow.reminders", "schedule": 900.0},
     # Monitoring reports of the last complete month, quarter and year, made once (a no-op once they exist).
     "governance-scheduled-reports": {"task": "governance.scheduled_reports", "schedule": 6 * 3600.0},
 }

@@ -278,6 +278,18 @@ def send_pending_notifications() -> dict[str, Any]:
     return {"sent": report.sent, "retrying": report.retrying, "failed": report.failed}
 
 
+@shared_task(name="workflow.reminders")
+def due_date_reminders() -> dict[str, Any]:
+    """Remind officials of steps nearing their legal due date and tell heads of overdue ones; see
+    :mod:`workflow.reminders`. Idempotent: each step and threshold is reminded once (a unique row)."""
+    from workflow.reminders import send_due_reminders
+
+    rt = worker_runtime()
+    with rt.database.session() as session:
+        report = send_due_reminders(session, days_before=rt.settings.reminder_days)
+    return {"reminders": len(report.reminders), "emails": report.emails}
+
+
 # --- governance ---------------------------------------------------------------------------------
 
 

@@ -27,6 +27,7 @@ from archive.models import (
     Permit,
     PermitStatus,
     StepDecision,
+    StepReminder,
     StepStatus,
     Transition,
     User,
@@ -55,6 +56,7 @@ from web.errors import ExplainedError
 from web.intake.common import application_for
 from web.permissions import current_principal, requires
 from web.runtime import db_session, runtime
+from workflow.reminders import OVERDUE, reminders_of
 from workflow.routing import (
     OPEN_STATUSES,
     InboxItem,
@@ -253,7 +255,8 @@ def _result(session: Session, application: Application, transition: Transition, 
 # --- the inbox ----------------------------------------------------------------------------------------------------
 
 
-def _entry(application: Application, item: InboxItem | None) -> dict[str, Any]:
+def _entry(application: Application, item: InboxItem | None,
+           reminders: dict[int, list[StepReminder]] | None = None) -> dict[str, Any]:
     due = application.due_at if application.due_at.tzinfo else application.due_at.replace(tzinfo=UTC)
     now = datetime.now(UTC)
     return {
@@ -273,7 +276,8 @@ def _entry(application: Application, item: InboxItem | None) -> dict[str, Any]:
             "position": item.position, "of": item.of, "title_ar": item.step.title_ar,
             "title_en": item.step.title_en, "signs": bool(item.step.signs),
         },
-        "flags": [],
+        "flags": sorted({"overdue_reported" if r.threshold == OVERDUE else "reminder_sent"
+                         for r in (reminders or {}).get(item.step.id if item is not None else -1, [])}),
         "url": url_for("api_applications.get_application", tracking=application.tracking_number),
     }
 
@@ -296,7 +300,9 @@ def get_inbox() -> dict[str, Any]:
         session.rollback()
         log.warning("could not open pending workflows from the API inbox: %s: %s", type(exc).__name__, exc)
     user = _user(session)
-    items = [_entry(item.application, item) for item in inbox(session, user)]
+    waiting = inbox(session, user)
+    reminders = reminders_of(session, [item.step.id for item in waiting])
+    items = [_entry(item.application, item, reminders) for item in waiting]
     returned: list[dict[str, Any]] = []
     if principal.can(Permission.APPLICATION_CREATE):
         query = (select(Application).join(Application.centre)

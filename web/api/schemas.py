@@ -441,8 +441,9 @@ class InboxEntry(Schema):
     days_left = fields.Integer(metadata={"description": "Calendar days in Egypt to the legal due date "
                                                         "(negative: late)"})
     step = fields.Nested(InboxStep, allow_none=True)
-    flags = fields.List(fields.String(), metadata={"description": "Warnings for the official, e.g. "
-                                                                  "national_id_mismatch, reminder_sent"})
+    flags = fields.List(fields.String(), metadata={"description": "What the official should know: reminder_sent "
+                                                                  "(the step's officials were reminded of the due "
+                                                                  "date), overdue_reported (the heads were told)"})
     url = fields.String(metadata={"description": "GET /api/v1/applications/<tracking>"})
 
 

@@ -43,6 +43,7 @@ from web.intake.common import application_for, pick
 from web.intake.views import application_page
 from web.permissions import current_principal, requires
 from web.runtime import db_session, runtime
+from workflow.reminders import reminders_of
 from workflow.routing import (
     RoutingRefused,
     active_trust_roots,
@@ -154,7 +155,9 @@ def inbox_page() -> ResponseReturnValue:
             query = query.where(Centre.code == principal.centre_code)
         returned = list(session.scalars(query.limit(200)))
     now = datetime.now(UTC)
-    return render_template("decisions/inbox.html", items=items, returned=returned, principal=principal, now=now)
+    reminders = reminders_of(session, [item.step.id for item in items])
+    return render_template("decisions/inbox.html", items=items, returned=returned, principal=principal, now=now,
+                           reminders=reminders)
 
 
 def _open_pending(session: Session) -> None:
