@@ -1,7 +1,7 @@
 """due-date reminders: one row per workflow step and threshold; officials' e-mail addresses
 
-Revision ID: 0014_13b_step_reminders
-Revises: 0013_13b_idempotency_keys
+Revision ID: 0015_13b_step_reminders
+Revises: 0014_17a_legal_holds
 Create Date: 2026-12-05 09:00:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014_13b_step_reminders"
-down_revision = "0013_13b_idempotency_keys"
+revision = "0015_13b_step_reminders"
+down_revision = "0014_17a_legal_holds"
 branch_labels = None
 depends_on = None
 
