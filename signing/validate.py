@@ -411,14 +411,17 @@ class _Context:
         self.at = at
         self.dss: DocumentSecurityStore | None = None
         self.dss_cert_hashes: set[bytes] = set()
+        self.dss_certs: list[asn1_x509.Certificate] = []
         try:
             self.dss = DocumentSecurityStore.read_dss(reader)
-            self.dss_cert_hashes = {c.sha256 for c in self.dss.load_certs()}
+            self.dss_certs = list(self.dss.load_certs())
+            self.dss_cert_hashes = {c.sha256 for c in self.dss_certs}
         except Exception as exc:  # NoDSSFoundError, or a damaged DSS: validate without it
             if type(exc).__name__ != "NoDSSFoundError":
                 logger.info("Ignoring an unreadable DSS: %r", exc)
             self.dss = None
             self.dss_cert_hashes = set()
+            self.dss_certs = []
 
     def make(self, moment: datetime | None = None, *, retroactive_revinfo: bool = False) -> ValidationContext:
         """A fresh context at ``moment`` (default: ``at`` or now).
@@ -620,6 +623,10 @@ def _trust_verdict(
                 " signature was made while it was valid.",
             )
         return INDETERMINATE, _name(problem), False
+    if problem != AdESIndeterminate.NO_SIGNING_CERTIFICATE_FOUND and not _reaches_a_root(sig, context):
+        # a self-signed look-alike, or a chain to some other authority: say so, not "breaks its authority's rules"
+        reasons.add(*_UNTRUSTED)
+        return INDETERMINATE, AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND.name, False
     simple: dict[Any, tuple[str, str]] = {
         AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND: _UNTRUSTED,
         AdESIndeterminate.NO_SIGNING_CERTIFICATE_FOUND: _NO_CERT,
@@ -631,6 +638,28 @@ def _trust_verdict(
     }
     reasons.add(*simple.get(problem, _GENERIC))
     return INDETERMINATE, _name(problem) or AdESIndeterminate.NO_CERTIFICATE_CHAIN_FOUND.name, False
+
+
+def _reaches_a_root(sig: EmbeddedPdfSignature, context: _Context) -> bool:
+    """Whether the signer's certificate leads, issuer by issuer (by name, through the certificates in the signature
+    and the DSS), to one of the trust roots. Only chooses the reason shown; the verdict is pyHanko's path validation."""
+    root_names = {root.subject.dump() for root in context.roots}
+    root_keys = {root.public_key.dump() for root in context.roots}
+    try:
+        cert = sig.signer_cert
+        pool = {c.subject.dump(): c for c in [*sig.other_embedded_certs, *context.dss_certs]}
+    except Exception:
+        return False
+    for _ in range(10):
+        if cert.public_key.dump() in root_keys or cert.issuer.dump() in root_names:
+            return True
+        if cert.issuer.dump() == cert.subject.dump():
+            return False  # self-signed, and not a trust root
+        issuer = pool.get(cert.issuer.dump())
+        if issuer is None:
+            return False
+        cert = issuer
+    return False
 
 
 def _trusted_at(sig: EmbeddedPdfSignature, context: _Context, moment: datetime) -> bool:

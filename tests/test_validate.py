@@ -117,6 +117,39 @@ def test_untrusted_root_is_indeterminate(signed: bytes, roots: str, tmp_path: Pa
         assert s.reasons_ar == ["شهادة الموقّع ليست صادرة عن جهة تصديق معتمدة."]
 
 
+def test_a_self_signed_look_alike_is_not_from_a_trusted_authority(permit: tuple[bytes, list[SignatureSlot]],
+                                                                  root: x509.Certificate) -> None:
+    """A certificate made at home with the official's name (and a key usage that would do) is explained as what it
+    is, not as a certificate breaking "its authority's rules"."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "DEMO"),
+                      x509.NameAttribute(NameOID.COMMON_NAME, "DEMO Council Head")])
+    now = dt.datetime.now(dt.UTC)
+    fake = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(days=1))
+            .not_valid_after(now + dt.timedelta(days=30))
+            .add_extension(x509.KeyUsage(True, True, False, False, False, False, False, False, False), critical=True)
+            .sign(key, hashes.SHA256()))
+    pdf, slots = permit
+    signer = signers.SimpleSigner(signing_cert=as_asn1(fake), signing_key=_pkcs8(key), cert_registry=None)
+    report = validate_pdf(sign(pdf, slots[0].field_name, signer, create=slots[:1]), trust_roots=[root])
+    check(report, "INDETERMINATE", "NO_CERTIFICATE_CHAIN_FOUND")
+    assert report.signatures[0].reasons_en == [
+        "The signer's certificate is not from a trusted certification authority."]
+
+
+def _pkcs8(key: Any) -> Any:
+    from asn1crypto import keys
+    from cryptography.hazmat.primitives import serialization
+
+    return keys.PrivateKeyInfo.load(key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                                      serialization.NoEncryption()))
+
+
 def test_a_byte_flipped_inside_the_signed_range_fails(signed: bytes, permit: tuple[bytes, list[SignatureSlot]],
                                                      root: x509.Certificate) -> None:
     original = permit[0]
