@@ -74,7 +74,7 @@ def test_the_right_digits_show_the_stage_dates_and_return_reason_and_nothing_pri
 
 def same_page(html: str, typed: str) -> str:
     html = re.sub(r'(name="csrf_token"[^>]*value=")[^"]+', r"\1T", html)
-    return html.replace(typed, "N")
+    return html.replace(typed, "N").replace(typed.lower(), "N")  # the language link carries the path as typed
 
 
 def test_a_wrong_suffix_and_an_unknown_number_get_the_same_answer(world: World) -> None:
@@ -180,3 +180,44 @@ def test_inquiries_are_limited_per_address_and_per_tracking_number(world: World)
                               environ_base={"REMOTE_ADDR": "192.0.2.6"})
     assert api.status_code == 429 and int(api.headers["Retry-After"]) > 0
     assert re.search(r"Retry-After", str(api.headers))
+
+
+def test_switching_language_keeps_the_page_and_the_form(world: World) -> None:
+    """The language link of a public page comes back to the same page; after a lookup it asks again, same answer."""
+    tracking = returned_application(world)
+    citizen = world.client()
+    status, html = ask(citizen, tracking, RIGHT)
+    assert status == 200 and 'id="lang-switch"' in html
+    form = re.search(r'<form method="post" action="([^"]+)" class="inline" id="lang-switch">(.*?)</form>', html, re.S)
+    assert form is not None and form.group(1) == "/track?lang=en"
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form.group(2)))
+    assert fields["number"] == tracking
+    response = citizen.post(form.group(1), data=fields)
+    english = response.get_data(as_text=True)
+    assert response.status_code == 200 and '<html lang="en"' in english
+    assert "Returned for completion" in english and tracking in english
+
+    # a wrong lookup keeps what was typed too
+    status, html = ask(citizen, tracking, WRONG)
+    form = re.search(r'id="lang-switch">(.*?)</form>', html, re.S)
+    assert status == 404 and form is not None
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form.group(1)))
+    response = citizen.post("/track?lang=ar", data=fields)
+    assert response.status_code == 404 and f'value="{tracking}"' in response.get_data(as_text=True)
+
+    # GET pages: the link carries the page's own path back, and ?lang= works on any public URL
+    anonymous = world.client()
+    path = f"/track/{tracking}"
+    link = re.search(r'href="([^"]+)"[^>]*id="lang-switch"', anonymous.get(path).get_data(as_text=True))
+    assert link is not None
+    followed = anonymous.get(link.group(1).replace("&amp;", "&"))
+    assert followed.status_code == 302 and followed.headers["Location"] == path
+    assert '<html lang="en"' in anonymous.get(path).get_data(as_text=True)
+    assert '<html lang="ar"' in world.client().get("/track?lang=ar").get_data(as_text=True)
+    assert '<html lang="en"' in world.client().get("/track?lang=en").get_data(as_text=True)
+
+    # never an open redirect
+    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)",
+                   "/track\r\nSet-Cookie: x=1", ""):
+        response = world.client().get("/lang/en", query_string={"next": target})
+        assert response.status_code == 302 and response.headers["Location"] == "/", target

@@ -8,6 +8,7 @@ starts (and again whenever it changes), so there is no build step and no binary 
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
@@ -42,6 +43,11 @@ def compile_catalogues(target: Path) -> Path:
 
 
 def select_locale() -> str:
+    """``?lang=`` in the URL (a link in English stays English), else the session's choice, the user's, the default."""
+    asked = request.args.get("lang")
+    if asked in LOCALES:
+        session["lang"] = asked
+        return str(asked)
     chosen = session.get("lang")
     if chosen in LOCALES:
         return str(chosen)
@@ -86,14 +92,45 @@ def localized(obj: object, field: str) -> str:
     return str(getattr(obj, f"{field}_{suffix}", "") or getattr(obj, f"{field}_ar", ""))
 
 
+def safe_next(target: str | None) -> str | None:
+    """``target`` if it is a path on this site (``/…``, not ``//host``, no scheme, no control characters), else None:
+    the language switch must not become an open redirect."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")) or len(target) > 2000:
+        return None
+    if any(ch in target for ch in "\r\n\t\\") or any(ord(ch) < 32 for ch in target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return None
+    return target
+
+
+def here_without_lang() -> str:
+    """The current page's path and query without ``lang``: where a language switch comes back to."""
+    query = [(k, v) for k, v in parse_qsl(request.query_string.decode("utf-8", "replace")) if k != "lang"]
+    return request.path + ("?" + urlencode(query) if query else "")
+
+
+def switch_url(code: str, next_path: str | None = None) -> str:
+    """The language link of the page: to ``/lang/<code>`` and back to ``next_path`` (default: this very page)."""
+    from flask import url_for
+
+    if next_path is None and request.method not in ("GET", "HEAD"):
+        return url_for("i18n.switch", code=code)  # the answer to a form: back to the form's page (the referrer)
+    return url_for("i18n.switch", code=code, next=next_path or here_without_lang())
+
+
 @bp.route("/lang/<code>")
 @public
 def switch(code: str) -> ResponseReturnValue:
+    """Remember the language and go back to the page it was chosen on (``next``, a path on this site; else the
+    referrer when it is this site; else the home page)."""
     if code in LOCALES:
         session["lang"] = code
-    target = request.referrer or "/"
-    if not target.startswith(request.host_url):
-        target = "/"
+    target = safe_next(request.args.get("next"))
+    if target is None:
+        referrer = request.referrer or ""
+        target = referrer if referrer.startswith(request.host_url) else "/"
     return redirect(target)
 
 
@@ -103,5 +140,5 @@ def install(app: Flask, compiled_dir: Path) -> None:
     app.register_blueprint(bp)
     app.jinja_env.globals.update(
         text_direction=text_direction, role_label=role_label, localized=localized, get_locale=get_locale,
-        label=label,
+        label=label, switch_url=switch_url,
     )

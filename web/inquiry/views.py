@@ -48,19 +48,21 @@ def track(tracking: str) -> ResponseReturnValue:
 def lookup() -> ResponseReturnValue:
     number = request.form.get("number", "").strip()
     digits = request.form.get("id_last4", "")
+    resubmit = {"number": number[:40], "id_last4": digits[:8]}  # the language switch asks again, same answer
     try:
         result = inquire(db_session(), number, digits)
     except InquiryInvalid as exc:
-        return _page(number=number, error=(exc.message_ar, exc.message_en), error_field=exc.field, status=400)
+        return _page(number=number, error=(exc.message_ar, exc.message_en), error_field=exc.field, status=400,
+                     resubmit=resubmit)
     if result is None:
-        return _page(number=number, error=NO_MATCH, error_field="", status=404)
-    return _public(render_template("inquiry/status.html", r=result))
+        return _page(number=number, error=NO_MATCH, error_field="", status=404, resubmit=resubmit)
+    return _public(render_template("inquiry/status.html", r=result, lang_resubmit=resubmit))
 
 
 def _page(*, number: str, error: tuple[str, str] | None = None, error_field: str = "", focus_digits: bool = False,
-          status: int = 200) -> Response:
+          status: int = 200, resubmit: dict[str, str] | None = None) -> Response:
     body = render_template("inquiry/track.html", number=number, error=error, error_field=error_field,
-                           focus_digits=focus_digits)
+                           focus_digits=focus_digits, lang_resubmit=resubmit)
     return _public(body, status)
 
 

@@ -12,7 +12,7 @@ Both are rate-limited per client address (:mod:`web.ratelimit`), never cached by
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template, request
+from flask import Blueprint, Response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -100,7 +100,8 @@ def _page(
 ) -> Response:
     body = render_template("verify/permit.html", v=view, check=result,
                            check_error=gettext(error[0]) if error else None,
-                           permit_number=permit.permit_number, token=token)
+                           permit_number=permit.permit_number, token=token,
+                           lang_next=url_for("verify.show", permit_number=permit.permit_number, token=token))
     return _public(body, status)
 
 
