@@ -32,6 +32,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, replace
 
+import cv2
 import numpy as np
 from PIL import Image
 
@@ -41,7 +42,7 @@ DOUBT = 75.0
 """A line is looked at again when one of its words scored below this (correct Arabic words score ~85-97)."""
 MIN_CONFIDENCE = {"eng": 50.0, "Arabic": 45.0}
 """The other reading of a group of words must be at least this confident ..."""
-MIN_LEAD = {"eng": 15.0, "Arabic": 25.0}
+MIN_LEAD = {"eng": 15.0, "Arabic": 15.0}
 """... and beat the Arabic reading of the same place by this many points. The ``Arabic`` script model reads a
 line's Arabic-Indic digits right with confidences of only ~50-65 (measured on four fonts), where ``ara`` gives the
 same place 0-15; it is read without a whitelist, because restricted to digits it forces the line's words into
@@ -85,6 +86,8 @@ class Section:
     top: int
     y_offset: int
     height: int
+    end: int
+    """Column of the stacked image where the line ends (the context word, read but not kept, lies beyond)."""
 
 
 def doubtful(text: str, confidence: float) -> bool:
@@ -93,8 +96,23 @@ def doubtful(text: str, confidence: float) -> bool:
 
 
 def looks_latin(text: str) -> bool:
-    """ASCII with a letter or a digit: a Latin word, a code, an address, or Western digits ``ara`` misread."""
-    return text.isascii() and any(ch.isalnum() for ch in text)
+    """ASCII with a letter or a digit: a Latin word, a code, an address, or Western digits ``ara`` misread; not a row
+    of Arabic-Indic digits read as their Latin look-alikes."""
+    return text.isascii() and any(ch.isalnum() for ch in text) and not looks_like_misread_digits(text)
+
+
+DIGIT_LOOKALIKES = frozenset("AEHILMNOPQRTVWXY")
+"""Letters (either case) the Latin-knowing models print for Arabic-Indic digits they take for Latin: ٧ V, ٨ A, ١ I/l,
+٥ O/o, ٤ E, ٢ Y/T/r, ٣ P/W, ... (an ID card's ٢٨٥٠٣١٧٢٦٠٠٤٨٣ came out as "YAO HV OVA N THE" with ``ara+eng``)."""
+
+
+def looks_like_misread_digits(text: str) -> bool:
+    """Look-alike letters only, in capitals or in a casing no word has ("oVo"): a row of Arabic-Indic digits read as
+    Latin. A real Latin run has other letters, or is written as words are ("Nile", "office")."""
+    letters = "".join(ch for ch in text if ch.isascii() and ch.isalpha())
+    if not letters or any(ch.upper() not in DIGIT_LOOKALIKES for ch in letters):
+        return False
+    return not (letters.islower() or (letters[0].isupper() and letters[1:].islower()))
 
 
 def looks_like_digits(text: str) -> bool:
@@ -129,7 +147,8 @@ def reread_doubtful_lines(image: Image.Image, words: list, *, dpi: int, timeout:
         return words, 0
     doubtful_lines = doubtful_lines[:MAX_LINES]
     gray = np.asarray(image.convert("L"), dtype=np.uint8)
-    stack, sections = _stack_lines(gray, {number: lines[number] for number in doubtful_lines})
+    context = _context_word(gray, words)
+    stack, sections = _stack_lines(gray, {number: lines[number] for number in doubtful_lines}, context)
     readings: dict[str, dict[int, list[Reading]]] = {}
     for model in models:
         tsv = run_tesseract(stack, ["tsv"], lang=model, psm=6, dpi=dpi, timeout=timeout)["tsv"]
@@ -144,32 +163,71 @@ def reread_doubtful_lines(image: Image.Image, words: list, *, dpi: int, timeout:
     return out, replaced
 
 
-def _stack_lines(gray: np.ndarray, lines: dict[int, list]) -> tuple[Image.Image, list[Section]]:
+def _context_word(gray: np.ndarray, words: list) -> np.ndarray | None:
+    """The page's most confidently read Arabic word, cut out: set at the start (right) of every doubtful line.
+
+    Measured: a line of Arabic-Indic digits alone (an ID card's number) is read by the ``Arabic`` model as Latin
+    look-alikes ("YV1V.OVEVEOO" for ٢٧٦٠٧٠٥٢٧٤٧٤٥٥), the same line after an Arabic word as digits. The word's own
+    reading is dropped (``_place``)."""
+    arabic = [w for w in words if w.confidence >= 90 and len(w.text) >= 4 and has_arabic(w.text)
+              and not doubtful(w.text, w.confidence)]
+    if not arabic:
+        return None
+    best = max(arabic, key=lambda w: (w.confidence, len(w.text)))
+    pad = max(4, best.height // 3)
+    top, left = max(0, best.top - pad), max(0, best.left - pad)
+    return gray[top : best.top + best.height + pad, left : best.left + best.width + pad]
+
+
+def _stack_lines(
+    gray: np.ndarray, lines: dict[int, list], context: np.ndarray | None = None
+) -> tuple[Image.Image, list[Section]]:
     """The doubtful lines cut out (their words' box, padded) and stacked right-aligned with wide gaps between them,
-    so that Tesseract never joins two of them into one line."""
+    so that Tesseract never joins two of them into one line; ``context`` (an Arabic word) to the right of each line
+    that has no confident Arabic word of its own (measured: on labelled lines it made the digits read worse)."""
     crops: list[tuple[int, np.ndarray, int, int]] = []
     height, width = gray.shape
+    paper = float(np.percentile(gray[::8, ::8], 90))
     for number, words in lines.items():
         top = min(w.top for w in words)
         bottom = max(w.top + w.height for w in words)
         pad = max(4, (bottom - top) // 3)
-        left = max(0, min(w.left for w in words) - 2 * pad)
-        right = min(width, max(w.left + w.width for w in words) + 2 * pad)
         top, bottom = max(0, top - pad), min(height, bottom + pad)
+        # The whole inked width of the line, not just its words' boxes: the Arabic model may have found a single
+        # letter in a row of Arabic-Indic digits, and the rest of the row must be read too.
+        inked = np.nonzero((gray[top:bottom] < 0.6 * paper).sum(axis=0) >= 2)[0]
+        left = min([w.left for w in words] + ([int(inked[0])] if len(inked) else []))
+        right = max([w.left + w.width for w in words] + ([int(inked[-1]) + 1] if len(inked) else []))
+        left, right = max(0, left - 2 * pad), min(width, right + 2 * pad)
         crops.append((number, gray[top:bottom, left:right], left, top))
     gap = max(40, 2 * max(crop.shape[0] for _, crop, _, _ in crops))
-    stack_width = max(crop.shape[1] for _, crop, _, _ in crops) + 2 * gap
+    fitted = {number: _fit(context, crop.shape[0]) if context is not None else None for number, crop, _, _ in crops}
+    extra = max((c.shape[1] + crop.shape[0] for (_, crop, _, _), c in zip(crops, fitted.values(), strict=True)
+                 if c is not None), default=0)
+    stack_width = max(crop.shape[1] for _, crop, _, _ in crops) + extra + 2 * gap
     rows = [np.full((gap, stack_width), 255, np.uint8)]
     sections: list[Section] = []
     y = gap
     for number, crop, left, top in crops:
         row = np.full((crop.shape[0], stack_width), 255, np.uint8)
-        x = stack_width - gap - crop.shape[1]
+        x = stack_width - gap - extra - crop.shape[1]
         row[:, x : x + crop.shape[1]] = crop
+        word = fitted[number] if not any(has_arabic(w.text) and w.confidence >= DOUBT for w in lines[number]) else None
+        if word is not None:  # a word space wider than any inside the line, then the context word
+            start = x + crop.shape[1] + crop.shape[0]
+            row[: word.shape[0], start : start + word.shape[1]] = word
         rows += [row, np.full((gap, stack_width), 255, np.uint8)]
-        sections.append(Section(number, left - x, top, y, crop.shape[0]))
+        sections.append(Section(number, left - x, top, y, crop.shape[0], x + crop.shape[1]))
         y += crop.shape[0] + gap
     return Image.fromarray(np.vstack(rows), "L"), sections
+
+
+def _fit(word: np.ndarray, height: int) -> np.ndarray:
+    """The context word scaled to a line's height (at most that height), so that both read at one size."""
+    factor = min(2.0, max(0.5, height / word.shape[0]))
+    size = (max(1, round(word.shape[1] * factor)), min(height, max(1, round(word.shape[0] * factor))))
+    return np.asarray(cv2.resize(word, size, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_CUBIC),
+                      dtype=np.uint8)
 
 
 def _place(tsv: str, sections: list[Section], model: str) -> dict[int, list[Reading]]:
@@ -182,7 +240,7 @@ def _place(tsv: str, sections: list[Section], model: str) -> dict[int, list[Read
             continue
         middle = int(row["top"]) + int(row["height"]) / 2
         section = next((s for s in sections if s.y_offset <= middle < s.y_offset + s.height), None)
-        if section is None:
+        if section is None or int(row["left"]) + int(row["width"]) / 2 > section.end:
             continue
         if model == DIGITS_LANG:
             text = text.translate(_PERSIAN_TO_ARABIC)
@@ -261,7 +319,7 @@ def _script_agrees(latin: list[Reading], script_model: list[Reading]) -> bool:
     span = (min(r.left for r in latin), max(r.right for r in latin))
     seen = "".join(r.text for r in script_model if _overlap(span, (r.left, r.right)))
     latin_characters = sum(1 for ch in seen if ch.isascii() and ch.isalnum())
-    return latin_characters > len(_ARABIC_LETTER.findall(seen))
+    return latin_characters > len(_ARABIC_LETTER.findall(seen)) + sum(ch in ARABIC_INDIC for ch in seen)
 
 
 def logical_order(line: list) -> list:

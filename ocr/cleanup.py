@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image
 
 from ocr.borders import crop_borders, crop_page, remove_edge_bands
-from ocr.orientation import detect_rotation
+from ocr.orientation import detect_rotation, text_axes
 from ocr.perspective import dewarp
 from ocr.skew import MAX_SKEW, Gray, estimate_skew, ink_points, rotate_gray
 
@@ -72,6 +72,10 @@ class CleanupOptions:
     contrast: bool = True
     crop: bool = True
     blank_detect: bool = True
+    orientation_defer: bool = False
+    """When the lines clearly run across the page (geometry, milliseconds), leave up-or-down to the caller's first
+    reading (``orientation_method`` "deferred"): ``ocr.pipeline`` reads the page as it lies and runs the full
+    orientation pass only when that reading is doubtful. The full pass cost 35% of the time on upright pages."""
     orientation_lang: str = "ara+eng"
     """Languages Tesseract reads the orientation sample with. "ara" alone halves the step's cost but turns upright
     English pages upside down (measured), so use it only for batches known to be Arabic."""
@@ -112,7 +116,7 @@ def clean(image: Image.Image, options: CleanupOptions = CleanupOptions()) -> Cle
         try:
             return work()
         finally:
-            timings[step] = time.perf_counter() - started
+            timings[step] = timings.get(step, 0.0) + time.perf_counter() - started
 
     gray = timed("grayscale", lambda: to_gray(image))
     result = CleanResult(image=image, timings=timings)
@@ -130,10 +134,14 @@ def clean(image: Image.Image, options: CleanupOptions = CleanupOptions()) -> Cle
         result.is_blank = timed("blank_detect", lambda: is_blank(gray))
     if not result.is_blank:
         if options.orientation:
-            guess = timed("orientation", lambda: detect_rotation(gray, lang=options.orientation_lang))
-            result.rotation, result.orientation_method = guess.rotation, guess.method
-            if guess.rotation:
-                gray = np.ascontiguousarray(np.rot90(gray, k=guess.rotation // 90))
+            axes = timed("orientation", lambda: text_axes(gray))
+            if options.orientation_defer and axes == [0]:
+                result.orientation_method = "deferred"
+            else:
+                guess = timed("orientation", lambda: detect_rotation(gray, lang=options.orientation_lang, axes=axes))
+                result.rotation, result.orientation_method = guess.rotation, guess.method
+                if guess.rotation:
+                    gray = np.ascontiguousarray(np.rot90(gray, k=guess.rotation // 90))
         if options.deskew:
             gray, result.skew_angle = timed("deskew", lambda: deskew(gray))
     result.image = Image.fromarray(gray, "L")

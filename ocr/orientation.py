@@ -69,15 +69,28 @@ class OrientationGuess:
     confidences: dict[int, float]
 
 
-def detect_rotation(gray: Gray, *, lang: str = "ara+eng", timeout: float = 30.0) -> OrientationGuess:
-    """Decide how to turn a greyscale page (dark ink on light paper) so that its text reads upright."""
+def text_axes(gray: Gray) -> list[int]:
+    """Which way the lines run, from geometry alone (milliseconds): [0] across the page, [90] down it, [0, 90] unclear,
+    [] when there is too little ink to say."""
     gray, _ = remove_edge_bands(gray)  # a long straight dark band would dominate both profiles and every line
     points = ink_points(gray)
-    if len(points) < MIN_POINTS:  # too little ink to say anything
-        return OrientationGuess(0, "none", {})
+    if len(points) < MIN_POINTS:
+        return []
     across, down = estimate_skew(points), estimate_skew(points.transposed())
     ratio = across.peakiness / down.peakiness
-    axes = [0] if ratio >= AXIS_MARGIN else [90] if ratio <= 1 / AXIS_MARGIN else [0, 90]
+    return [0] if ratio >= AXIS_MARGIN else [90] if ratio <= 1 / AXIS_MARGIN else [0, 90]
+
+
+def detect_rotation(gray: Gray, *, lang: str = "ara+eng", timeout: float = 30.0,
+                    axes: list[int] | None = None) -> OrientationGuess:
+    """Decide how to turn a greyscale page (dark ink on light paper) so that its text reads upright.
+
+    ``axes`` is ``text_axes(gray)`` when the caller has it already."""
+    if axes is None:
+        axes = text_axes(gray)
+    gray, _ = remove_edge_bands(gray)
+    if not axes:  # too little ink to say anything
+        return OrientationGuess(0, "none", {})
 
     work = shrink(gray, min(1.0, WORK_LONG_SIDE / max(gray.shape)))
     bands: dict[int, Gray] = {}

@@ -125,3 +125,12 @@ def test_an_unrecognised_language_is_passed_through() -> None:
     read = recognise(page.image, lang="eng")
     assert "Planning" in read.text and all(word.model == "eng" for word in read.words)
     assert isinstance(page.image, Image.Image)
+
+
+@pytest.mark.parametrize("font", fonts(), ids=lambda p: p.stem)
+def test_rows_of_arabic_indic_digits_never_become_latin_letters(font: Path) -> None:
+    """An ID card's number alone on its line and a table of amounts: the Latin-knowing models read such rows as
+    look-alike capitals ("YAO HV OVA"); those are not Latin text and must not replace the Arabic reading."""
+    rows = ("رقم البطاقة", "٢٨٥٠٣١٧٢٦٠٠٤٨٣", "١٢٣ ٤٥٦ ٧٨٩", "٣١٠ ٥٧٥ ١٢٥٠")
+    read = recognise(render_page(rows, font, size=SMALL).image)
+    assert latin_letters(read.text) == 0, read.text

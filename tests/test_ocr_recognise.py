@@ -142,6 +142,7 @@ def test_process_page_from_file_to_results(tmp_path: Path) -> None:
     page = process_page(document, 0)
     assert page.index == 0 and not page.is_blank
     assert page.rotation == 180 and page.skew_angle == pytest.approx(-3, abs=0.5)
+    assert page.orientation_method == "reading"  # the first reading, upside down, was in doubt
     assert char_error_rate(TRUTH, page.text) < 0.05
     assert page.line_count == len(FORM_LINES) and page.expected_lines == len(FORM_LINES)
     assert not page.low_confidence and page.warnings == []
@@ -166,3 +167,13 @@ def test_an_unreadable_page_is_flagged(tmp_path: Path) -> None:
     assert not page.is_blank  # a blurred page still has ink worth reading ...
     assert page.low_confidence and "low_confidence" in page.warnings  # ... but a person should check it
     assert page.mean_confidence < 70
+
+
+def test_an_upright_page_skips_the_orientation_pass(tmp_path: Path) -> None:
+    """The lines run across the page and the first reading is confident: up is not in doubt, so the orientation
+    pass (a Tesseract run of its own) is not made."""
+    path = tmp_path / "upright.png"
+    scanned(text_page(), seed=5).save(path, dpi=(300, 300))
+    page = process_page(path, 0)
+    assert page.rotation == 0 and page.orientation_method == "deferred"
+    assert char_error_rate(TRUTH, page.text) < 0.05

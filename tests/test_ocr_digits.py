@@ -1,0 +1,45 @@
+"""ocr.digits: digits of every set as 0-9, and the national IDs a recognised page shows (pure, no Tesseract)."""
+
+from __future__ import annotations
+
+from ocr.digits import national_id, national_ids, plausible_national_id, western_digits
+
+
+def test_every_digit_set_becomes_western() -> None:
+    assert western_digits("٠١٢٣٤٥٦٧٨٩ ۰۱۲۳۴۵۶۷۸۹ 0123456789") == "0123456789 0123456789 0123456789"
+    assert western_digits("رقم القطعة ٣١٨") == "رقم القطعة 318"
+
+
+def test_a_national_id_in_arabic_indic_digits_is_found() -> None:
+    text = "جمهورية مصر العربية\nالرقم القومي ٢٨٥٠٣١٧٢٦٠٠٤٨٣\nتاريخ الإصدار ٢٠٢٤/٠٩/١٥"
+    assert national_id(text) == "28503172600483"
+
+
+def test_groups_split_by_spaces_and_direction_marks_are_joined() -> None:
+    assert national_id("الرقم القومي \u200e2850317 2600483\u200e") == "28503172600483"
+    assert national_id("٢٨٥٠٣١٧ ٢٦٠٠٤٨٣") == "28503172600483"
+    mixed_sets = "۲۸۵۰۳۱۷٢٦٠٠٤٨٣"  # Persian forms from the script model, then Arabic-Indic
+    assert national_id(mixed_sets) == "28503172600483"
+
+
+def test_plausible_ids_come_first_and_others_are_still_listed() -> None:
+    text = "رقم الطلب 99999999999999 والرقم القومي 30107092701935"
+    found = national_ids(text)
+    assert [c.digits for c in found] == ["30107092701935", "99999999999999"]
+    assert found[0].plausible and not found[1].plausible
+    assert found[0].written == "30107092701935"
+
+
+def test_an_id_next_to_a_phone_number_on_one_line() -> None:
+    text = "30107092701935 01012345678"
+    assert national_id(text) == "30107092701935"
+
+
+def test_numbers_that_are_not_ids() -> None:
+    assert national_ids("رقم القطعة 318 والمساحة 452 مترا") == []
+    assert national_id("2010709270193") is None  # 13 digits
+    assert national_id("301070927019351") is None  # 15 digits in one run
+    assert not plausible_national_id("40107092701935")  # century 4
+    assert not plausible_national_id("30113092701935")  # month 13
+    assert not plausible_national_id("30107099901935")  # governorate 99
+    assert plausible_national_id("30107098801935")  # born abroad
