@@ -28,10 +28,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     from web.api import verify as api_verify
     from web.auth.views import bp as auth_bp
     from web.auth.views import login_manager
+    from web.forms_parsing import SijillRequest
     from web.runtime import Runtime, install
 
     settings = settings or Settings.from_env()
     app = Flask(__name__)
+    app.request_class = SijillRequest
     app.config.update(
         SECRET_KEY=settings.secret_key,
         MAX_CONTENT_LENGTH=settings.max_upload_bytes,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify, render_template
+from flask import Flask, Response, jsonify, make_response, render_template
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -71,13 +71,22 @@ def handle_http_exception(error: HTTPException) -> ResponseReturnValue:
         response.status_code = code
         if code == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="sijill"'
-        return response
+        return _with_protocol_headers(response, error)
     from web.intake.common import is_arabic  # the interface language, as every page decides it
 
     message = _(arabic)
     if isinstance(error, ExplainedError) and message == arabic and not is_arabic():
         message = english  # a sentence made at run time has no catalogue entry: use its own English
-    return render_template("errors/error.html", code=code, message=message), code
+    page = make_response(render_template("errors/error.html", code=code, message=message), code)
+    return _with_protocol_headers(page, error)
+
+
+def _with_protocol_headers(response: Response, error: HTTPException) -> Response:
+    """Keep the headers HTTP requires of the error itself (``Allow`` of a 405, ``Retry-After``, ...) on our body."""
+    for name, value in error.get_headers():
+        if name.lower() != "content-type":
+            response.headers[name] = value
+    return response
 
 
 def handle_unexpected(error: Exception) -> ResponseReturnValue:

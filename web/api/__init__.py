@@ -11,6 +11,7 @@ from flask_smorest import Api
 from flask_wtf.csrf import CSRFProtect
 
 from archive.users import user_for_token
+from web.api.schemas import ApiError
 from web.auth.principal import StaffPrincipal
 from web.runtime import db_session
 
@@ -18,7 +19,13 @@ API_PREFIX = "/api/v1"
 
 
 class SijillApi(Api):
-    """flask-smorest, minus its app-wide JSON error handler: ``web.errors`` answers JSON or HTML by path."""
+    """flask-smorest, minus its app-wide JSON error handler: ``web.errors`` answers JSON or HTML by path.
+
+    ``ERROR_SCHEMA`` is the body ``web.errors`` really sends; flask-smorest documents it as every operation's
+    ``default`` response, so an endpoint added later is described truthfully without doing anything.
+    """
+
+    ERROR_SCHEMA = ApiError
 
     def _register_error_handlers(self) -> None:
         return None

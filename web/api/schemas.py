@@ -327,7 +327,11 @@ REASON = validate.Length(max=2000)
 
 
 class ApiError(Schema):
-    """Every refusal and error of the API: a stable code for programs, a sentence in English and in Arabic."""
+    """Every refusal and error of the API: a stable code for programs, a sentence in English and in Arabic.
+
+    ``web.errors`` makes these bodies; it is also flask-smorest's ``ERROR_SCHEMA`` (``web.api.SijillApi``), so every
+    operation's ``default`` response documents it.
+    """
 
     status = fields.Integer(metadata={"example": 409})
     code = fields.String(metadata={"description": "Stable code: one_stop, not_your_step, wrong_state, "
@@ -335,6 +339,10 @@ class ApiError(Schema):
     error = fields.String(metadata={"description": "English sentence"})
     error_ar = fields.String(metadata={"description": "Arabic sentence"})
     details = fields.Dict(metadata={"description": "For 422: every invalid field of the body"})
+    detail = fields.String(metadata={"description": "More about this refusal, when there is more to say"})
+    field_errors = fields.Dict(
+        keys=fields.String(), data_key="fields", metadata={"description": "Problems by field (see each operation)"}
+    )
 
 
 class DecisionRequest(Schema):
