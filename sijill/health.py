@@ -1,11 +1,18 @@
-"""One health report over every backend, used by ``/healthz`` and by ``sijill check`` at start-up."""
+"""One health report over every backend, used by ``/healthz`` and by ``sijill check`` at start-up.
+
+A full report costs a round trip to every backend (~100 ms or more), so ``/healthz`` answers from a
+:class:`HealthCache`: a report at most :data:`REFRESH_SECONDS` old, recomputed by one caller at a time while the
+others keep answering from the previous one. However often a load balancer or an attacker asks, the backends see
+one round of checks every few seconds per process.
+"""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from archive.db import Database
@@ -156,3 +163,61 @@ def report(results: list[CheckResult]) -> dict[str, Any]:
         "status": status,
         "checks": {r.name: {k: v for k, v in asdict(r).items() if k not in ("name", "critical")} for r in results},
     }
+
+
+PUBLIC_STATUS = {"ok": "up", "degraded": "degraded", "failing": "down"}
+"""What anyone may learn: the word for the report's status, nothing of its checks."""
+
+REFRESH_SECONDS = 5.0
+"""The age after which the next caller recomputes the report."""
+
+
+def public_report(detailed: dict[str, Any]) -> dict[str, Any]:
+    return {"status": PUBLIC_STATUS[detailed["status"]]}
+
+
+class HealthCache:
+    """The latest report, recomputed when older than ``max_age`` seconds by exactly one thread (single flight).
+
+    Callers that find a stale report while another thread recomputes get the stale one at once; only callers that
+    find no report at all wait for the first.
+    """
+
+    def __init__(
+        self,
+        compute: Callable[[], dict[str, Any]],
+        *,
+        max_age: float = REFRESH_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._compute = compute
+        self._max_age = max_age
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._report: dict[str, Any] | None = None
+        self._made_at = 0.0
+        self.computed = 0
+        """How many times a report was computed (for tests and metrics)."""
+
+    def _fresh(self) -> bool:
+        return self._report is not None and self._clock() - self._made_at < self._max_age
+
+    def get(self) -> dict[str, Any]:
+        """The report, with ``checked_at`` (UTC) and ``age_seconds``."""
+        if not self._fresh():
+            if self._lock.acquire(blocking=self._report is None):
+                try:
+                    if not self._fresh():
+                        report = self._compute()
+                        report["checked_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+                        self._report, self._made_at = report, self._clock()
+                        self.computed += 1
+                finally:
+                    self._lock.release()
+        assert self._report is not None
+        return {**self._report, "age_seconds": round(self._clock() - self._made_at, 1)}
+
+    def expire(self) -> None:
+        """Forget the report: the next caller computes a new one (after a known change, and in tests)."""
+        with self._lock:
+            self._report = None

@@ -13,6 +13,7 @@ from archive.store import ObjectStore
 from ocr.limits import Limits
 from search.engines import open_engine
 from search.model import Engine
+from sijill.health import HealthCache
 from sijill.settings import Settings
 
 EXTENSION_KEY = "sijill"
@@ -26,6 +27,7 @@ class Runtime:
     _store_url: str | None = field(default=None, init=False, repr=False)
     _search: Engine | None = field(default=None, init=False, repr=False)
     _search_url: str | None = field(default=None, init=False, repr=False)
+    _health: HealthCache | None = field(default=None, init=False, repr=False)
 
     @property
     def store(self) -> ObjectStore:
@@ -45,6 +47,15 @@ class Runtime:
             self._search = open_engine(self.settings.search_url)
             self._search_url = self.settings.search_url
         return self._search
+
+    @property
+    def health(self) -> HealthCache:
+        """This process's cached health report (``/healthz``), made on first use."""
+        if self._health is None:
+            from sijill.health import report, run_checks
+
+            self._health = HealthCache(lambda: report(run_checks(self.settings, self.db)))
+        return self._health
 
     @property
     def limits(self) -> Limits:
