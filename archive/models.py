@@ -254,6 +254,10 @@ class Document(Base):
     ocr_status: Mapped[str] = mapped_column(String(16), default=OcrStatus.PENDING.value)
     searchable_pdf_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     """Object-store key of the whole searchable PDF, once every page is done."""
+    id_check: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    """For the ID card's checklist item, once read: match, mismatch or unread (``intake.id_card``)."""
+    id_digits: Mapped[str | None] = mapped_column(String(14), nullable=True)
+    """The 14 digits read off the ID card (shown to the reviewer on a mismatch)."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     application: Mapped[Application] = relationship(back_populates="documents")

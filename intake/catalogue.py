@@ -30,6 +30,8 @@ class RequiredDocument:
     code: str
     name_ar: str
     name_en: str
+    holds_national_id: bool = False
+    """This item is the national ID card: its digits are read and compared with the typed ID (``intake.id_card``)."""
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from archive.manifest import touch_application
 from archive.models import Document, OcrStatus, Page, utcnow
 from archive.store import IntegrityError as StoreIntegrityError
 from archive.store import ObjectStore
+from intake.id_card import check_document
 from ocr.cleanup import CleanupOptions
 from ocr.errors import InputRejected, OcrFailed
 from ocr.limits import Limits
@@ -224,6 +225,9 @@ def finish_document_if_complete(
         )
         if result.rowcount:
             touch_application(session, application_id)
+            finished = session.get(Document, document_id)
+            if finished is not None:
+                check_document(finished)  # the ID card's digits against the typed national ID, once, with the PDF
         session.commit()
     return bool(result.rowcount)
 

@@ -17,6 +17,7 @@ from archive.models import Application, Channel, Service, User
 from archive.roles import Permission
 from intake.errors import IntakeInvalid
 from intake.fields import DETAIL_FIELDS
+from intake.id_card import application_check
 from intake.service import RegisteredApplication
 from web.api import idempotency
 from web.api.decisions import workflow_json
@@ -199,6 +200,7 @@ def get_application(tracking: str) -> dict[str, Any]:
     number = application.tracking_number
     return {
         "workflow": workflow_json(session, application, session.get(User, _principal().id)),
+        "national_id_check": _id_check(application),
         "tracking_number": number,
         "status": application.status,
         "service_code": application.service_code,
@@ -242,6 +244,14 @@ def get_application(tracking: str) -> dict[str, Any]:
             for d in application.documents
         ],
     }
+
+
+def _id_check(application: Application) -> dict[str, Any] | None:
+    checked = application_check(application)
+    if checked is None:
+        return None
+    result, document = checked
+    return {"status": result.status, "digits_read": result.digits, "document_id": document.id}
 
 
 @blp.route("/applications/<tracking>/receipt")

@@ -34,6 +34,7 @@ from archive.models import (
 )
 from archive.roles import Permission, Role
 from archive.store import StoreUnavailable
+from intake.id_card import mismatches
 from intake.national_id import EGYPT
 from signing.errors import SigningRefused
 from signing.signers import open_signer
@@ -256,7 +257,8 @@ def _result(session: Session, application: Application, transition: Transition, 
 
 
 def _entry(application: Application, item: InboxItem | None,
-           reminders: dict[int, list[StepReminder]] | None = None) -> dict[str, Any]:
+           reminders: dict[int, list[StepReminder]] | None = None,
+           id_mismatches: dict[int, str] | None = None) -> dict[str, Any]:
     due = application.due_at if application.due_at.tzinfo else application.due_at.replace(tzinfo=UTC)
     now = datetime.now(UTC)
     return {
@@ -277,7 +279,8 @@ def _entry(application: Application, item: InboxItem | None,
             "title_en": item.step.title_en, "signs": bool(item.step.signs),
         },
         "flags": sorted({"overdue_reported" if r.threshold == OVERDUE else "reminder_sent"
-                         for r in (reminders or {}).get(item.step.id if item is not None else -1, [])}),
+                         for r in (reminders or {}).get(item.step.id if item is not None else -1, [])}
+                        | ({"national_id_mismatch"} if application.id in (id_mismatches or {}) else set())),
         "url": url_for("api_applications.get_application", tracking=application.tracking_number),
     }
 
@@ -302,7 +305,8 @@ def get_inbox() -> dict[str, Any]:
     user = _user(session)
     waiting = inbox(session, user)
     reminders = reminders_of(session, [item.step.id for item in waiting])
-    items = [_entry(item.application, item, reminders) for item in waiting]
+    flagged = mismatches(session, [item.application.id for item in waiting])
+    items = [_entry(item.application, item, reminders, flagged) for item in waiting]
     returned: list[dict[str, Any]] = []
     if principal.can(Permission.APPLICATION_CREATE):
         query = (select(Application).join(Application.centre)

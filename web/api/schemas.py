@@ -40,6 +40,8 @@ class RequiredDocument(Schema):
     code = fields.String()
     name_ar = fields.String()
     name_en = fields.String()
+    holds_national_id = fields.Boolean(metadata={"description": "The national ID card: its digits are read and "
+                                                                "compared with the typed national ID"})
 
 
 class ChainStep(Schema):
@@ -451,7 +453,9 @@ class InboxEntry(Schema):
     step = fields.Nested(InboxStep, allow_none=True)
     flags = fields.List(fields.String(), metadata={"description": "What the official should know: reminder_sent "
                                                                   "(the step's officials were reminded of the due "
-                                                                  "date), overdue_reported (the heads were told)"})
+                                                                  "date), overdue_reported (the heads were told), "
+                                                                  "national_id_mismatch (the ID card reads another "
+                                                                  "number than the typed national ID)"})
     url = fields.String(metadata={"description": "GET /api/v1/applications/<tracking>"})
 
 
@@ -461,7 +465,19 @@ class InboxOut(Schema):
         "description": "Files returned for completion at the caller's centre (window staff only)"})
 
 
+class NationalIdCheck(Schema):
+    status = fields.String(metadata={"description": "match, mismatch or unread (no 14-digit number could be read)"})
+    digits_read = fields.String(allow_none=True, metadata={"description": "The 14 digits read off the ID card"})
+    document_id = fields.Integer(metadata={"description": "The ID card's document that was read"})
+
+
+
 class ApplicationDetail(ApplicationOut):
     """An application with its workflow (GET /api/v1/applications/<tracking>)."""
 
     workflow = fields.Nested(WorkflowOut)
+    national_id_check = fields.Nested(
+        NationalIdCheck, allow_none=True,
+        metadata={"description": "The ID card read by OCR against the typed national ID (null until read); a flag "
+                                 "for the reviewer, never a refusal"})
+

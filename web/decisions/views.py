@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from archive.models import Application, ApplicationStatus, Centre, User
 from archive.roles import Permission
 from archive.store import StoreUnavailable
+from intake.id_card import mismatches
 from signing.errors import SigningRefused
 from signing.signers import Credential, open_signer
 from web.auth.principal import StaffPrincipal
@@ -156,8 +157,9 @@ def inbox_page() -> ResponseReturnValue:
         returned = list(session.scalars(query.limit(200)))
     now = datetime.now(UTC)
     reminders = reminders_of(session, [item.step.id for item in items])
+    id_mismatches = mismatches(session, [item.application.id for item in items])
     return render_template("decisions/inbox.html", items=items, returned=returned, principal=principal, now=now,
-                           reminders=reminders)
+                           reminders=reminders, id_mismatches=id_mismatches)
 
 
 def _open_pending(session: Session) -> None:

@@ -21,6 +21,7 @@ from archive.models import Application, Centre, Channel, Document, OcrStatus, Pa
 from archive.roles import Permission
 from intake.errors import IntakeInvalid
 from intake.fields import DETAIL_FIELDS
+from intake.id_card import application_check
 from intake.service import OTHER, checklist, required_documents
 from intake.tracking import parse_tracking
 from web import audit_trail
@@ -280,6 +281,7 @@ def application_page(
         OcrStatus=OcrStatus,
         principal=principal,
         workflow=panel,
+        id_check=application_check(application),
         trail=(audit_trail.build(session, trail_for(session, f"application:{application.tracking_number}", 5000),
                                  request.args.get("trail", 1, type=int) or 1)
                if principal.can(Permission.AUDIT_READ) else None),
