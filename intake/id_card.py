@@ -14,13 +14,12 @@ A mismatch is a flag for the reviewer, on the application page and in the inbox,
 happened and OCR can misread a digit; the official looks at the scan and decides.
 
 Digits may be Arabic-Indic (٠١٢٣٤٥٦٧٨٩, as printed on Egyptian cards), Eastern Arabic-Indic (۰۱۲…) or 0-9, and
-the card prints the number in groups, so single spaces, hyphens, dots or direction marks between digits are allowed.
-(Written here because ``ocr`` has no digit helper yet; it is a pure function and can move there.)
+the card prints the number in groups: the reading itself is :func:`ocr.digits.national_ids`.
 """
 
 from __future__ import annotations
 
-import unicodedata
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -29,69 +28,19 @@ from sqlalchemy.orm import Session
 
 from archive.models import Application, Document
 from intake.national_id import is_valid_national_id
+from ocr.digits import national_ids
 
-ID_LENGTH = 14
-_SEPARATORS = frozenset(" \u00a0-\u2010\u2011\u2012\u2013.\u200e\u200f\u061c\u2066\u2067\u2068\u2069")
+_GROUP_MARKS = re.compile(r"(?<=\d)[-\u2010\u2011\u2012\u2013.](?=\d)")
 MATCH, MISMATCH, UNREAD = "match", "mismatch", "unread"
 
 
-def _digit(ch: str) -> str | None:
-    if ch.isdigit() and unicodedata.category(ch) == "Nd":
-        return str(unicodedata.digit(ch))
-    return None
-
-
-def digit_groups(text: str) -> list[list[str]]:
-    """Runs of digit groups: groups of digits separated by one separator character; anything else ends a run."""
-    runs: list[list[str]] = []
-    groups: list[str] = []
-    current = ""
-    gap = 0
-    for ch in text:
-        d = _digit(ch)
-        if d is not None:
-            if gap > 1 and (current or groups):
-                if current:
-                    groups.append(current)
-                runs.append(groups)
-                groups, current = [], ""
-            elif gap == 1 and current:
-                groups.append(current)
-                current = ""
-            current += d
-            gap = 0
-        elif ch in _SEPARATORS and (current or groups):
-            gap += 1
-        else:
-            if current:
-                groups.append(current)
-            if groups:
-                runs.append(groups)
-            groups, current, gap = [], "", 0
-    if current:
-        groups.append(current)
-    if groups:
-        runs.append(groups)
-    return runs
-
-
 def national_ids_in(text: str) -> list[str]:
-    """Every 14-digit number in ``text``, in order of appearance, without repeats.
+    """Every 14-digit number in ``text`` (Western digits), each once, plausible national IDs first.
 
-    A run of digit groups that adds up to exactly 14 digits is one; in a longer run, every sequence of whole
-    consecutive groups that adds up to 14 is one (a number printed next to another is not glued to it).
+    :func:`ocr.digits.national_ids` does the reading (every digit set, groups split by spaces); hyphens, dashes and
+    dots between digits, which card photocopies and OCR also produce, are read as the spaces between groups.
     """
-    found: list[str] = []
-    for groups in digit_groups(text):
-        for start in range(len(groups)):
-            total = ""
-            for group in groups[start:]:
-                total += group
-                if len(total) >= ID_LENGTH:
-                    break
-            if len(total) == ID_LENGTH and total not in found:
-                found.append(total)
-    return found
+    return [c.digits for c in national_ids(_GROUP_MARKS.sub(" ", text))]
 
 
 @dataclass(frozen=True)
@@ -164,4 +113,4 @@ def mismatches(session: Session, application_ids: Iterable[int]) -> dict[int, st
 
 
 __all__ = ["MATCH", "MISMATCH", "UNREAD", "IdCheck", "application_check", "check_document", "compare",
-           "digit_groups", "holds_national_id", "mismatches", "national_ids_in"]
+           "holds_national_id", "mismatches", "national_ids_in"]
