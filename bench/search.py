@@ -1,4 +1,7 @@
-"""Search benchmark: index N synthetic applications into the embedded engine, then time a fixed query mix.
+"""Search benchmark: index N synthetic applications into each engine, then time a fixed query mix on each.
+
+The engines, in one run on the same records and queries: Tantivy (``tantivy://``), the analysed SQLite FTS5 engine
+(``embedded://``) and, as the anchor, a plain FTS5 index of the same texts (no analyser, no facets, no snippets).
 
 The records are built from our own vocabulary (below): names, streets, services and OCR-like page text in Arabic with
 the spellings the analyser must unify (أ/ا/إ, ة/ه, ى/ي, tashkeel, tatweel, prefixes such as وال and بال) and
@@ -6,8 +9,9 @@ national IDs, some in Arabic-Indic digits. A seeded generator makes every run in
 
 Prints Markdown (machine, command, index rate, p50/p95 per query kind) for docs/PERFORMANCE.md::
 
-    .venv/bin/python bench/search.py                       # 100,000 records (~10-20 min on 2 busy cores)
+    .venv/bin/python bench/search.py                       # 100,000 records (~15-25 min on 2 busy cores)
     .venv/bin/python bench/search.py --records 5000        # quick look
+    .venv/bin/python bench/search.py --records 1000000 --engines tantivy,plain   # the 1M row (not in CI)
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import argparse
 import itertools
 import json
 import random
+import re
+import sqlite3
 import statistics
 import sys
 import tempfile
@@ -23,12 +29,14 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._common import load_average, table
 from search.embedded import EmbeddedEngine
 from search.model import Filters, PageText, Query, SearchDocument
+from search.tantivy_engine import TantivyEngine
 
 FIRST = ["أحمد", "محمد", "محمود", "مصطفى", "إبراهيم", "علي", "حسن", "حسين", "يوسف", "عمر", "خالد", "سامي", "منى",
          "فاطمة", "زينب", "مريم", "آمنة", "هدى", "سلمى", "نورا", "إيمان", "رضا", "طارق", "هشام", "وليد", "ياسر"]
@@ -141,9 +149,91 @@ def query_mix(n: int, seed: int) -> list[tuple[str, Query]]:
     return mix
 
 
+class PlainFts5:
+    """The anchor the issue names: a plain FTS5 index of the same texts (unicode61 tokenizer, no analyser), with the
+    filter fields beside it. A query is its words quoted (phrases kept, ``word*`` a prefix), all required; it returns
+    the total and the top 20 by FTS5's rank, with the same filters and pages, but no facets and no snippets."""
+
+    def __init__(self, path: Path) -> None:
+        self.conn = sqlite3.connect(path, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode = WAL")
+        self.conn.execute("PRAGMA synchronous = NORMAL")
+        self.conn.execute("PRAGMA cache_size = -65536")
+        self.conn.executescript(
+            "CREATE VIRTUAL TABLE fts USING fts5(data, ocr, tokenize = 'unicode61 remove_diacritics 2');"
+            "CREATE TABLE docs (id INTEGER PRIMARY KEY, governorate TEXT, centre TEXT, centre_id INTEGER,"
+            " status TEXT, created_at TEXT);"
+        )
+
+    def index(self, docs: list[SearchDocument]) -> None:
+        self.conn.execute("BEGIN")
+        self.conn.executemany("INSERT INTO fts (rowid, data, ocr) VALUES (?, ?, ?)", [
+            (d.id, " ".join((d.tracking_number, d.applicant_name, d.national_id, d.data_text)),
+             "\n".join(p.text for p in d.pages)) for d in docs])
+        self.conn.executemany("INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?)", [
+            (d.id, d.governorate, d.centre, d.centre_id, d.status, d.created_at.isoformat()) for d in docs])
+        self.conn.execute("COMMIT")
+
+    def search(self, query: Query) -> int:
+        where, params = [], []
+        parts = []
+        for match in re.finditer(r'"([^"]*)"|(\S+)', query.text):
+            text = match.group(1) if match.group(1) is not None else match.group(2)
+            star = text.endswith("*")
+            words = re.findall(r"\w+", text.rstrip("*"))
+            if words:
+                parts.append('"' + " ".join(words) + '"' + ("*" if star else ""))
+        f = query.filters
+        for name in ("governorate", "centre", "status"):
+            if getattr(f, name):
+                values = getattr(f, name)
+                where.append(f"d.{name} IN ({', '.join('?' * len(values))})")
+                params.extend(values)
+        if f.date_from:
+            where.append("d.created_at >= ?")
+            params.append(f.date_from.isoformat())
+        if f.date_to:
+            where.append("d.created_at < ?")
+            params.append((f.date_to + timedelta(days=1)).isoformat())
+        if query.centre_ids:
+            where.append(f"d.centre_id IN ({', '.join('?' * len(query.centre_ids))})")
+            params.extend(sorted(query.centre_ids))
+        if parts:
+            source = "fts CROSS JOIN docs d ON d.id = fts.rowid"
+            where.insert(0, "fts MATCH ?")
+            params.insert(0, " AND ".join(parts))
+            order = "fts.rank"
+        else:
+            source, order = "docs d", "d.created_at DESC"
+        conditions = " AND ".join(where) or "1"
+        count_sql = f"SELECT count(*) FROM {source} WHERE {conditions}"  # noqa: S608 - fixed names, placeholders
+        total = self.conn.execute(count_sql, params).fetchone()[0]
+        offset = (query.page - 1) * query.per_page
+        page_sql = f"SELECT d.id FROM {source} WHERE {conditions} ORDER BY {order} LIMIT ? OFFSET ?"  # noqa: S608
+        self.conn.execute(page_sql, [*params, query.per_page, offset]).fetchall()
+        return int(total)
+
+    def close(self) -> None:
+        self.conn.close()
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def open_engine(kind: str, work: Path) -> Any:
+    if kind == "tantivy":
+        engine: Any = TantivyEngine(work / "tantivy")
+    elif kind == "fts5":
+        engine = EmbeddedEngine(work / "search.sqlite3")
+    else:
+        return PlainFts5(work / "plain.sqlite3")
+    engine.setup()
+    return engine
+
+
+LABELS = {"tantivy": "Tantivy (analysed)", "fts5": "FTS5 (analysed, Sijill's embedded)", "plain": "plain FTS5"}
 
 
 def main() -> None:
@@ -151,68 +241,82 @@ def main() -> None:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--dir", type=Path, default=None, help="where to put the index (default: a temporary dir)")
+    parser.add_argument("--engines", default="tantivy,fts5,plain",
+                        help="comma-separated: tantivy, fts5 (the analysed FTS5 engine), plain (the anchor)")
+    parser.add_argument("--dir", type=Path, default=None, help="where to put the indexes (default: a temporary dir)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
 
     work = args.dir or Path(tempfile.mkdtemp(prefix="sijill-bench-search-"))
-    path = work / "search.sqlite3"
-    path.unlink(missing_ok=True)
-    engine = EmbeddedEngine(path)
-    engine.setup()
+    work.mkdir(parents=True, exist_ok=True)
+    kinds = [k.strip() for k in args.engines.split(",") if k.strip()]
+    engines = {kind: open_engine(kind, work) for kind in kinds}
 
     words = 0
-    started = time.perf_counter()
+    index_seconds = dict.fromkeys(kinds, 0.0)
     batch: list[SearchDocument] = []
+
+    def flush() -> None:
+        for kind, engine in engines.items():
+            started = time.perf_counter()
+            engine.index(batch)
+            index_seconds[kind] += time.perf_counter() - started
+
     for doc in records(args.records, args.seed):
         words += sum(len(p.text.split()) for p in doc.pages)
         batch.append(doc)
         if len(batch) == args.batch:
-            engine.index(batch)
+            flush()
             batch = []
             print(f"\r{doc.id} indexed", end="", file=sys.stderr)
-    engine.index(batch)
-    index_seconds = time.perf_counter() - started
+    flush()
     print(file=sys.stderr)
-    size_mb = sum(p.stat().st_size for p in work.glob("search.sqlite3*")) / 2**20
 
     mix = query_mix(args.records, args.seed)
-    for _kind, query in mix[:20]:  # warm the page cache and the analyser's memo
-        engine.search(query)
-    times: dict[str, list[float]] = {}
+    times: dict[str, dict[str, list[float]]] = {kind: {} for kind in kinds}
     totals: dict[str, list[int]] = {}
-    for kind, query in mix:
-        started = time.perf_counter()
-        total = engine.search(query).total
-        times.setdefault(kind, []).append(time.perf_counter() - started)
-        totals.setdefault(kind, []).append(total)
-    every = [t for ts in times.values() for t in ts]
+    for kind, engine in engines.items():
+        for _kind, query in mix[:20]:  # warm the page cache and the analyser's memo
+            engine.search(query)
+        for qkind, query in mix:
+            started = time.perf_counter()
+            result = engine.search(query)
+            times[kind].setdefault(qkind, []).append(time.perf_counter() - started)
+            if kind == kinds[0]:
+                totals.setdefault(qkind, []).append(result if isinstance(result, int) else result.total)
 
-    rate = args.records / index_seconds
     print(f"- Records: {args.records:,} applications, {words:,} words of page text "
-          f"({words / args.records:.0f} per application), index file {size_mb:.0f} MiB (FTS5 + stored fields)")
+          f"({words / args.records:.0f} per application)")
     print(f"- Load average when the numbers were printed (1/5/15 min): {load_average()}")
     print()
-    print(table([f"indexing (embedded, batches of {args.batch})", "value"], [
-        ["wall time", f"{index_seconds:.0f} s"],
-        ["applications per second", f"{rate:,.0f}"],
-        ["words per second", f"{words / index_seconds:,.0f}"],
-    ]))
+    print(table([f"indexing (batches of {args.batch})", "wall time", "applications per second", "words per second"],
+                [[LABELS[k], f"{index_seconds[k]:.0f} s", f"{args.records / index_seconds[k]:,.0f}",
+                  f"{words / index_seconds[k]:,.0f}"] for k in kinds]))
     print()
-    rows = [
-        [kind, len(ts), f"{statistics.median(totals[kind]):,.0f}", f"{1000 * percentile(ts, .5):.1f} ms",
-         f"{1000 * percentile(ts, .95):.1f} ms"]
-        for kind, ts in times.items()
-    ]
-    rows.append(["**all**", len(every), "", f"**{1000 * percentile(every, .5):.1f} ms**",
-                 f"**{1000 * percentile(every, .95):.1f} ms**"])
-    print(table(["query kind (20 per page, facets and snippets)", "queries", "median hits", "p50", "p95"], rows))
+    head = ["query kind (40 each)", f"median hits ({LABELS[kinds[0]]})"]
+    head += [f"{LABELS[k]} p50 / p95" for k in kinds]
+    rows = []
+    for qkind in times[kinds[0]]:
+        row = [qkind, f"{statistics.median(totals[qkind]):,.0f}"]
+        row += [f"{1000 * percentile(times[k][qkind], .5):.1f} / {1000 * percentile(times[k][qkind], .95):.1f} ms"
+                for k in kinds]
+        rows.append(row)
+    every = {k: [t for ts in times[k].values() for t in ts] for k in kinds}
+    rows.append(["**all**", ""] + [f"**{1000 * percentile(every[k], .5):.1f} / {1000 * percentile(every[k], .95):.1f}"
+                                   f" ms**" for k in kinds])
+    print(table(head, rows))
+    for kind in kinds:
+        size = sum(p.stat().st_size for p in work.rglob("*") if p.is_file() and (
+            (kind == "tantivy" and "tantivy" in p.parts) or (kind == "fts5" and p.name.startswith("search.sqlite3"))
+            or (kind == "plain" and p.name.startswith("plain.sqlite3"))))
+        print(f"- {LABELS[kind]}: index size {size / 2**20:,.0f} MiB")
     if args.json:
         args.json.write_text(json.dumps({
             "records": args.records, "index_seconds": index_seconds, "words": words,
-            "latency_ms": {k: [1000 * t for t in ts] for k, ts in times.items()},
+            "latency_ms": {k: {q: [1000 * t for t in ts] for q, ts in times[k].items()} for k in kinds},
         }, indent=1))
-    engine.close()
+    for engine in engines.values():
+        engine.close()
 
 
 if __name__ == "__main__":

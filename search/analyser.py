@@ -34,6 +34,7 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -65,9 +66,12 @@ _TOKEN = re.compile(
     rf"(?P<date>(?<!\d)(?:\d{{1,2}}(?P<s1>{_SEP})\d{{1,2}}(?P=s1)\d{{4}}|\d{{4}}(?P<s2>{_SEP})\d{{1,2}}(?P=s2)\d{{1,2}})"
     rf"(?!\d))"
     rf"|(?P<number>(?<!\d)\d{{1,3}}(?:[,\u066c]\d{{3}})+(?!\d))"
-    rf"|(?P<digits>\d+)"
-    rf"|(?P<word>(?:[^\W\d_]|[{_MARK_CLASS}{_INVISIBLE}])+)"
+    rf"|(?P<run>[\w{_MARK_CLASS}{_INVISIBLE}]+)"
 )
+# a run of word characters is split into digit runs and letter runs only when it holds both (rare), which keeps the
+# hot path one character class
+_SPLIT = re.compile(r"(?P<digits>\d+)|(?P<word>[^\d_]+)")
+_HAS_DIGIT = re.compile(r"\d")
 
 _DIGITS = {
     c: str(unicodedata.decimal(chr(c)))
@@ -234,24 +238,78 @@ def _terms(kind: str | None, raw: str) -> tuple[str, ...]:
     return (re.sub(r"\D", "", digits),) if kind == "number" else (digits,)
 
 
+def _pieces(text: str) -> Iterator[tuple[str, str, int, int]]:
+    """(kind, raw, start, end) of every token of ``text``: date, number, digits or word."""
+    for match in _TOKEN.finditer(text):
+        kind = match.lastgroup
+        if kind != "run":
+            yield ("date" if kind in ("s1", "s2") else str(kind)), match.group(), match.start(), match.end()
+            continue
+        raw = match.group()
+        if "_" not in raw and not _HAS_DIGIT.search(raw):
+            yield "word", raw, match.start(), match.end()
+            continue
+        offset = match.start()
+        for piece in _SPLIT.finditer(raw):
+            yield str(piece.lastgroup), piece.group(), offset + piece.start(), offset + piece.end()
+
+
+_CACHE_LIMIT = 400_000
+_SPANS: dict[str, tuple[tuple[str, int, int], ...]] = {}
+_ALTERNATIVES: dict[str, tuple[tuple[str, ...], ...]] = {}
+_TERMS: dict[str, tuple[str, ...]] = {}
+
+
+def chunk_spans(chunk: str) -> tuple[tuple[str, int, int], ...]:
+    """(term, start, end) of each term of a piece of text without whitespace, memoised (words repeat)."""
+    found = _SPANS.get(chunk)
+    if found is None:
+        found = tuple((term, start, end) for kind, raw, start, end in _pieces(chunk) for term in _terms(kind, raw))
+        if len(_SPANS) < _CACHE_LIMIT:
+            _SPANS[chunk] = found
+    return found
+
+
+def chunk_alternatives(chunk: str) -> tuple[tuple[str, ...], ...]:
+    """The second-tier keys of each term of :func:`chunk_spans` (same order), memoised."""
+    found = _ALTERNATIVES.get(chunk)
+    if found is None:
+        found = tuple(word_alternatives(chunk[start:end]) if not term.isdigit() else ()
+                      for term, start, end in chunk_spans(chunk))
+        if len(_ALTERNATIVES) < _CACHE_LIMIT:
+            _ALTERNATIVES[chunk] = found
+    return found
+
+
+def _chunk_terms(chunk: str) -> tuple[str, ...]:
+    found = _TERMS.get(chunk)
+    if found is None:
+        found = tuple(term for term, _start, _end in chunk_spans(chunk))
+        if len(_TERMS) < _CACHE_LIMIT:
+            _TERMS[chunk] = found
+    return found
+
+
+CHUNK = re.compile(r"\S+")
+
+
 def tokens(text: str) -> list[Token]:
     """Every term of ``text`` with the character span of the token it came from (two terms may share a span)."""
-    out = []
-    for match in _TOKEN.finditer(text):
-        for term in _terms(match.lastgroup if match.lastgroup not in ("s1", "s2") else "date", match.group()):
-            out.append(Token(term, match.start(), match.end()))
-    return out
+    return [Token(term, m.start() + start, m.start() + end)
+            for m in CHUNK.finditer(text) for term, start, end in chunk_spans(m.group())]
 
 
 def analyse(text: str) -> list[str]:
-    """The terms of ``text`` in order: what every engine indexes and what a query is turned into."""
+    """The terms of ``text`` in order: what every engine indexes and what a query is turned into.
+
+    No token spans whitespace, so the text is cut at whitespace first and each piece analysed once per process (the
+    same words come back on every page).
+    """
     out: list[str] = []
-    for match in _TOKEN.finditer(text):
-        kind = match.lastgroup
-        if kind == "word":
-            out.extend(_word_terms(match.group()))
-        else:
-            out.extend(_terms("date" if kind in ("s1", "s2") else kind, match.group()))
+    cached = _TERMS.get
+    for chunk in text.split():
+        terms = cached(chunk)
+        out.extend(terms if terms is not None else _chunk_terms(chunk))
     return out
 
 
@@ -300,10 +358,14 @@ def word_alternatives(raw: str) -> tuple[str, ...]:
     return tuple(out)
 
 
+@lru_cache(maxsize=300_000)
+def _chunk_alternatives(chunk: str) -> tuple[str, ...]:
+    return tuple(k for kind, raw, _start, _end in _pieces(chunk) if kind == "word" for k in word_alternatives(raw))
+
+
 def second_tier(text: str) -> list[str]:
     """The second-tier keys of every word of ``text`` (what the engines' fuzzy field holds)."""
     out: list[str] = []
-    for match in _TOKEN.finditer(text):
-        if match.lastgroup == "word":
-            out.extend(word_alternatives(match.group()))
+    for chunk in text.split():
+        out.extend(_chunk_alternatives(chunk))
     return out

@@ -1,4 +1,5 @@
-"""Choose the engine from ``SIJILL_SEARCH_URL``: ``embedded:///path/file.sqlite3`` or ``http(s)://host:9200``."""
+"""Choose the engine from ``SIJILL_SEARCH_URL``: ``embedded:///path/file.sqlite3`` (SQLite FTS5),
+``tantivy:///path/dir`` (Tantivy) or ``http(s)://host:9200`` (Elasticsearch)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,12 @@ def open_engine(url: str) -> Engine:
         from search.embedded import EmbeddedEngine
 
         return EmbeddedEngine(embedded_path(url))
+    if scheme == "tantivy":
+        from search.tantivy_engine import TantivyEngine
+
+        return TantivyEngine(embedded_path(url))
     if scheme in ("http", "https"):
         from search.elastic import ElasticEngine
 
         return ElasticEngine(url)
-    raise SearchUnavailable(f"The search URL {url!r} is neither embedded:// nor http(s)://.")
+    raise SearchUnavailable(f"The search URL {url!r} is neither embedded://, tantivy:// nor http(s)://.")

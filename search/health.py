@@ -28,9 +28,11 @@ def check_search(url: str, timeout: float = 3.0) -> str:
     scheme = urlsplit(url).scheme
     if scheme == "embedded":
         return _check_embedded(embedded_path(url))
+    if scheme == "tantivy":
+        return _check_tantivy(embedded_path(url))
     if scheme in ("http", "https"):
         return _check_elasticsearch(url, timeout)
-    raise SearchUnavailable(f"The search URL {url!r} is neither embedded:// nor http(s)://.")
+    raise SearchUnavailable(f"The search URL {url!r} is neither embedded://, tantivy:// nor http(s)://.")
 
 
 def _check_embedded(path: Path) -> str:
@@ -44,6 +46,17 @@ def _check_embedded(path: Path) -> str:
     except (OSError, sqlite3.Error) as exc:
         raise SearchUnavailable(f"The embedded search file {path} cannot be used: {exc}.") from None
     return f"embedded SQLite FTS5 at {path}"
+
+
+def _check_tantivy(path: Path) -> str:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".sijill-probe"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise SearchUnavailable(f"The Tantivy search directory {path} cannot be used: {exc}.") from None
+    return f"embedded Tantivy at {path}"
 
 
 def _check_elasticsearch(url: str, timeout: float) -> str:

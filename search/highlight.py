@@ -6,23 +6,36 @@ Both engines use this, so a snippet shows the page's own spelling (``والمح�
 
 from __future__ import annotations
 
-from search.analyser import tokens, word_alternatives
+from collections.abc import Iterator
+
+from search.analyser import CHUNK, chunk_alternatives, chunk_spans
 from search.model import Fragment, PageText, Snippet
 
 CONTEXT = 60
 """Characters of context on each side of a hit in a snippet."""
 
 
+def iter_hit_spans(text: str, terms: set[str], prefixes: set[str], fuzzy: set[str] | None = None,
+                   ) -> Iterator[tuple[int, int]]:
+    """Character spans of the words of ``text`` that match a term, start with a prefix or share a fuzzy key."""
+    last = None
+    starts = tuple(prefixes)
+    for match in CHUNK.finditer(text):
+        chunk = match.group()
+        spans = chunk_spans(chunk)
+        alternatives = chunk_alternatives(chunk) if fuzzy else ()
+        for i, (term, start, end) in enumerate(spans):
+            if (term in terms or (starts and term.startswith(starts))
+                    or (fuzzy and not fuzzy.isdisjoint(alternatives[i]))):
+                span = (match.start() + start, match.start() + end)
+                if span != last:  # a second term of the same word (عبدالرحمن) is one hit
+                    last = span
+                    yield span
+
+
 def hit_spans(text: str, terms: set[str], prefixes: set[str], fuzzy: set[str] | None = None) -> list[tuple[int, int]]:
-    """Character spans of the words of ``text`` that match a term, start with a prefix or share a fuzzy skeleton."""
-    spans: list[tuple[int, int]] = []
-    for tok in tokens(text):
-        if spans and spans[-1] == (tok.start, tok.end):
-            continue  # a second term of the same word (عبدالرحمن)
-        if (tok.term in terms or any(tok.term.startswith(p) for p in prefixes)
-                or (fuzzy and not fuzzy.isdisjoint(word_alternatives(text[tok.start:tok.end])))):
-            spans.append((tok.start, tok.end))
-    return spans
+    """Every hit of ``text`` (the record view marks them all)."""
+    return list(iter_hit_spans(text, terms, prefixes, fuzzy))
 
 
 def mark(text: str, spans: list[tuple[int, int]]) -> tuple[Fragment, ...]:
@@ -48,9 +61,15 @@ def snippets(pages: tuple[PageText, ...], terms: set[str], prefixes: set[str], l
     for page in pages:
         if len(found) >= limit:
             break
-        spans = hit_spans(page.text, terms, prefixes, fuzzy)
-        if not spans:
+        found_spans = iter_hit_spans(page.text, terms, prefixes, fuzzy)
+        first = next(found_spans, None)
+        if first is None:
             continue
+        spans = [first]
+        for span in found_spans:  # only the hits that can fall in the first hit's window
+            if span[0] > first[1] + 3 * CONTEXT:
+                break
+            spans.append(span)
         start = max(0, spans[0][0] - CONTEXT)
         end = min(len(page.text), spans[0][1] + CONTEXT)
         inside = [(s, e) for s, e in spans if s >= start and e <= end + CONTEXT]

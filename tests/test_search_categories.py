@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from search.model import MAX_WINDOW, BadQuery, Engine, PageText, Query, SearchDocument
-from tests.test_search_contract import ES_URL, _elastic, _embedded
+from tests.test_search_contract import ENGINES, _open
 from tests.test_search_contract import doc as contract_doc
 
 
@@ -37,10 +37,9 @@ CORPUS = [
 ]
 
 
-@pytest.fixture(params=["embedded", pytest.param("elasticsearch", marks=pytest.mark.skipif(
-    not ES_URL, reason="ELASTICSEARCH_URL is not set (docker-compose provides Elasticsearch in production)"))])
+@pytest.fixture(params=ENGINES)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    gen = _embedded(tmp_path) if request.param == "embedded" else _elastic()
+    gen = _open(request.param, tmp_path)
     eng = next(gen)
     eng.setup()
     eng.index(CORPUS)

@@ -64,6 +64,18 @@ def _embedded(tmp_path: Path) -> Iterator[Engine]:
     engine.close()
 
 
+def _tantivy(tmp_path: Path) -> Iterator[Engine]:
+    from search.tantivy_engine import TantivyEngine
+
+    engine = TantivyEngine(tmp_path / "tantivy")
+    yield engine
+    engine.close()
+
+
+def _open(kind: str, tmp_path: Path) -> Iterator[Engine]:
+    return {"embedded": _embedded, "tantivy": _tantivy}[kind](tmp_path) if kind != "elasticsearch" else _elastic()
+
+
 def _elastic() -> Iterator[Engine]:
     from search.elastic import ElasticEngine
 
@@ -75,10 +87,13 @@ def _elastic() -> Iterator[Engine]:
     engine.close()
 
 
-@pytest.fixture(params=["embedded", pytest.param("elasticsearch", marks=pytest.mark.skipif(
-    not ES_URL, reason="ELASTICSEARCH_URL is not set (docker-compose provides Elasticsearch in production)"))])
+ENGINES = ["embedded", "tantivy", pytest.param("elasticsearch", marks=pytest.mark.skipif(
+    not ES_URL, reason="ELASTICSEARCH_URL is not set (docker-compose provides Elasticsearch in production)"))]
+
+
+@pytest.fixture(params=ENGINES)
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    gen = _embedded(tmp_path) if request.param == "embedded" else _elastic()
+    gen = _open(request.param, tmp_path)
     eng = next(gen)
     eng.setup()
     eng.index(CORPUS)
@@ -275,3 +290,31 @@ def test_an_engine_error_mid_search_leaves_no_transaction_open(tmp_path: Path) -
     engine._conn = real  # type: ignore[method-assign]
     assert sorted(ids(engine, "ترخيص")) == [1, 2, 3]
     engine.close()
+
+
+def _write_many_tantivy(path: str, start: int) -> None:
+    from search.tantivy_engine import TantivyEngine
+
+    engine = TantivyEngine(Path(path))
+    for i in range(start, start + 15):
+        engine.index([doc(i, pages=(PageText(i, "ص", PAGE_1),))])
+    engine.close()
+
+
+def test_tantivy_engine_takes_concurrent_writers_from_several_processes(tmp_path: Path) -> None:
+    from search.tantivy_engine import TantivyEngine
+
+    path = tmp_path / "tantivy"
+    TantivyEngine(path).setup()
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_write_many_tantivy, args=(str(path), 100 + 100 * n)) for n in range(3)]
+    for p in procs:
+        p.start()
+    reader = TantivyEngine(path)
+    while any(p.is_alive() for p in procs):
+        reader.search(Query(text="محافظة"))  # reads while writers write
+    for p in procs:
+        p.join()
+        assert p.exitcode == 0
+    assert reader.search(Query(text="المحافظه", per_page=200)).total == 45
+    assert reader.stats().count == 45
