@@ -165,14 +165,39 @@ def runs(flags: npt.NDArray[np.bool_]) -> list[tuple[int, int]]:
 def count_text_lines(image: Image.Image | Gray) -> int:
     """How many text lines a levelled page visibly has, from its row profile at ~150 dpi.
 
-    A line is a run of rows with ink in at least 0.5% of the width; runs less than 40% of the typical height (rules,
-    rows of dots) do not count. Side-by-side columns count once, as Tesseract's single-block mode (psm 6) reads them.
+    A line is a run of rows with ink in at least 0.5% of the width. Runs less than 40% of the typical line height do
+    not count: rules, rows of dots, and the separate rows that Arabic dots and tashkeel above or below a line make
+    when a small gap parts them from their letters; nor do runs under 60% of it within half a line of a full line
+    (Amiri's marks float higher and make taller rows). The typical height is that of the runs that carry the ink (the
+    median by ink mass), not the median run: on a page in tashkeel, the fragments outnumber the lines (measured:
+    Noto Sans, 12 lines counted as 25, which flagged a correctly read page with "missing_lines"). A run as tall as
+    two lines (lines whose ascenders and descenders touch) counts as two. Side-by-side columns count once, as
+    Tesseract's single-block mode (psm 6) reads them.
     """
     gray = np.asarray(image.convert("L") if isinstance(image, Image.Image) else image, dtype=np.uint8)
     small = shrink(gray, min(1.0, 1800 / max(gray.shape)))
     profile = ink_mask(small).sum(axis=1)
-    found = [bottom - top for top, bottom in runs(profile > max(2, 0.005 * small.shape[1]))]
+    found = runs(profile > max(2, 0.005 * small.shape[1]))
     if not found:
         return 0
-    typical = float(np.median(found))
-    return sum(1 for height in found if height >= 0.4 * typical)
+    heights = np.array([bottom - top for top, bottom in found], dtype=np.float64)
+    masses = np.array([float(profile[top:bottom].sum()) for top, bottom in found])
+    order = np.argsort(heights)
+    cumulative = np.cumsum(masses[order])
+    typical = float(heights[order][int(np.searchsorted(cumulative, cumulative[-1] / 2))])
+    count = 0
+    for i, height in enumerate(heights):
+        if height < 0.4 * typical:
+            continue
+        if height < 0.6 * typical and _beside_a_line(found, heights, i, typical):
+            continue  # Amiri's tashkeel: a row of marks 13-24 px tall, 5 px above its 50-px line
+        count += max(1, int(height / typical + 0.35))
+    return count
+
+
+def _beside_a_line(found: list[tuple[int, int]], heights: np.ndarray, i: int, typical: float) -> bool:
+    """Whether run ``i`` lies within half a line height of a full-height run above or below it."""
+    top, bottom = found[i]
+    above = i > 0 and heights[i - 1] >= 0.6 * typical and top - found[i - 1][1] < 0.5 * typical
+    below = i + 1 < len(found) and heights[i + 1] >= 0.6 * typical and found[i + 1][0] - bottom < 0.5 * typical
+    return bool(above or below)

@@ -13,6 +13,8 @@ from PIL import Image, ImageFilter
 
 from ocr import OcrFailed, PageText, clean, image_pdf, merge_pages, process_page, recognise
 from ocr.pipeline import PREVIEW_LONG_SIDE
+from ocr.skew import count_text_lines
+from ocr.synthetic import A5, arabic_fonts, render_page
 from ocr.tesseract import tesseract_environment
 from tests.ocr_pages import FORM_LINES, blank_scan, char_error_rate, normalise, save_pdf, scanned, text_page
 
@@ -177,3 +179,39 @@ def test_an_upright_page_skips_the_orientation_pass(tmp_path: Path) -> None:
     page = process_page(path, 0)
     assert page.rotation == 0 and page.orientation_method == "deferred"
     assert char_error_rate(TRUTH, page.text) < 0.05
+
+
+# Our own lines in full tashkeel: the marks above and below each line make rows of their own when a small gap parts
+# them from the letters, and Amiri's dots float far from their letters.
+VOWELLED = (
+    "يُقَدِّمُ الْمُوَاطِنُ طَلَبَهُ إِلَى مُوَظَّفِ الشُّبَّاكِ",
+    "وَتُحَالُ الْأَوْرَاقُ إِلَى الْإِدَارَةِ الْهَنْدَسِيَّةِ",
+    "ثُمَّ يُعْتَمَدُ الْقَرَارُ مِنْ رَئِيسِ الْوَحْدَةِ",
+    "وَيُسَلَّمُ التَّرْخِيصُ فِي مُدَّتِهِ الْقَانُونِيَّةِ",
+)
+
+
+@pytest.mark.parametrize("font", [f.path for f in arabic_fonts()], ids=lambda p: p.stem)
+def test_dots_and_tashkeel_are_not_counted_as_lines(font: Path) -> None:
+    page = render_page(VOWELLED * 3, font, size=A5)
+    assert count_text_lines(page.image) == len(page.truth.splitlines())
+    assert count_text_lines(scanned(page.image, seed=4)) == len(page.truth.splitlines())
+
+
+def test_a_correctly_read_vowelled_scan_is_not_flagged_for_missing_lines(tmp_path: Path) -> None:
+    """Noto Sans in tashkeel: Tesseract reads every line, and before the fix the marks' rows doubled the lines
+    expected (17 for 8), so the page was flagged "missing_lines"."""
+    sans = next(f.path for f in arabic_fonts() if f.name == "Noto Sans Arabic")
+    page = render_page(VOWELLED * 2, sans, size=A5)
+    path = tmp_path / "vowelled.png"
+    scanned(page.image, seed=8).save(path, dpi=(300, 300))
+    result = process_page(path, 0)
+    assert result.expected_lines == result.line_count == len(page.truth.splitlines())
+    assert "missing_lines" not in result.warnings
+
+
+def test_really_missing_lines_are_still_flagged() -> None:
+    """The count must still see every real line: half a page of text read as three lines is a dropped block."""
+    page = text_page()
+    assert count_text_lines(page) == len(FORM_LINES)
+    assert count_text_lines(text_page(FORM_LINES[:3])) == 3
