@@ -48,7 +48,7 @@ def _load_bearer_principal() -> None:
 
 def install(app: Flask, csrf: CSRFProtect) -> SijillApi:
     """One ``Api`` per application (blueprints are shared module objects and stay unmodified after import)."""
-    from web.api import applications, auth, catalogue, decisions, inquiry, search, signing, verify
+    from web.api import applications, auth, catalogue, decisions, holds, inquiry, search, signing, verify
 
     app.config.update(
         API_TITLE="Sijill API",
@@ -68,7 +68,7 @@ def install(app: Flask, csrf: CSRFProtect) -> SijillApi:
     )
     app.before_request(_load_bearer_principal)
     for blueprint in (auth.blp, catalogue.blp, applications.blp, decisions.blp, search.blp, signing.blp, verify.blp,
-                      inquiry.blp):
+                      inquiry.blp, holds.blp):
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint)
     return api

@@ -471,7 +471,6 @@ class NationalIdCheck(Schema):
     document_id = fields.Integer(metadata={"description": "The ID card's document that was read"})
 
 
-
 class ApplicationDetail(ApplicationOut):
     """An application with its workflow (GET /api/v1/applications/<tracking>)."""
 
@@ -481,3 +480,26 @@ class ApplicationDetail(ApplicationOut):
         metadata={"description": "The ID card read by OCR against the typed national ID (null until read); a flag "
                                  "for the reviewer, never a refusal"})
 
+
+class HoldRequest(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000),
+                           metadata={"description": "Why the hold is placed or released (written to the audit trail)"})
+
+
+class HoldOut(Schema):
+    id = fields.Integer()
+    active = fields.Boolean(metadata={"description": "True until the hold is released"})
+    reason = fields.String()
+    placed_at = UtcDateTime()
+    placed_by = fields.String(metadata={"description": "Username of the auditor or administrator"})
+    released_at = UtcDateTime(allow_none=True)
+    released_by = fields.String(allow_none=True)
+    release_reason = fields.String(allow_none=True)
+    objects = fields.Integer(metadata={"description": "Objects and manifests whose store hold was set or lifted "
+                                                      "by this call"})
+
+
+class HoldsOut(Schema):
+    tracking_number = fields.String()
+    held = fields.Boolean(metadata={"description": "Whether a hold is active now"})
+    holds = fields.List(fields.Nested(HoldOut), metadata={"description": "Newest first"})

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive.audit import trail_for
+from archive.legal_hold import holds_of
 from archive.models import Application, Centre, Channel, Document, OcrStatus, Page, Service, User
 from archive.roles import Permission
 from intake.errors import IntakeInvalid
@@ -286,6 +287,7 @@ def application_page(
                                  request.args.get("trail", 1, type=int) or 1)
                if principal.can(Permission.AUDIT_READ) else None),
         trail_clock=audit_trail.clock,
+        legal_holds=holds_of(session, application.id),
         trail_url=lambda n: url_for("intake.show", tracking=application.tracking_number, trail=n),
     )
     return body, status
