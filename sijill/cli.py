@@ -802,6 +802,34 @@ def demo(ctx: click.Context) -> None:
             click.echo(f"  {username:<15} {password}")
     else:
         click.echo(f"DEMO accounts already exist; their passwords are in {settings.data_dir / 'demo-credentials.txt'}")
+    click.echo(f"DEMO PKCS#12 passphrase (for the officials' .p12 files in {pki_dir}): {pki_password.decode()}")
+    _demo_history(settings)
+
+
+def _demo_history(settings: Settings) -> None:
+    """A DEMO year of applications (sijill.demo_world), once, then indexed for search."""
+    from archive.models import utcnow
+    from archive.store import open_store
+    from intake.indexing import index_applications
+    from search.engines import open_engine
+    from sijill.demo_world import PLACEHOLDER_PDF, seed_history
+
+    placeholder = open_store(settings.storage_url).put(PLACEHOLDER_PDF)
+    database = Database(settings.database_url)
+    with database.session() as session:
+        history = seed_history(session, utcnow(), placeholder_key=placeholder)
+    if not history.applications:
+        click.echo("DEMO history: the archive already has applications; none added.")
+        return
+    engine = open_engine(settings.search_url)
+    try:
+        engine.setup()
+        with database.session() as session:
+            index_applications(session, engine, history.application_ids or [])
+    finally:
+        engine.close()
+    click.echo(f"DEMO history: {history.applications} applications over the last year, {history.permits} permits, "
+               f"{history.events} audit events (search index updated).")
 
 
 @cli.group()

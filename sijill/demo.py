@@ -32,6 +32,9 @@ DEMO_CENTRES = [
     ("SOH-02", "مركز خدمات المواطنين بمدينة أخميم (تجريبي)", "Akhmim citizen service centre (DEMO)", "26"),
     ("SOH-03", "مركز خدمات المواطنين بمدينة جرجا (تجريبي)", "Girga citizen service centre (DEMO)", "26"),
     ("QEN-01", "مركز خدمات المواطنين بمدينة قنا (تجريبي)", "Qena City citizen service centre (DEMO)", "27"),
+    ("QEN-02", "مركز خدمات المواطنين بمدينة نجع حمادي (تجريبي)", "Nag Hammadi citizen service centre (DEMO)", "27"),
+    ("AST-01", "مركز خدمات المواطنين بمدينة أسيوط (تجريبي)", "Assiut City citizen service centre (DEMO)", "25"),
+    ("AST-02", "مركز خدمات المواطنين بمدينة ديروط (تجريبي)", "Dairut citizen service centre (DEMO)", "25"),
 ]
 
 # username, roles, Arabic full name, centre
