@@ -24,6 +24,7 @@ TEST_PACKAGES=(
   postgresql redis-server
   softhsm2 opensc
   zbar-tools
+  nodejs npm
 )
 
 packages=("${APP_PACKAGES[@]}")
@@ -63,4 +64,11 @@ if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
   "$VENV/bin/python" -m pip install -q --upgrade pip
   "$VENV/bin/python" -m pip install -q -e ".$extras"
   echo "$want" > "$stamp"
+fi
+
+# axe-core, injected into every page of the browser tests' walk (tests/test_browser_walk.py) to check accessibility.
+AXE_VERSION=4.14.1
+if (( WITH_TEST )) && [[ ! -f "$VENV/node/node_modules/axe-core/axe.min.js" ]]; then
+  echo "install: npm axe-core@$AXE_VERSION"
+  npm install --silent --no-audit --no-fund --prefix "$VENV/node" "axe-core@$AXE_VERSION" >/dev/null
 fi

@@ -113,7 +113,7 @@ def seed_history(session: Session, now: datetime, *, placeholder_key: str, count
         newest = {"open_overdue": service.legal_days + 1, "issued_late": service.legal_days * 2.2 + 3}.get(
             outcome, service.legal_days + 2)  # old enough for the file to have finished (or be late) by now
         if outcome == "open_in_time":
-            oldest, newest = max(1, service.legal_days - 1), 0
+            oldest, newest = max(2, service.legal_days - 1), 1  # from yesterday back: "today" is the user's
         created = _working_time(rng, now - timedelta(days=rng.uniform(newest, max(oldest, newest + 1))))
         year = created.year
         seq = sequences[(centre.id, year)] = sequences.get((centre.id, year), 0) + 1

@@ -39,12 +39,16 @@ def unauthorized() -> ResponseReturnValue:
     return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
 
 
-def _safe_next(target: str | None) -> str:
-    """Only follow relative redirects inside the app, never to another host."""
-    if target:
+def _safe_next(target: str | None, principal: StaffPrincipal | None = None) -> str:
+    """Only follow relative redirects inside the app, never to another host; with none, where the role's work is."""
+    if target and target != "/":
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
             return target
+    if principal is not None:
+        from web.home import landing_for
+
+        return landing_for(principal)
     return url_for("home.index")
 
 
@@ -61,7 +65,7 @@ def login() -> ResponseReturnValue:
             principal = StaffPrincipal.from_user(user)
             session.commit()
             login_user(principal)
-            return redirect(_safe_next(form.next.data))
+            return redirect(_safe_next(form.next.data, principal))
         session.commit()
         flash(_("اسم المستخدم أو كلمة المرور غير صحيحة."), "error")
         return render_template("login.html", form=form), 401
