@@ -629,9 +629,12 @@ def test_public_verification_is_rate_limited_per_address(world: World) -> None:
     assert world.client().get(path, environ_base={"REMOTE_ADDR": "192.0.2.7"}).status_code == 404  # another address
 
     api_path = "/api/v1/verify/SOH01-BP-2026-000001/guessing-tokens-guessing-tokens-01"
-    assert [citizen.get(api_path).status_code for _ in range(3)] == [404, 404, 404]
-    refused = citizen.get(api_path)
+    refused = citizen.get(api_path)  # the JSON shares the page's budget: no second allowance
     assert refused.status_code == 429 and refused.get_json()["error_ar"] == "طلبات كثيرة جدا، حاول لاحقا."
+    other = world.client()
+    other_address = {"REMOTE_ADDR": "192.0.2.8"}
+    assert [other.get(p, environ_base=other_address).status_code for p in (api_path, path, api_path)] == [404] * 3
+    assert other.get(path, environ_base=other_address).status_code == 429
 
     token = token_of(citizen, "/login")
     statuses = [
@@ -640,6 +643,8 @@ def test_public_verification_is_rate_limited_per_address(world: World) -> None:
         for _ in range(3)
     ]
     assert statuses == [404, 404, 429]
+    api_check = citizen.post(api_path + "/check", data=b"%PDF-1.7", content_type="application/pdf")
+    assert api_check.status_code == 429  # one upload budget for the page's check and the JSON's
     # staff pages are not limited
     reviewer = world.client(REVIEWER)
     assert all(reviewer.get("/inbox").status_code == 200 for _ in range(5))

@@ -122,13 +122,44 @@ def test_every_copy_of_a_renewed_permit_gets_the_right_verdict(
     html = text_of(upload(citizen, copies["renewed"]))
     assert "A genuine copy of the permit, and it is valid" in html and "earlier archival state" in html
 
-    # a revoked permit: the genuine copy is still recognised, and says it is revoked
+    # the JSON API gives the same verdicts, from a multipart upload or a raw PDF body
+    api = world.client()
+    api_path = "/api/v1/verify" + PATH[len("/v"):]
+    for name, (kind, _tone) in expected.items():
+        raw = api.post(api_path + "/check", data=copies[name], content_type="application/pdf")
+        form = api.post(api_path + "/check", content_type="multipart/form-data",
+                        data={"pdf": (io.BytesIO(copies[name]), f"{name}.pdf")})
+        for response in (raw, form):
+            body = response.get_json()
+            assert response.status_code == 200 and body["kind"] == kind, (name, body)
+            assert body["genuine"] is (kind in ("identical", "earlier_state")) and body["valid"] is body["genuine"]
+    body = api.post(api_path + "/check", data=noop_revisions(copies["issued"], 1000),
+                    content_type="application/pdf").get_json()
+    assert body["kind"] == "too_complex" and body["genuine"] is False and body["sentences_ar"]
+    empty = api.post(api_path + "/check", data=b"", content_type="application/pdf")
+    assert empty.status_code == 400 and empty.get_json()["code"] == "no_file"
+    state = api.get(api_path).get_json()
+    assert (state["status"], state["genuine"], state["valid"]) == ("valid", True, True)
+
+    # a revoked permit: the genuine copy is still recognised, and says it is revoked; the JSON says genuine but not
+    # valid
     with world.session() as s:
         permit = s.scalar(select(Permit).where(Permit.permit_number == NUMBER))
         assert permit is not None
         permit.status = PermitStatus.REVOKED.value
     html = text_of(upload(citizen, copies["issued"]))
     assert copy_kind(html) == "earlier_state" and "verdict-bad" in html and "revoked" in html
+    state = api.get(api_path).get_json()
+    assert (state["status"], state["genuine"], state["valid"]) == ("revoked", True, False)
+    body = api.post(api_path + "/check", data=copies["current"], content_type="application/pdf").get_json()
+    assert (body["kind"], body["genuine"], body["valid"], body["status"]) == ("identical", True, False, "revoked")
+
+    spec = api.get("/api/v1/openapi.json").get_json()
+    fields = spec["components"]["schemas"]["Verification"]["properties"]
+    assert "still in force" in fields["genuine"]["description"] and "in force" in fields["valid"]["description"]
+    assert "revoked" in fields["status"]["description"]
+    check = spec["paths"]["/api/v1/verify/{permit_number}/{token}/check"]["post"]
+    assert check["security"] == [] and {"200", "404", "413", "429", "503"} <= set(check["responses"])
 
 
 def test_hostile_uploads_are_answered_quickly_while_staff_pages_keep_answering(

@@ -115,7 +115,7 @@ def switch_url(code: str, next_path: str | None = None) -> str:
     """The language link of the page: to ``/lang/<code>`` and back to ``next_path`` (default: this very page)."""
     from flask import url_for
 
-    if next_path is None and request.method not in ("GET", "HEAD"):
+    if not next_path and request.method not in ("GET", "HEAD"):
         return url_for("i18n.switch", code=code)  # the answer to a form: back to the form's page (the referrer)
     return url_for("i18n.switch", code=code, next=next_path or here_without_lang())
 

@@ -1,9 +1,11 @@
 """Rate limits on the public endpoints (permit verification, status inquiry), with Flask-Limiter.
 
 One :class:`~flask_limiter.Limiter` per application (not a module-level one), so two apps in one process (tests) never
-share counters or storage. Limits are attached to whole blueprints by method: reading a verification page or its JSON
-(``GET``) and uploading a copy to check (``POST``, which validates a PDF and costs far more). The values come from
-the app config, so a deployment or a test can change them without code:
+share counters or storage. Limits are attached to whole blueprints by method, in scopes shared by the pages and
+their JSON (one budget per client address, not one per blueprint): reading a public page or its JSON (``GET``,
+scope ``public-read``) and uploading a copy to check (``POST`` on the page or ``/api/v1/verify/…/check``, scope
+``verify-upload``, which validates a PDF and costs far more). The values come from the app config, so a deployment
+or a test can change them without code:
 
 * ``SIJILL_VERIFY_LIMIT`` (default ``60 per minute``) for ``GET``;
 * ``SIJILL_VERIFY_UPLOAD_LIMIT`` (default ``10 per minute``) for ``POST``.
@@ -101,11 +103,12 @@ def install(
         swallow_errors=True,
         key_prefix="sijill",
     )
+    # Shared scopes: a page and its JSON draw on one budget per client address, so the JSON is no second allowance.
     for blueprint in public_blueprints:
-        limiter.limit(_read_limit, methods=["GET", "HEAD"])(blueprint)
-        limiter.limit(_upload_limit, methods=["POST"])(blueprint)
+        limiter.shared_limit(_read_limit, "public-read", methods=["GET", "HEAD"])(blueprint)
+        limiter.shared_limit(_upload_limit, "verify-upload", methods=["POST"])(blueprint)
     for blueprint in inquiry_blueprints:
-        limiter.limit(_read_limit, methods=["GET", "HEAD"])(blueprint)
+        limiter.shared_limit(_read_limit, "public-read", methods=["GET", "HEAD"])(blueprint)
         # Shared scopes: the page and the JSON API draw on one budget per address and one per tracking number.
         limiter.shared_limit(_inquiry_limit, "inquiry", methods=["POST"])(blueprint)
         limiter.shared_limit(_inquiry_number_limit, "inquiry-number", methods=["POST"],

@@ -189,11 +189,19 @@ class VerifiedSignature(Schema):
     reasons_en = fields.List(fields.String())
 
 
+VALID_DOC = ("The permit is in force: genuine, issued, not revoked and not expired (status == valid). The one"
+             " field to rely on before acting on a permit.")
+GENUINE_DOC = ("The permit was issued by Sijill: the archive holds it and every signature of the archived copy passes"
+               " validation. Stays true after a revocation or expiry (then valid is false): genuine says who made it,"
+               " not whether it is still in force.")
+STATUS_DOC = ("valid (genuine and in force), revoked, expired, draft (not issued yet) or unknown (the archive holds it"
+              " but its signatures cannot be confirmed now)")
+
+
 class Verification(Schema):
-    genuine = fields.Boolean(metadata={"description": "Issued by Sijill and every signature of the archived copy "
-                                                      "passes (true also for a revoked or expired permit)"})
-    status = fields.String(metadata={"description": "valid, revoked, expired, draft (not issued) or unknown "
-                                                    "(the signatures cannot be confirmed now)"})
+    valid = fields.Boolean(metadata={"description": VALID_DOC})
+    genuine = fields.Boolean(metadata={"description": GENUINE_DOC})
+    status = fields.String(metadata={"description": STATUS_DOC})
     status_ar = fields.String()
     permit_number = fields.String()
     service_code = fields.String()
@@ -208,6 +216,33 @@ class Verification(Schema):
     applicant = fields.String(metadata={"description": "First name and an initial only"})
     national_id_masked = fields.String(metadata={"description": "Only the last four digits"})
     indication = fields.String(allow_none=True, metadata={"description": "Overall verdict on the archived copy"})
+    reasons_ar = fields.List(fields.String())
+    reasons_en = fields.List(fields.String())
+    signatures = fields.List(fields.Nested(VerifiedSignature))
+
+
+class CopyCheck(Schema):
+    kind = fields.String(metadata={"description": (
+        "What the uploaded file is. identical: byte for byte the archived permit. earlier_state: byte for byte an"
+        " earlier archival state holding every signature (only later time stamps or validation data missing):"
+        " genuine. before_signatures: a draft from before all signatures. extended: the genuine permit with"
+        " something appended. other: none of this permit's states. too_complex: beyond the size, revision, object"
+        " or time limits, not checked further. busy: too many checks at once, try again (status 503)")})
+    genuine = fields.Boolean(metadata={"description": "kind is identical or earlier_state: this file is the permit"
+                                                      " as the archive made it"})
+    valid = fields.Boolean(metadata={"description": "genuine, and the permit is in force (status == valid)"})
+    status = fields.String(metadata={"description": "The permit's status: " + STATUS_DOC})
+    headline_ar = fields.String()
+    headline_en = fields.String()
+    sentences_ar = fields.List(fields.String(), metadata={"description": "The verdict in plain Arabic"})
+    sentences_en = fields.List(fields.String(), metadata={"description": "The verdict in plain English"})
+    size = fields.Integer()
+    sha256 = fields.String()
+    signatures_in_copy = fields.Integer(allow_none=True, metadata={
+        "description": "For an archived state: how many signatures it holds"})
+    indication = fields.String(allow_none=True, metadata={
+        "description": "Overall validation of the uploaded bytes (null when not validated)"})
+    sub_indication = fields.String(allow_none=True)
     reasons_ar = fields.List(fields.String())
     reasons_en = fields.List(fields.String())
     signatures = fields.List(fields.Nested(VerifiedSignature))
