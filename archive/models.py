@@ -258,6 +258,9 @@ class Document(Base):
     """For the ID card's checklist item, once read: match, mismatch or unread (``intake.id_card``)."""
     id_digits: Mapped[str | None] = mapped_column(String(14), nullable=True)
     """The 14 digits read off the ID card (shown to the reviewer on a mismatch)."""
+    signature_check: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
+    """For a PDF, once its signatures were validated in the background (``signing.attachments``): ``none`` (no
+    signature), ``too_large``, or the overall indication (TOTAL_PASSED, INDETERMINATE, TOTAL_FAILED); None before."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     application: Mapped[Application] = relationship(back_populates="documents")
@@ -298,6 +301,30 @@ class Page(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
 
     document: Mapped[Document] = relationship(back_populates="pages")
+
+
+class DocumentSignature(Base):
+    """One signature found in an uploaded PDF (an engineer's signed drawings, a signed contract) and its verdict,
+    from the same validator as permits (``signing.validate``); the original bytes are never touched."""
+
+    __tablename__ = "document_signatures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    document_id: Mapped[int] = mapped_column(ForeignKey("documents.id"), index=True)
+    field_name: Mapped[str] = mapped_column(String(200))
+    signer_name: Mapped[str] = mapped_column(String(300))
+    signing_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """The time the signer claims (not proven)."""
+    timestamp_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """The time a trusted timestamp proves."""
+    level: Mapped[str] = mapped_column(String(8))
+    indication: Mapped[str] = mapped_column(String(16))
+    sub_indication: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    reasons_ar: Mapped[list[str]] = mapped_column(JSON, default=list)
+    reasons_en: Mapped[list[str]] = mapped_column(JSON, default=list)
+    validated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    document: Mapped[Document] = relationship()
 
 
 class ImportRecord(Base):

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from archive.audit import record_event
 from archive.models import Application, AuditEvent, Centre, Document, Page, Transition, WorkflowStep
+from intake.indexing import SIGNED_ATTACHMENTS_TERM
 from search.highlight import hit_spans, mark
 from search.model import MAX_QUERY_CHARS, SORTS, BadQuery, Engine, Filters, Fragment, Query, Results
 from search.query import fuzzy_set, parse, prefix_set, term_set
@@ -90,7 +91,10 @@ def parse_request(args: Mapping[str, Any]) -> Query:
         date_from=_day(one("from"), "تاريخ البداية", "start date") if one("from") else None,
         date_to=_day(one("to"), "تاريخ النهاية", "end date") if one("to") else None,
     )
-    query = Query(text=one("q"), filters=filters, sort=sort, page=page, per_page=per_page)
+    text = one("q")
+    if one("signed").lower() in ("1", "true", "yes", "on"):  # has signed attachments (see intake.indexing)
+        text = f"{text} {SIGNED_ATTACHMENTS_TERM}".strip()
+    query = Query(text=text, filters=filters, sort=sort, page=page, per_page=per_page)
     try:
         query.check()
         parse(query.text)  # too many clauses is refused here, before the audit trail records the search
@@ -109,7 +113,11 @@ def _described(query: Query) -> dict[str, Any]:
         filters["from"] = f.date_from.isoformat()
     if f.date_to:
         filters["to"] = f.date_to.isoformat()
-    return {"q": query.text, "filters": filters, "sort": query.sort, "page": query.page}
+    text = query.text
+    if text.split()[-1:] == [SIGNED_ATTACHMENTS_TERM]:
+        filters["signed_attachments"] = True
+        text = text[: -len(SIGNED_ATTACHMENTS_TERM)].strip()
+    return {"q": text, "filters": filters, "sort": query.sort, "page": query.page}
 
 
 def search(session: Session, engine: Engine, searcher: Searcher, query: Query) -> Results:

@@ -43,6 +43,13 @@ def _load_options() -> list[Any]:
     ]
 
 
+SIGNED_ATTACHMENTS_TERM = "sijillsignedpdf"
+"""The word an application's search document carries when one of its PDFs bears signatures (``signing.attachments``
+recorded them): the archive search's "has signed attachments" filter requires it (``intake.archive_search``)."""
+SIGNED_ATTACHMENTS_WORDS = f"مرفقات موقعة signed attachments {SIGNED_ATTACHMENTS_TERM}"
+_UNSIGNED = (None, "none", "too_large")
+
+
 def _document(app: Application, permit_number: str | None, hold: str = "") -> SearchDocument:
     pages = tuple(
         PageText(page.id, f"{doc.filename} · {page.index + 1}", page.text)
@@ -60,6 +67,7 @@ def _document(app: Application, permit_number: str | None, hold: str = "") -> Se
         part for part in (
             app.service.name_ar, app.service.name_en, app.centre.name_ar, app.centre.name_en, details,
             permit_number or "", " ".join(signers), hold,
+            SIGNED_ATTACHMENTS_WORDS if any(d.signature_check not in _UNSIGNED for d in app.documents) else "",
         ) if part
     )
     changes = [_utc(app.updated_at), _utc(app.created_at)]

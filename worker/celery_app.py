@@ -63,6 +63,8 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "send-pending-notifications": {"task": "notify.send_pending", "schedule": 30.0},
     # Officials reminded before a step's legal due date, heads told after it (once per step and threshold).
     "due-date-reminders": {"task": "workflow.reminders", "schedule": 900.0},
+    # Signatures of uploaded PDFs (an engineer's signed drawings), validated after intake, never in the request.
+    "check-attachment-signatures": {"task": "signing.check_attachments", "schedule": 30.0},
     # Monitoring reports of the last complete month, quarter and year, made once (a no-op once they exist).
     "governance-scheduled-reports": {"task": "governance.scheduled_reports", "schedule": 6 * 3600.0},
 }

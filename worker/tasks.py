@@ -278,6 +278,17 @@ def send_pending_notifications() -> dict[str, Any]:
     return {"sent": report.sent, "retrying": report.retrying, "failed": report.failed}
 
 
+@shared_task(name="signing.check_attachments")
+def check_attachments() -> dict[str, Any]:
+    """Validate the signatures of uploaded PDFs not checked yet (:mod:`signing.attachments`); idempotent: each
+    document is recorded once, by a conditional update."""
+    from signing.attachments import check_pending
+
+    rt = worker_runtime()
+    results = check_pending(rt.database, rt.store)
+    return {"checked": len(results), "signed": sum(1 for r in results if r.signatures)}
+
+
 @shared_task(name="workflow.reminders")
 def due_date_reminders() -> dict[str, Any]:
     """Remind officials of steps nearing their legal due date and tell heads of overdue ones; see

@@ -19,6 +19,7 @@ from intake.errors import IntakeInvalid
 from intake.fields import DETAIL_FIELDS
 from intake.id_card import application_check
 from intake.service import RegisteredApplication
+from signing.attachments import signatures_of
 from web.api import idempotency
 from web.api.decisions import workflow_json
 from web.api.idempotency import idempotent, remember
@@ -198,6 +199,7 @@ def get_application(tracking: str) -> dict[str, Any]:
     session = db_session()
     application: Application = application_for(session, _principal(), tracking)
     number = application.tracking_number
+    signatures = signatures_of(session, [d.id for d in application.documents])
     return {
         "workflow": workflow_json(session, application, session.get(User, _principal().id)),
         "national_id_check": _id_check(application),
@@ -226,6 +228,13 @@ def get_application(tracking: str) -> dict[str, Any]:
                 "sha256": d.sha256,
                 "ocr_status": d.ocr_status,
                 "searchable_pdf": d.searchable_pdf_sha256 is not None,
+                "signature_check": d.signature_check,
+                "signatures": [
+                    {"field_name": g.field_name, "signer": g.signer_name, "signed_at": g.signing_time,
+                     "timestamped_at": g.timestamp_time, "level": g.level, "indication": g.indication,
+                     "sub_indication": g.sub_indication, "reasons_ar": g.reasons_ar, "reasons_en": g.reasons_en}
+                    for g in signatures.get(d.id, [])
+                ],
                 "pages": [
                     {
                         "id": p.id,

@@ -137,6 +137,18 @@ class PageStatus(Schema):
     text = fields.String(allow_none=True, metadata={"description": "The recognised text (Arabic and English)"})
 
 
+class AttachmentSignature(Schema):
+    field_name = fields.String()
+    signer = fields.String(metadata={"description": "The common name in the signing certificate"})
+    signed_at = fields.DateTime(allow_none=True, metadata={"description": "As the signer states it (not proven)"})
+    timestamped_at = fields.DateTime(allow_none=True, metadata={"description": "Proven by a trusted timestamp"})
+    level = fields.String(metadata={"description": "B-B, B-T, B-LT or B-LTA"})
+    indication = fields.String(metadata={"description": "TOTAL_PASSED, INDETERMINATE or TOTAL_FAILED"})
+    sub_indication = fields.String(allow_none=True)
+    reasons_ar = fields.List(fields.String())
+    reasons_en = fields.List(fields.String())
+
+
 class DocumentStatus(Schema):
     id = fields.Integer()
     requirement = fields.String()
@@ -147,6 +159,11 @@ class DocumentStatus(Schema):
     sha256 = fields.String()
     ocr_status = fields.String()
     searchable_pdf = fields.Boolean(metadata={"description": "The searchable PDF of the whole document is ready"})
+    signature_check = fields.String(allow_none=True, metadata={
+        "description": "PDFs: null until checked in the background, then none (no signature), too_large, or the "
+                       "overall indication of its signatures (TOTAL_PASSED, INDETERMINATE, TOTAL_FAILED)"})
+    signatures = fields.List(fields.Nested(AttachmentSignature), metadata={
+        "description": "The signatures the uploaded PDF carries, each validated like a permit's"})
     pages = fields.List(fields.Nested(PageStatus))
 
 

@@ -25,6 +25,8 @@ PARAMETERS: list[dict[str, Any]] = [
                                                                              "status")),
     {"name": "signer", "in": "query", "schema": {"type": "string"}, "description": "Full name of a signing official"},
     {"name": "national_id", "in": "query", "schema": {"type": "string"}, "description": "14 digits, either digit set"},
+    {"name": "signed", "in": "query", "schema": {"type": "boolean"},
+     "description": "true: only applications with an uploaded PDF that carries electronic signatures"},
     {"name": "from", "in": "query", "schema": {"type": "string", "format": "date"}},
     {"name": "to", "in": "query", "schema": {"type": "string", "format": "date"}},
     {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["relevance", "newest", "oldest"]}},

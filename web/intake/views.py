@@ -25,6 +25,7 @@ from intake.fields import DETAIL_FIELDS
 from intake.id_card import application_check
 from intake.service import OTHER, checklist, required_documents
 from intake.tracking import parse_tracking
+from signing.attachments import signatures_of
 from web import audit_trail
 from web.audit import audit
 from web.auth.principal import StaffPrincipal
@@ -283,6 +284,7 @@ def application_page(
         principal=principal,
         workflow=panel,
         id_check=application_check(application),
+        attachment_signatures=signatures_of(session, [d.id for d in application.documents]),
         trail=(audit_trail.build(session, trail_for(session, f"application:{application.tracking_number}", 5000),
                                  request.args.get("trail", 1, type=int) or 1)
                if principal.can(Permission.AUDIT_READ) else None),

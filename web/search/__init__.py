@@ -72,7 +72,7 @@ def facet_labels() -> dict[str, dict[str, str]]:
 def page() -> ResponseReturnValue:
     principal = _principal()
     args = request.args
-    wanted = any(args.get(k) for k in ("q", "signer", "national_id", "from", "to", *FACETS))
+    wanted = any(args.get(k) for k in ("q", "signer", "signed", "national_id", "from", "to", *FACETS))
     error: str | None = None
     results: Results | None = None
     query = Query()
