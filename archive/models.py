@@ -299,6 +299,9 @@ class Page(Base):
     """Object-store key of the word boxes (JSON)."""
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    lease_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    """Last sign of life of whoever holds the page: the worker reading it renews it every few seconds; a message
+    sent by the recovery sets it too. A page whose lease lapsed has nobody (see :mod:`intake.recovery`)."""
 
     document: Mapped[Document] = relationship(back_populates="pages")
 

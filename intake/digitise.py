@@ -23,14 +23,15 @@ import logging
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, func, select, update
 from sqlalchemy.orm import Session
 
 from archive.db import Database
@@ -53,6 +54,16 @@ MAX_ATTEMPTS = 3
 
 class PageNotFound(LookupError):
     """The page id names no page (deleted, or a message from another database)."""
+
+
+class PageHeld(RuntimeError):
+    """Another worker holds the page and renewed its lease recently: a duplicate message must not read it twice."""
+
+
+LEASE = timedelta(seconds=30)
+"""A page's holder is presumed dead when its lease was not renewed for this long (see :mod:`intake.recovery`)."""
+LEASE_RENEWAL_SECONDS = 5.0
+"""How often the worker reading a page renews its lease."""
 
 
 @dataclass(frozen=True)
@@ -85,7 +96,7 @@ def digitise_page(
         session.commit()
 
     try:
-        with _original(store, original_key, work_dir) as path:
+        with _lease_kept(database, page_id), _original(store, original_key, work_dir) as path:
             result = process_page(path, index, limits or Limits(), options or CleanupOptions(), lang=lang)
     except (InputRejected, OcrFailed, StoreIntegrityError) as exc:
         permanent = not isinstance(exc, OcrFailed) or attempts >= max_attempts
@@ -111,14 +122,50 @@ def _claim(session: Session, page_id: int) -> tuple[str, int, int] | None:
         raise PageNotFound(f"There is no page with id {page_id}.")
     if page.status == OcrStatus.DONE:
         return None
+    now = utcnow()
+    if page.status == OcrStatus.RUNNING and page.lease_at is not None and _aware(page.lease_at) > now - LEASE:
+        raise PageHeld(f"Page {page_id} is being read by a live worker (lease renewed at {page.lease_at}).")
     page.status = OcrStatus.RUNNING
     page.attempts = (page.attempts or 0) + 1
-    page.started_at = utcnow()
+    page.started_at = now
+    page.lease_at = now
     page.error = None
     document = page.document
     if document.ocr_status == OcrStatus.PENDING:
         document.ocr_status = OcrStatus.RUNNING
     return document.sha256, page.index, page.attempts
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@contextmanager
+def _lease_kept(database: Database, page_id: int) -> Iterator[None]:
+    """Renew the page's lease every few seconds while the block runs (a plain UPDATE: no ORM change hook, so
+    the application's manifest does not move). If this process dies, the lease lapses and the page is retaken."""
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(LEASE_RENEWAL_SECONDS):
+            try:
+                with database.session() as session:
+                    session.execute(
+                        update(Page)
+                        .where(Page.id == page_id, Page.status == OcrStatus.RUNNING)
+                        .values(lease_at=utcnow())
+                    )
+                    session.commit()
+            except Exception:  # a database blip: the next renewal tries again; the lease is 6 renewals long
+                log.warning("could not renew the lease of page %s", page_id, exc_info=True)
+
+    thread = threading.Thread(target=renew, name=f"lease-page-{page_id}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=10)
 
 
 @contextmanager
@@ -232,17 +279,53 @@ def finish_document_if_complete(
     return bool(result.rowcount)
 
 
-def stale_page_ids(session: Session, *, older_than: timedelta, now: datetime | None = None) -> list[int]:
-    """Pages waiting or running for longer than ``older_than``: their message was lost (embedded broker after a
-    crash, a failed enqueue after commit) or their worker died; the beat schedule enqueues them again."""
-    cutoff = (now or utcnow()) - older_than
-    rows = session.scalars(
-        select(Page.id)
-        .join(Document)
-        .where(
-            Page.status.in_([OcrStatus.PENDING, OcrStatus.RUNNING]),
-            ((Page.started_at.is_(None)) & (Document.created_at < cutoff)) | (Page.started_at < cutoff),
+def orphaned_page_ids(session: Session, *, now: datetime | None = None, lease: timedelta = LEASE) -> list[int]:
+    """Pages nobody holds, to be sent again: the recovery's view of OCR (see :mod:`intake.recovery`).
+
+    - a ``running`` page whose lease lapsed: its worker died (kill -9, power cut) mid-page;
+    - a ``pending`` page sent (or registered) longer than ``lease`` ago, **while OCR stands still**: no page is held
+      under a live lease and none finished within ``lease``. A pending page in a deep but moving queue is left
+      alone, so a burst is never sent twice; its message was lost (the embedded broker's in-flight messages die
+      with the worker, an enqueue after commit can fail) only if nothing is moving.
+
+    A page sent again gets a fresh lease (its ``lease_at``), so the next round waits for that message first.
+    """
+    now = now or utcnow()
+    cutoff = now - lease
+    lapsed = list(
+        session.scalars(
+            select(Page.id).where(
+                Page.status == OcrStatus.RUNNING, func.coalesce(Page.lease_at, Page.started_at) < cutoff
+            )
         )
-        .order_by(Page.id)
     )
-    return list(rows)
+    waiting: list[int] = []
+    if not ocr_moving(session, since=cutoff):
+        waiting = list(
+            session.scalars(
+                select(Page.id)
+                .join(Document)
+                .where(Page.status == OcrStatus.PENDING, func.coalesce(Page.lease_at, Document.created_at) < cutoff)
+            )
+        )
+    return sorted(set(lapsed) | set(waiting))
+
+
+def ocr_moving(session: Session, *, since: datetime) -> bool:
+    """A page is held under a live lease, or one finished since ``since``: the OCR queue is being worked."""
+    return session.scalar(
+        select(Page.id)
+        .where(((Page.status == OcrStatus.RUNNING) & (Page.lease_at >= since)) | (Page.finished_at >= since))
+        .limit(1)
+    ) is not None
+
+
+def mark_sent_again(session: Session, page_ids: list[int], *, now: datetime | None = None) -> None:
+    """``page_ids`` wait again, with a fresh lease: the message about to be sent is now their holder (a plain
+    UPDATE, so the application's manifest does not move; a page finished meanwhile is left alone)."""
+    if page_ids:
+        session.execute(
+            update(Page)
+            .where(Page.id.in_(page_ids), Page.status.in_([OcrStatus.PENDING, OcrStatus.RUNNING]))
+            .values(status=OcrStatus.PENDING, lease_at=now or utcnow())
+        )

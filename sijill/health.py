@@ -133,6 +133,21 @@ def _retention_probe(settings: Settings, db: Database) -> Callable[[], str]:
     return probe
 
 
+class WorkStuck(RuntimeError):
+    """Work a crash left behind has waited longer than the recovery should take."""
+
+
+def _stuck_work_probe(db: Database) -> str:
+    from intake.recovery import STUCK_AFTER, stuck_work
+
+    now = utcnow()
+    with db.session() as session:
+        stuck = stuck_work(session, now=now)
+    if stuck:
+        raise WorkStuck("; ".join(s.describe(now) for s in stuck))
+    return f"nothing waiting unheld longer than {int(STUCK_AFTER.total_seconds())} s"
+
+
 def run_checks(settings: Settings, db: Database) -> list[CheckResult]:
     """Check database, storage, search and broker; each check is independent and bounded by a short timeout."""
     results = [
@@ -143,6 +158,7 @@ def run_checks(settings: Settings, db: Database) -> list[CheckResult]:
         _timed("fixity", lambda: _fixity_probe(db)),
         _timed("search_index", _index_lag_probe(settings, db), critical=False),
         _timed("notifications", lambda: _notifications_probe(db), critical=False),
+        _timed("work", lambda: _stuck_work_probe(db), critical=False),
     ]
     if settings.replica_url:
         results.append(_timed("replication", _replication_probe(settings, db)))

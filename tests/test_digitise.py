@@ -22,7 +22,7 @@ from archive.db import Database
 from archive.models import Application, Centre, Document, OcrStatus, Page, utcnow
 from archive.store import ObjectStore, open_store
 from intake.catalogue import load_catalogue, sync_catalogue
-from intake.digitise import digitise_page, stale_page_ids
+from intake.digitise import LEASE, PageHeld, digitise_page, mark_sent_again, orphaned_page_ids
 from intake.service import Upload, register_application
 from ocr.limits import Limits
 from ocr.metrics import cer
@@ -147,13 +147,35 @@ def test_a_tampered_original_fails_the_page_clearly(database: Database, tmp_path
         assert page.document.ocr_status == OcrStatus.FAILED
 
 
-def test_stale_pages_are_found_for_requeueing(database: Database, tmp_path: Path) -> None:
+def test_pages_nobody_holds_are_found_and_a_held_page_is_never_read_twice(database: Database, tmp_path: Path) -> None:
     seed(database)
     store = open_store((tmp_path / "objects").as_uri())
     [page_id] = register(database, store, [Upload("ID_COPY", "id.png", io.BytesIO(png_of(arabic_page(LINES))))])
+    later = utcnow() + LEASE + timedelta(seconds=1)
     with database.session() as s:
-        assert stale_page_ids(s, older_than=timedelta(minutes=15)) == []
-        assert stale_page_ids(s, older_than=timedelta(minutes=15), now=utcnow() + timedelta(hours=1)) == [page_id]
+        assert orphaned_page_ids(s) == []  # just registered: its message is on its way
+        assert orphaned_page_ids(s, now=later) == [page_id]  # nothing moved for a lease: the message was lost
+        mark_sent_again(s, [page_id], now=later)
+        s.commit()
+        assert orphaned_page_ids(s, now=later + timedelta(seconds=5)) == []  # the new message is given its lease
+    # a worker claims it and dies (kill -9): no renewals; a duplicate message meanwhile does not read it again
+    with database.session() as s:
+        page = s.get(Page, page_id)
+        assert page is not None
+        page.status, page.lease_at, page.started_at = OcrStatus.RUNNING, utcnow(), utcnow()
+        s.commit()
+    with pytest.raises(PageHeld):
+        digitise_page(database, store, page_id, work_dir=tmp_path)
+    with database.session() as s:
+        assert orphaned_page_ids(s) == []
+        assert orphaned_page_ids(s, now=utcnow() + LEASE + timedelta(seconds=1)) == [page_id]
+        mark_sent_again(s, [page_id], now=utcnow() - LEASE - timedelta(seconds=1))  # its lease lapsed long ago
+        s.commit()
+    outcome = digitise_page(database, store, page_id, work_dir=tmp_path)
+    assert outcome.status == OcrStatus.DONE
+    with database.session() as s:
+        assert s.get(Page, page_id).attempts == 1  # type: ignore[union-attr]
+        assert orphaned_page_ids(s, now=utcnow() + timedelta(hours=1)) == []
 
 
 # --- real workers ---------------------------------------------------------------------------------------------

@@ -43,9 +43,9 @@ DEFAULT_QUEUE = "celery"
 
 #: Periodic safety nets (run by ``sijill beat``, or inside the worker that ``sijill run`` starts).
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    "requeue-stale-ocr-pages": {"task": "ocr.requeue_stale", "schedule": 300.0},
+    # What a crash left behind (intake.recovery): pages nobody holds, workflows not opened, manifests not written.
+    "recover-after-crash": {"task": "recovery.reconcile", "schedule": 15.0},
     "sweep-unreferenced-blobs": {"task": "archive.sweep", "schedule": 6 * 3600.0},
-    "open-pending-workflows": {"task": "routing.open_pending", "schedule": 300.0},
     "replicate-objects": {"task": "archive.replicate", "schedule": 60.0},
     "reconcile-object-ledger": {"task": "archive.reconcile", "schedule": 3600.0},
     "fixity-check": {"task": "archive.fixity", "schedule": 600.0},

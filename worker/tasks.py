@@ -16,17 +16,20 @@ import logging
 import os
 import socket
 from dataclasses import asdict
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from celery import Task, shared_task
+from celery.signals import worker_ready
 from sqlalchemy.exc import OperationalError
 
 from archive.db import DatabaseUnavailable
+from archive.models import utcnow
 from archive.store import StoreUnavailable
 from archive.sweeper import sweep_unreferenced
-from intake.digitise import PageNotFound, digitise_page, stale_page_ids
+from intake.digitise import PageHeld, PageNotFound, digitise_page, mark_sent_again, orphaned_page_ids
 from intake.indexing import application_of_page, catch_up, index_applications
+from intake.recovery import WORKFLOW_GRACE
 from ocr.errors import OcrFailed
 from search.model import SearchError
 from worker.runtime import worker_runtime
@@ -51,8 +54,6 @@ def ping(self: Task) -> dict[str, Any]:
 
 #: Faults worth another try later: the store, the database or Tesseract had a bad moment.
 TRANSIENT = (StoreUnavailable, DatabaseUnavailable, OperationalError, OcrFailed, ConnectionError, TimeoutError)
-#: Seconds a page may wait or run before the beat schedule enqueues it again (longer than any page takes).
-STALE_AFTER = timedelta(minutes=15)
 
 
 @shared_task(name="ocr.page", bind=True, max_retries=5)
@@ -63,6 +64,8 @@ def ocr_page(self: Task, page_id: int) -> dict[str, Any]:
         outcome = digitise_page(rt.database, rt.store, int(page_id), limits=rt.limits, work_dir=rt.work_dir)
     except PageNotFound:
         return {"page_id": page_id, "status": "missing"}
+    except PageHeld:
+        return {"page_id": page_id, "status": "held by another worker"}  # a duplicate message: nothing to do
     except TRANSIENT as exc:
         raise self.retry(exc=exc, countdown=min(300, 10 * 2**self.request.retries)) from exc
     if outcome.document_done:
@@ -77,13 +80,51 @@ def ocr_page(self: Task, page_id: int) -> dict[str, Any]:
 
 @shared_task(name="ocr.requeue_stale")
 def requeue_stale_pages() -> dict[str, Any]:
-    """Enqueue again the pages whose message was lost (see :func:`intake.digitise.stale_page_ids`)."""
+    """Send again the pages nobody holds (see :func:`intake.digitise.orphaned_page_ids`); part of the recovery."""
     rt = worker_runtime()
     with rt.database.session() as session:
-        ids = stale_page_ids(session, older_than=STALE_AFTER)
+        ids = orphaned_page_ids(session)
+        mark_sent_again(session, ids)
+        session.commit()
     for page_id in ids:
         ocr_page.apply_async((page_id,))
+    if ids:
+        log.warning("recovery: sent %d pages again that no worker held: %s", len(ids), ids[:20])
     return {"requeued": ids}
+
+
+@shared_task(name="recovery.reconcile")
+def reconcile_after_crash() -> dict[str, Any]:
+    """Resume what a crash left behind (:mod:`intake.recovery`): pages nobody holds, workflows not opened, manifests
+    not written. Every 15 s on the beat and once when a worker starts; each part is idempotent."""
+    from archive.manifest import applications_due, write_manifests_of
+    from workflow.routing import open_pending_workflows
+
+    rt = worker_runtime()
+    pages = requeue_stale_pages()["requeued"]
+    with rt.database.session() as session:
+        opened = open_pending_workflows(session, older_than=WORKFLOW_GRACE)
+        session.commit()
+    with rt.database.session() as session:
+        cutoff = utcnow() - WORKFLOW_GRACE  # younger changes are the per-change manifest task's
+        due = [a.id for a in applications_due(session) if _aware(a.updated_at) < cutoff]
+        manifests = write_manifests_of(session, rt.store, due)
+    if opened or manifests:
+        log.warning("recovery: opened %d workflows and wrote %d manifests left behind", opened, manifests)
+    return {"pages": len(pages), "workflows": opened, "manifests": manifests}
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+@worker_ready.connect
+def _recover_on_start(**_: Any) -> None:
+    """A worker that starts (after a crash, a deploy) resumes what was left at once, not at the next beat."""
+    try:
+        reconcile_after_crash.apply_async(ignore_result=True)
+    except Exception:  # the broker is not there yet: the beat runs it within 15 s
+        log.warning("could not queue the start-up recovery", exc_info=True)
 
 
 @shared_task(name="archive.sweep")

@@ -174,11 +174,18 @@ def ensure_workflow(session: Session, application: Application, *, now: datetime
     return steps
 
 
-def open_pending_workflows(session: Session, *, now: datetime | None = None) -> int:
-    """Open the workflow of every ``received`` application that has none yet (services without a chain are left)."""
+def open_pending_workflows(
+    session: Session, *, now: datetime | None = None, older_than: timedelta = timedelta(0)
+) -> int:
+    """Open the workflow of every ``received`` application that has none yet (services without a chain are left).
+
+    ``older_than`` leaves the youngest applications to the request that registered them (it opens their workflow
+    right after its commit), so the recovery beat does not race it."""
+    cutoff = _aware(now or utcnow()) - older_than
     pending = session.scalars(
         select(Application)
         .where(Application.status == ApplicationStatus.RECEIVED.value)
+        .where(Application.created_at <= cutoff)
         .where(~select(WorkflowStep.id).where(WorkflowStep.application_id == Application.id).exists())
         .order_by(Application.created_at, Application.id)
     ).all()
