@@ -265,7 +265,9 @@ def test_openapi_document(client: FlaskClient) -> None:
 def test_healthz_reports_every_backend(client: FlaskClient) -> None:
     response = client.get("/healthz")
     body = response.get_json()
-    assert set(body["checks"]) == {"database", "storage", "search", "broker", "fixity", "search_index", "notifications"}
+    assert set(body["checks"]) == {
+        "database", "storage", "search", "broker", "fixity", "search_index", "notifications", "work"
+    }
     assert response.status_code == 200, body
     assert body["status"] == "ok"
     assert all(check["ok"] for check in body["checks"].values())
