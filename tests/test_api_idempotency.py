@@ -185,3 +185,26 @@ def test_concurrent_duplicates_do_not_both_run(world: World, monkeypatch: pytest
     assert answers[0][0] == answers[1][0] == 200 and answers[0][1] == answers[1][1]
     assert sorted(str(a[2]) for a in answers) == ["None", "true"]
     assert count(world, Transition) == 2  # open, recommend
+
+
+def test_keys_are_kept_thirty_days_then_pruned(world: World) -> None:
+    from datetime import timedelta
+
+    from archive.idempotency import KEEP, prune_idempotency_keys
+
+    tracking = world.register()
+    client = world.app.test_client()
+    headers = {**token(client, REVIEWER), "Idempotency-Key": KEY}
+    path = f"/api/v1/applications/{tracking}/decisions"
+    first = client.post(path, json={"action": "recommend"}, headers=headers)
+    assert first.status_code == 200
+    with world.session() as s:
+        row = s.scalar(select(IdempotencyKey))
+        assert row is not None and row.status_code == 200
+        created = row.created_at
+        assert prune_idempotency_keys(s, now=created + KEEP - timedelta(minutes=1)) == 0
+    assert client.post(path, json={"action": "recommend"}, headers=headers).headers["Idempotent-Replayed"] == "true"
+    with world.session() as s:
+        assert prune_idempotency_keys(s, now=created + KEEP + timedelta(minutes=1)) == 1
+    # judged afresh once pruned: the step has moved on
+    assert client.post(path, json={"action": "recommend"}, headers=headers).status_code in (403, 409)

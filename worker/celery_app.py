@@ -65,6 +65,8 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     "due-date-reminders": {"task": "workflow.reminders", "schedule": 900.0},
     # Signatures of uploaded PDFs (an engineer's signed drawings), validated after intake, never in the request.
     "check-attachment-signatures": {"task": "signing.check_attachments", "schedule": 30.0},
+    # The API's Idempotency-Key rows, kept 30 days for retries, then removed.
+    "prune-idempotency-keys": {"task": "api.prune_idempotency_keys", "schedule": 24 * 3600.0},
     # Monitoring reports of the last complete month, quarter and year, made once (a no-op once they exist).
     "governance-scheduled-reports": {"task": "governance.scheduled_reports", "schedule": 6 * 3600.0},
 }

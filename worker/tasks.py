@@ -330,6 +330,16 @@ def check_attachments() -> dict[str, Any]:
     return {"checked": len(results), "signed": sum(1 for r in results if r.signatures)}
 
 
+@shared_task(name="api.prune_idempotency_keys")
+def prune_idempotency_keys() -> dict[str, Any]:
+    """Remove the API's idempotency keys older than 30 days (:mod:`archive.idempotency`); idempotent."""
+    from archive.idempotency import prune_idempotency_keys as prune
+
+    rt = worker_runtime()
+    with rt.database.session() as session:
+        return {"pruned": prune(session)}
+
+
 @shared_task(name="workflow.reminders")
 def due_date_reminders() -> dict[str, Any]:
     """Remind officials of steps nearing their legal due date and tell heads of overdue ones; see
