@@ -1,7 +1,7 @@
 """recovery: pages.lease_at, the last sign of life of whoever holds a page (a worker reading it, or a sent message)
 
-Revision ID: 0017_17b_page_lease
-Revises: 0016_13b_id_card_check
+Revision ID: 0018_17b_page_lease
+Revises: 0017_13b_document_signatures
 Create Date: 2026-12-05 09:20:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017_17b_page_lease"
-down_revision = "0016_13b_id_card_check"
+revision = "0018_17b_page_lease"
+down_revision = "0017_13b_document_signatures"
 branch_labels = None
 depends_on = None
 
