@@ -8,7 +8,7 @@ variable                      default (single machine)                    produc
 SIJILL_DATA_DIR               ``./var``                                   ``/var/lib/sijill``
 SIJILL_DATABASE_URL           ``sqlite:///<data>/sijill.sqlite3``         ``postgresql://sijill:…@db/sijill``
 SIJILL_STORAGE_URL            ``file://<data>/archive``                   ``s3://KEY:SECRET@minio:9000/sijill``
-SIJILL_SEARCH_URL             ``embedded://<data>/search.sqlite3``        ``http://elasticsearch:9200``
+SIJILL_SEARCH_URL             ``tantivy://<data>/search-index``           ``http://elasticsearch:9200``
 SIJILL_BROKER_URL             ``sqla+sqlite:///<data>/broker.sqlite3``    ``redis://redis:6379/0``
 SIJILL_RESULT_BACKEND         ``db+sqlite:///<data>/results.sqlite3``     ``redis://redis:6379/1``
 SIJILL_SECRET_KEY             generated once into ``<data>/secret_key``   a long random string (required)
@@ -84,7 +84,7 @@ ENV_PREFIX = "SIJILL_"
 
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
 STORAGE_SCHEMES = ("file", "s3", "s3+http", "s3+https")
-SEARCH_SCHEMES = ("embedded", "http", "https")
+SEARCH_SCHEMES = ("tantivy", "embedded", "http", "https")
 BROKER_SCHEMES = ("sqla+sqlite", "sqla+postgresql", "redis", "rediss", "amqp", "memory", "filesystem")
 LOCALES = ("ar", "en")
 REVOCATION_MODES = ("require", "soft-fail", "off")
@@ -221,7 +221,7 @@ class Settings:
             data_dir=data_dir,
             database_url=get("DATABASE_URL") or f"sqlite:///{data_dir / 'sijill.sqlite3'}",
             storage_url=get("STORAGE_URL") or f"file://{data_dir / 'archive'}",
-            search_url=get("SEARCH_URL") or f"embedded://{data_dir / 'search.sqlite3'}",
+            search_url=get("SEARCH_URL") or f"tantivy://{data_dir / 'search-index'}",
             broker_url=get("BROKER_URL") or f"sqla+sqlite:///{data_dir / 'broker.sqlite3'}",
             result_backend=get("RESULT_BACKEND") or _default_result_backend(get("BROKER_URL"), data_dir),
             secret_key=secret,

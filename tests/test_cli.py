@@ -112,8 +112,8 @@ def test_run_serves_arabic_login_and_green_health_with_a_worker(tmp_path: Path) 
 
 def test_reindex_rebuilds_the_search_index_with_a_progress_bar(tmp_path: Path) -> None:
     from archive.db import Database
-    from search.embedded import EmbeddedEngine
     from search.model import Query
+    from search.tantivy_engine import TantivyEngine
     from tests.test_indexing import make_application
 
     assert sijill(tmp_path, "db", "upgrade").returncode == 0
@@ -125,7 +125,7 @@ def test_reindex_rebuilds_the_search_index_with_a_progress_bar(tmp_path: Path) -
     assert done.returncode == 0, done.stderr
     assert "3 applications indexed" in done.stdout
     assert "indexing" in done.stderr  # click's progress bar
-    engine = EmbeddedEngine(tmp_path / "data" / "search.sqlite3")
+    engine = TantivyEngine(tmp_path / "data" / "search-index")  # the default engine
     assert sorted(h.id for h in engine.search(Query(text="المحافظه")).hits) == sorted(ids)
     broken = sijill(tmp_path, "reindex", search_url="http://127.0.0.1:1")
     assert "Elasticsearch" in one_sentence(broken)

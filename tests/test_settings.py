@@ -20,7 +20,7 @@ def test_single_machine_defaults_need_no_server(tmp_path: Path) -> None:
     s = Settings.from_env(env(tmp_path))
     assert s.database_url == f"sqlite:///{tmp_path}/sijill.sqlite3"
     assert s.storage_url == f"file://{tmp_path}/archive"
-    assert s.search_url == f"embedded://{tmp_path}/search.sqlite3"
+    assert s.search_url == f"tantivy://{tmp_path}/search-index"
     assert s.broker_url.startswith("sqla+sqlite:///")
     assert s.result_backend.startswith("db+sqlite:///")
     assert s.default_locale == "ar"
