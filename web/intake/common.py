@@ -8,6 +8,7 @@ staff may look at, and sends store objects with safe headers.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -30,6 +31,7 @@ from intake.fields import DETAIL_FIELDS
 from intake.national_id import EGYPT
 from intake.service import OTHER, RegisteredApplication, Upload, register_application, required_documents
 from intake.tracking import parse_tracking
+from ocr.inputs import SNIFF_BYTES
 from web.auth.principal import StaffPrincipal
 from web.errors import N_, ExplainedError
 from web.runtime import runtime
@@ -425,28 +427,38 @@ def content_disposition(disposition: str, filename: str, fallback: str) -> str:
 def send_object(
     key: str, *, media_type: str, filename: str, fallback: str, disposition: str = "attachment"
 ) -> Response:
-    """Send the stored object ``key`` with the right type, a safe file name and no sniffing.
+    """Send the stored object ``key`` with the type its bytes show, a name made from its content and no sniffing.
+
+    The type comes from the content's magic bytes where they say (``media_type`` otherwise) and the download name is
+    ``filename`` cleaned of bidi and control characters with that type's extension (:mod:`web.download_names`), so a
+    PNG uploaded as ``scan.pdf`` downloads as ``scan.png``; the uploaded name stays in the database and on the page.
 
     Small objects are read and hash-verified completely before the first byte goes out, so a damaged copy
     gives a clear error page instead of a download. Larger ones are streamed holding back the last chunk until the
     hash checked out; on a mismatch the connection is cut short of ``Content-Length``, so the browser reports a
     failed download rather than saving damaged bytes, and the error is logged.
     """
+    from web.download_names import detected_type, download_name
+
     store = runtime().store
     headers = {
-        "Content-Disposition": content_disposition(disposition, filename, fallback),
         "X-Content-Type-Options": "nosniff",
         "Cache-Control": "private, no-cache",
         "ETag": f'"{key}"',
     }
     if key in request.if_none_match:
         return Response(status=304, headers=headers)
+    body: bytes | None = None
     try:
         size = store.stat(key).size
         if size <= SMALL_OBJECT_BYTES:
             body = store.get_bytes(key)
-            return Response(body, mimetype=media_type, headers=headers)
-        chunks = _held_back(key, store.iter_chunks(key))
+            head = body[:SNIFF_BYTES]
+        else:
+            raw = store.iter_chunks(key)
+            first = next(raw, b"")
+            head = first[:SNIFF_BYTES]
+            chunks = _held_back(key, itertools.chain([first], raw))
     except IntegrityError as exc:
         log.error("INTEGRITY: stored object %s failed its hash check and was not sent: %s", key, exc)
         raise ExplainedError(500, *STORED_COPY_DAMAGED, "integrity_error") from None
@@ -459,8 +471,13 @@ def send_object(
     except StoreError as exc:  # any other store fault: never a traceback page
         log.error("object store error while sending %s: %s", key, exc)
         abort(500)
+    actual = detected_type(head, media_type)
+    name = download_name(filename, actual, fallback)
+    headers["Content-Disposition"] = content_disposition(disposition, name, download_name(fallback, actual, "file"))
+    if body is not None:
+        return Response(body, mimetype=actual, headers=headers)
     headers["Content-Length"] = str(size)
-    return Response(stream_with_context(chunks), mimetype=media_type, headers=headers)
+    return Response(stream_with_context(chunks), mimetype=actual, headers=headers)
 
 
 def _held_back(key: str, chunks: Iterator[bytes]) -> Iterator[bytes]:

@@ -29,6 +29,7 @@ from signing.attachments import signatures_of
 from web import audit_trail
 from web.audit import audit
 from web.auth.principal import StaffPrincipal
+from web.download_names import display_original, download_name
 from web.intake import common
 from web.intake.common import (
     ACCEPTED_UPLOADS,
@@ -290,6 +291,8 @@ def application_page(
                if principal.can(Permission.AUDIT_READ) else None),
         trail_clock=audit_trail.clock,
         legal_holds=holds_of(session, application.id),
+        download_name=download_name,
+        display_original=display_original,
         trail_url=lambda n: url_for("intake.show", tracking=application.tracking_number, trail=n),
     )
     return body, status
