@@ -331,3 +331,27 @@ def test_the_command_names_the_attack(tmp_path: Path) -> None:
     assert "edited      event 20: details" in broken.stderr
     assert "re-chained  events 21–22" in broken.stderr
     assert "rewritten" in broken.stderr
+
+
+def test_a_deleted_checkpoint_is_named_by_the_next_one(database: Database, store: LocalStore,
+                                                       key: SealingKey) -> None:
+    """A file store lets someone with the disk remove a checkpoint: the next one's link to it says so."""
+    _append(database, 3)
+    first = _seal(database, store, key)
+    _append(database, 3)
+    _seal(database, store, key)
+    (store.root / "named" / first).chmod(0o644)
+    (store.root / "named" / first).unlink()
+    verdict = _verdict(database, store, key)
+    assert [(f.kind, f.first) for f in verdict.findings] == [("checkpoint", 6)]
+    assert "missing" in verdict.findings[0].detail
+    assert any("object lock" in w for w in verdict.warnings)
+
+
+def test_checkpoints_without_a_key_to_check_them_are_a_finding(database: Database, store: LocalStore,
+                                                               key: SealingKey) -> None:
+    _append(database, 2)
+    _seal(database, store, key)
+    with database.session() as s:
+        verdict = verify_audit(s, store, None)
+    assert [f.kind for f in verdict.findings] == ["checkpoint"] and "--public-key" in verdict.findings[0].detail
