@@ -207,6 +207,9 @@ class Application(Base):
     """Egyptian mobile number, normalised to 11 ASCII digits (01XXXXXXXXX)."""
     applicant_email: Mapped[str | None] = mapped_column(String(254), nullable=True)
     """Optional e-mail address for notifications (lower-cased domain); SMS go to ``applicant_phone``."""
+    access_code_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """SHA-256 of the access code printed on the receipt, the secret of the status inquiry (``intake.inquiry``);
+    None until a receipt is printed."""
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     """Property and other service-specific facts: plot_number, street, district, area_m2, notes."""
     status: Mapped[str] = mapped_column(String(32), default=ApplicationStatus.RECEIVED.value, index=True)

@@ -1,21 +1,27 @@
-"""The citizen's status inquiry (الاستعلام عن طلب): tracking number plus the last four digits of the national ID.
+"""The citizen's status inquiry (الاستعلام عن طلب): tracking number plus the access code printed on the receipt.
 
-A receipt is handed around and photographed, so the tracking number alone is not a secret; the four digits are the
-second factor only the applicant (and the centre) know. :func:`inquire` answers with what the citizen may know — the
+A receipt is handed around and photographed, so the tracking number alone is not a secret. Neither are the last four
+digits of the national ID: the public verification page of a permit shows them. The second factor is therefore an
+access code printed on the receipt only (:func:`access_code_for`): ten characters from an alphabet without look-alikes
+(about 50 bits), derived with HMAC from the tracking number and the deployment's secret key, so every reprint of the
+receipt carries the same code and nobody with only the database can compute it. The row keeps only the code's SHA-256
+(``applications.access_code_sha256``, set when a receipt is printed, :func:`record_access_code`); an application
+whose receipt was never printed cannot be looked up. :func:`inquire` answers with what the citizen may know — the
 service, the centre, the current stage in plain words, the dates of each stage, the legal due date and, for a file
 returned for completion, the reason the official gave *to the citizen* — and never internal notes (why a clerk
 accepted a file incomplete, reassignments, resubmission notes, who decided), names, phone or documents.
 
-No existence oracle: an unknown tracking number and a known one with the wrong digits give the same ``None``
-through the same path (one indexed lookup, one constant-time comparison against the stored digits or a dummy), so
-callers render one and the same refusal. A number that is not a tracking number at all (wrong check character) and
-digits that are not four digits are refused *before* any lookup (:class:`InquiryInvalid`): that is a pure function of
-the input and says nothing about what exists. Rate limits (per client address and per tracking number) belong to the
-adapters (``web.ratelimit``); four digits are only 10,000 guesses.
+No existence oracle: an unknown tracking number and a known one with the wrong code give the same ``None`` through
+the same path (one indexed lookup, one constant-time comparison against the stored hash or a dummy), so callers
+render one and the same refusal. A number that is not a tracking number at all (wrong check character) and a code
+that cannot be one (length, characters) are refused *before* any lookup (:class:`InquiryInvalid`): that is a pure
+function of the input and says nothing about what exists. Rate limits (per client address and per tracking number)
+belong to the adapters (``web.ratelimit``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -27,7 +33,21 @@ from archive.models import Application, ApplicationStatus, Transition, utcnow
 from intake.normalise import compact
 from intake.tracking import parse_tracking
 
-__all__ = ["STAGES", "InquiryInvalid", "InquiryResult", "Milestone", "inquire", "parse_inquiry"]
+__all__ = [
+    "ACCESS_ALPHABET",
+    "STAGES",
+    "InquiryInvalid",
+    "InquiryResult",
+    "Milestone",
+    "access_code_for",
+    "inquire",
+    "parse_inquiry",
+    "record_access_code",
+]
+
+ACCESS_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+"""32 symbols, without 0/O and 1/I, which a citizen reading a receipt would confuse."""
+ACCESS_LENGTH = 10
 
 FINAL = {ApplicationStatus.APPROVED.value, ApplicationStatus.REJECTED.value, ApplicationStatus.ISSUED.value}
 
@@ -64,7 +84,7 @@ STAGES: dict[str, tuple[str, str]] = {
 """What each status means, in plain words for the citizen (Arabic, English)."""
 
 _CITIZEN_ACTIONS = {"open", "recommend", "approve", "sign", "reject", "return", "resubmit", "issue"}
-_DUMMY_SUFFIX = "\x00\x00\x00\x00"
+_DUMMY_DIGEST = "0" * 64
 
 
 class InquiryInvalid(ValueError):
@@ -107,8 +127,34 @@ class InquiryResult:
     milestones: list[Milestone]
 
 
-def parse_inquiry(tracking_number: str, id_last4: str) -> tuple[str, str]:
-    """The canonical tracking number and the four ASCII digits, or :class:`InquiryInvalid` for the first bad box."""
+def access_code_for(secret_key: str, tracking_number: str) -> str:
+    """The access code of an application, as printed: ``ABCDE-FGH23`` (HMAC-SHA256 of the number under the secret)."""
+    digest = hmac.new(secret_key.encode(), b"sijill-access-code:" + tracking_number.encode(), hashlib.sha256).digest()
+    value = int.from_bytes(digest[:8], "big")
+    symbols = "".join(ACCESS_ALPHABET[(value >> (5 * i)) & 31] for i in range(ACCESS_LENGTH))
+    return f"{symbols[:5]}-{symbols[5:]}"
+
+
+def access_code_digest(code: str) -> str:
+    return hashlib.sha256(b"sijill-access-code:" + normalise_access_code(code).encode()).hexdigest()
+
+
+def normalise_access_code(code: str) -> str:
+    """Upper case, ASCII digits (Arabic-Indic typed on a phone), no spaces or dashes."""
+    return compact(code or "").upper()
+
+
+def record_access_code(application: Application, secret_key: str) -> str:
+    """The application's access code (to print on its receipt), its hash stored on the row (caller commits)."""
+    code = access_code_for(secret_key, application.tracking_number)
+    digest = access_code_digest(code)
+    if application.access_code_sha256 != digest:
+        application.access_code_sha256 = digest
+    return code
+
+
+def parse_inquiry(tracking_number: str, access_code: str) -> tuple[str, str]:
+    """The canonical tracking number and the normalised code, or :class:`InquiryInvalid` for the first bad box."""
     parsed = parse_tracking(tracking_number or "")
     if parsed is None:
         raise InquiryInvalid(
@@ -117,32 +163,32 @@ def parse_inquiry(tracking_number: str, id_last4: str) -> tuple[str, str]:
             "رقم المتابعة غير صحيح. اكتبه كما هو مطبوع على الإيصال، مثل SOH01-2026-000123-K.",
             "This is not a valid tracking number. Type it as printed on the receipt, e.g. SOH01-2026-000123-K.",
         )
-    digits = compact(id_last4 or "")
-    if len(digits) != 4 or not digits.isascii() or not digits.isdigit():
+    code = normalise_access_code(access_code)
+    if len(code) != ACCESS_LENGTH or any(ch not in ACCESS_ALPHABET for ch in code):
         raise InquiryInvalid(
-            "id_last4",
-            "bad_id_last4",
-            "اكتب آخر أربعة أرقام من الرقم القومي لصاحب الطلب.",
-            "Type the last four digits of the applicant's national ID.",
+            "access_code",
+            "bad_access_code",
+            "اكتب رمز الاستعلام المطبوع على الإيصال: عشرة حروف وأرقام لاتينية، مثل ABCDE-FGH23.",
+            "Type the access code printed on the receipt: ten Latin letters and digits, e.g. ABCDE-FGH23.",
         )
-    return parsed.text, digits
+    return parsed.text, code
 
 
 def inquire(
-    session: Session, tracking_number: str, id_last4: str, *, now: datetime | None = None
+    session: Session, tracking_number: str, access_code: str, *, now: datetime | None = None
 ) -> InquiryResult | None:
-    """The status of the application if the number exists *and* the digits match, else None (see module doc).
+    """The status of the application if the number exists *and* the code matches, else None (see module doc).
 
     Raises :class:`InquiryInvalid` for input that cannot be an inquiry, before touching the database.
     """
-    number, digits = parse_inquiry(tracking_number, id_last4)
-    # One small indexed lookup (id and national ID only) whether or not the number exists, then one comparison.
+    number, code = parse_inquiry(tracking_number, access_code)
+    # One small indexed lookup (id and hash only) whether or not the number exists, then one comparison.
     row = session.execute(
-        select(Application.id, Application.national_id).where(Application.tracking_number == number)
+        select(Application.id, Application.access_code_sha256).where(Application.tracking_number == number)
     ).first()
-    stored = row.national_id[-4:] if row is not None else _DUMMY_SUFFIX
-    matches = hmac.compare_digest(stored.encode(), digits.encode())
-    if row is None or not matches:
+    stored = (row.access_code_sha256 if row is not None else None) or _DUMMY_DIGEST
+    matches = hmac.compare_digest(stored.encode(), access_code_digest(code).encode())
+    if row is None or row.access_code_sha256 is None or not matches:
         return None
     application = session.get(Application, row.id)
     assert application is not None

@@ -30,8 +30,11 @@ def tracking_url(base_url: str, tracking_number: str) -> str:
     return f"{base_url.rstrip('/')}/track/{tracking_number}"
 
 
-def render_receipt(application: Application, *, base_url: str) -> bytes:
-    """The receipt of ``application`` as PDF bytes; needs its centre, service and documents loaded or loadable."""
+def render_receipt(application: Application, *, base_url: str, access_code: str | None = None) -> bytes:
+    """The receipt of ``application`` as PDF bytes; needs its centre, service and documents loaded or loadable.
+
+    ``access_code`` (:func:`intake.inquiry.record_access_code`) is printed beside the tracking number: the secret the
+    status inquiry asks for. It is on the receipt only, never in the QR code or on any public page."""
     service = application.service
     definition = service.definition or {}
     names = {doc["code"]: doc["name_ar"] for doc in definition.get("required_documents", [])}
@@ -60,6 +63,7 @@ def render_receipt(application: Application, *, base_url: str) -> bytes:
         reason=application.incomplete_reason,
         qr_data_uri=qr.png_data_uri(scale=8, border=4),
         track_url=url,
+        access_code=access_code,
     )
     pdf: bytes = HTML(string=html, base_url=str(TEMPLATES)).write_pdf()
     return pdf

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -195,12 +197,13 @@ def test_clerk_registers_an_application_in_the_browser(served: tuple[str, Path],
         expect(page.locator(".ocr-text").first).to_have_text("صورة بطاقة الرقم القومي", timeout=15_000)
         expect(page.locator("#ocr-progress")).to_contain_text("قُرئت 1 من 4 صفحات")
 
-        # The receipt's QR code leads the citizen to the inquiry form; the ID's last four digits show the status.
+        # The receipt's QR code leads the citizen to the inquiry form; the receipt's access code shows the status.
+        code = printed_access_code(page, base, tracking)
         citizen = browser.new_page(locale="ar-EG")
         try:
             citizen.goto(f"{base}/track/{tracking.lower()}")
             expect(citizen.locator("#number")).to_have_value(tracking)
-            citizen.fill("#id_last4", "١٢٣٥")
+            citizen.fill("#access_code", code)
             citizen.click("#inquiry-form button[type=submit]")
             expect(citizen.locator("main")).to_contain_text("تم استلام الطلب")
             expect(citizen.locator("main")).not_to_contain_text("محمد")
@@ -224,6 +227,15 @@ def log_in(browser: object, base: str, data_dir: Path, username: str, **context_
     page.click("button[type=submit]")
     expect(page).not_to_have_url(re.compile(r"/login"))  # each role lands where its work is
     return page
+
+
+def printed_access_code(page: Any, base: str, tracking: str) -> str:
+    """The access code as printed on the receipt the clerk prints (read back from the PDF with pdftotext)."""
+    pdf = page.request.get(f"{base}/applications/{tracking}/receipt.pdf").body()
+    text = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True, timeout=60).stdout
+    codes = re.findall(r"\b[A-HJ-NP-Z2-9]{5}-[A-HJ-NP-Z2-9]{5}\b", text.decode())
+    assert len(codes) == 1, text
+    return codes[0]
 
 
 def register_building_permit(clerk: object, base: str) -> str:
@@ -379,6 +391,7 @@ def test_the_status_inquiry_works_on_a_phone_and_refuses_a_wrong_id_suffix(
     clerk = log_in(browser, base, data_dir, "demo.clerk")
     assert isinstance(clerk, Page)
     tracking = register_building_permit(clerk, base)
+    code = printed_access_code(clerk, base, tracking)
     clerk.context.close()
 
     phone = browser.new_context(locale="ar-EG", viewport={"width": 390, "height": 844}, device_scale_factor=3,
@@ -388,13 +401,13 @@ def test_the_status_inquiry_works_on_a_phone_and_refuses_a_wrong_id_suffix(
         page.goto(f"{base}/track/{tracking}")
         expect(page.locator("html")).to_have_attribute("dir", "rtl")
         expect(page.locator("#number")).to_have_value(tracking)
-        expect(page.locator("#id_last4")).to_have_attribute("inputmode", "numeric")
+        expect(page.locator("#access_code")).to_have_attribute("autocapitalize", "characters")
         # Nothing overflows sideways on the phone: the page is no wider than the screen.
         assert page.evaluate("document.documentElement.scrollWidth") <= 390
         assert "تم استلام الطلب" not in page.locator("main").inner_text()
 
         # A wrong suffix: refused, with the same words as for a number that does not exist.
-        page.fill("#id_last4", "0000")
+        page.fill("#access_code", "ABCDE-FGHJK")
         page.locator("#inquiry-form button[type=submit]").tap()
         expect(page.locator("#inquiry-error")).to_be_visible()
         wrong = page.locator("#inquiry-error").inner_text()
@@ -405,13 +418,13 @@ def test_the_status_inquiry_works_on_a_phone_and_refuses_a_wrong_id_suffix(
 
         unknown += "-" + check_character(unknown.replace("-", ""))
         page.fill("#number", unknown)
-        page.fill("#id_last4", "0000")
+        page.fill("#access_code", "ABCDE-FGHJK")
         page.locator("#inquiry-form button[type=submit]").tap()
         expect(page.locator("#inquiry-error")).to_have_text(wrong)
 
-        # The right digits (typed with Arabic-Indic digits, as a phone keyboard may give them).
+        # The right code (in lower case, digits Arabic-Indic, as a phone keyboard may give them).
         page.fill("#number", tracking)
-        page.fill("#id_last4", "١٢٣٥")
+        page.fill("#access_code", code.lower().translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")))
         page.locator("#inquiry-form button[type=submit]").tap()
         expect(page.locator("#status")).to_have_text("تم استلام الطلب")
         expect(page.locator("#stage")).to_contain_text("استُلم طلبك")

@@ -1,4 +1,4 @@
-"""The citizen's status inquiry (issue 8): tracking number plus the last four digits of the national ID.
+"""The citizen's status inquiry (issues 8 and 15): tracking number plus the access code printed on the receipt.
 
 Real requests against the app on SQLite and PostgreSQL; the application is moved through the real routing service.
 The point of most checks is what is *not* said: nothing private, no internal note, and no way to tell an unknown
@@ -16,15 +16,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from archive.models import Application, User
-from intake.inquiry import InquiryInvalid, inquire
+from intake.inquiry import InquiryInvalid, inquire, record_access_code
 from intake.tracking import format_tracking
 from tests import clock
 from tests.fixtures.app import csrf_token_from
 from tests.test_web_routing import NAME, NATIONAL_ID, PHONE, REVIEWER, World, make_world
 from workflow.routing import decide
 
-RIGHT = NATIONAL_ID[-4:]
-WRONG = "9999" if RIGHT != "9999" else "1111"
+WRONG = "ABCDE-FGHJK"  # the shape of a code; the right one is this with probability 2**-50
 INTERNAL_NOTE = "باقي المستندات لاحقًا"  # the clerk's reason for accepting the file incomplete (World.register)
 RETURN_REASON = "أرفق صورة عقد الملكية موثقة"
 
@@ -34,9 +33,17 @@ def world(app: Flask) -> World:
     return make_world(app)
 
 
-def ask(client: FlaskClient, number: str, digits: str) -> tuple[int, str]:
+def code_of(world: World, tracking: str) -> str:
+    """The access code, as the window's printing of the receipt records and prints it."""
+    with world.session() as s:
+        application = s.scalar(select(Application).where(Application.tracking_number == tracking))
+        assert application is not None
+        return record_access_code(application, world.rt.settings.secret_key)
+
+
+def ask(client: FlaskClient, number: str, code: str) -> tuple[int, str]:
     token = csrf_token_from(client.get("/track").get_data(as_text=True))
-    response = client.post("/track", data={"csrf_token": token, "number": number, "id_last4": digits})
+    response = client.post("/track", data={"csrf_token": token, "number": number, "access_code": code})
     assert response.headers["Cache-Control"] == "no-store"
     return response.status_code, response.get_data(as_text=True)
 
@@ -53,10 +60,10 @@ def returned_application(world: World) -> str:
 
 def test_the_right_digits_show_the_stage_dates_and_return_reason_and_nothing_private(world: World) -> None:
     tracking = returned_application(world)
+    RIGHT = code_of(world, tracking)
     citizen = world.client()
-    for number, digits in ((tracking, RIGHT), (tracking.lower().replace("-", " "), "٠١٢٣٤٥٦٧٨٩"[0:0] + RIGHT),
-                           (tracking, RIGHT.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")))):
-        status, html = ask(citizen, number, digits)
+    for number, code in ((tracking, RIGHT), (tracking.lower().replace("-", " "), RIGHT.lower())):
+        status, html = ask(citizen, number, code)
         assert status == 200, html
         assert tracking in html
         assert "أعيد للاستكمال" in html and "أعيد طلبك للاستكمال" in html  # status and plain-words stage
@@ -79,19 +86,21 @@ def same_page(html: str, typed: str) -> str:
 
 def test_a_wrong_suffix_and_an_unknown_number_get_the_same_answer(world: World) -> None:
     tracking = returned_application(world)
+    RIGHT = code_of(world, tracking)
     unknown = format_tracking("SOH-01", 2026, 999_999)
     citizen = world.client()
     wrong_status, wrong = ask(citizen, tracking, WRONG)
     unknown_status, missing = ask(citizen, unknown, WRONG)
     assert wrong_status == unknown_status == 404
-    assert "لا يوجد طلب بهذا الرقم وهذه الأرقام الأربعة" in wrong
+    assert "لا يوجد طلب بهذا الرقم وهذا الرمز" in wrong
     # Byte for byte the same page, apart from the number the citizen typed being echoed in the box and the form's
     # CSRF token (signed with the second it was made in, so two requests can straddle a second).
     assert same_page(wrong, tracking) == same_page(missing, unknown)
     assert "أعيد" not in wrong and RETURN_REASON not in wrong
 
     api = world.client()
-    answers = [api.post("/api/v1/inquiry", json={"tracking_number": n, "id_last4": WRONG}) for n in (tracking, unknown)]
+    answers = [api.post("/api/v1/inquiry", json={"tracking_number": n, "access_code": WRONG})
+               for n in (tracking, unknown)]
     assert [a.status_code for a in answers] == [404, 404]
     assert answers[0].get_json() == answers[1].get_json()
 
@@ -102,29 +111,39 @@ def test_a_wrong_suffix_and_an_unknown_number_get_the_same_answer(world: World) 
 
 
 def test_input_that_cannot_be_an_inquiry_is_refused_before_any_lookup(world: World) -> None:
+    from web.ratelimit import INQUIRY_LIMIT_KEY, INQUIRY_NUMBER_LIMIT_KEY
+
+    world.app.config.update({INQUIRY_LIMIT_KEY: "100 per minute", INQUIRY_NUMBER_LIMIT_KEY: "100 per hour"})
     tracking = returned_application(world)
+    RIGHT = code_of(world, tracking)
     citizen = world.client()
     status, html = ask(citizen, tracking[:-1] + ("A" if tracking[-1] != "A" else "B"), RIGHT)  # wrong check char
     assert status == 400 and "رقم المتابعة غير صحيح" in html
-    for digits in ("123", "12345", "abcd", ""):
-        status, html = ask(citizen, tracking, digits)
-        assert status == 400 and "آخر أربعة أرقام" in html, digits
+    # the last four ID digits (shown on the permit's public page) are no longer an answer, nor any other shape
+    for code in (NATIONAL_ID[-4:], "ABCDE-FGHJ", "ABCDE-FGHJKL", "ABCDE-FGH0K", "ABCDE-FGHIK", "أبجده-هوزحط", ""):
+        status, html = ask(citizen, tracking, code)
+        assert status == 400 and "رمز الاستعلام المطبوع على الإيصال" in html, code
     with world.session() as s:
         try:
-            inquire(s, tracking, "12a4")
+            inquire(s, tracking, "1234")
         except InquiryInvalid as exc:
-            assert exc.field == "id_last4"
+            assert exc.field == "access_code"
         else:
-            raise AssertionError("four characters that are not digits were accepted")
+            raise AssertionError("four digits were accepted as an access code")
+    # spellings of the right code: lower case, no dash, spaces, Arabic-Indic digits
+    arabic = RIGHT.translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
+    for spelling in (RIGHT.lower(), RIGHT.replace("-", ""), " ".join(RIGHT), arabic):
+        assert ask(citizen, tracking, spelling)[0] == 200, spelling
 
 
-def test_the_receipt_qr_link_asks_for_the_four_digits_and_shows_nothing_by_itself(world: World) -> None:
+def test_the_receipt_qr_link_asks_for_the_code_and_shows_nothing_by_itself(world: World) -> None:
     tracking = world.register()
+    RIGHT = code_of(world, tracking)
     citizen = world.client()
     page = citizen.get("/track/" + tracking.lower())
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
-    assert f'value="{tracking}"' in html and 'name="id_last4"' in html
+    assert f'value="{tracking}"' in html and 'name="access_code"' in html
     assert "تم استلام الطلب" not in html and "طلب بيان" not in html  # neither status nor service before the digits
     # An unknown number gets exactly the same landing page.
     unknown = format_tracking("SOH-01", 2026, 999_999)
@@ -136,7 +155,9 @@ def test_the_receipt_qr_link_asks_for_the_four_digits_and_shows_nothing_by_itsel
 
 def test_the_api_answers_with_the_same_facts(world: World) -> None:
     tracking = returned_application(world)
-    response = world.client().post("/api/v1/inquiry", json={"tracking_number": tracking.lower(), "id_last4": RIGHT})
+    RIGHT = code_of(world, tracking)
+    response = world.client().post("/api/v1/inquiry",
+                                   json={"tracking_number": tracking.lower(), "access_code": RIGHT})
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
     assert body["tracking_number"] == tracking and body["status"] == "returned"
@@ -146,7 +167,7 @@ def test_the_api_answers_with_the_same_facts(world: World) -> None:
     text = str(body)
     for private in (NAME, NATIONAL_ID, PHONE, INTERNAL_NOTE):
         assert private not in text
-    bad = world.client().post("/api/v1/inquiry", json={"tracking_number": "nonsense", "id_last4": RIGHT})
+    bad = world.client().post("/api/v1/inquiry", json={"tracking_number": "nonsense", "access_code": RIGHT})
     assert bad.status_code == 400 and bad.get_json()["code"] == "bad_tracking_number"
     spec = world.client().get("/api/v1/openapi.json").get_json()
     operation = spec["paths"]["/api/v1/inquiry"]["post"]
@@ -158,15 +179,16 @@ def test_inquiries_are_limited_per_address_and_per_tracking_number(world: World)
 
     world.app.config.update({INQUIRY_LIMIT_KEY: "3 per minute", INQUIRY_NUMBER_LIMIT_KEY: "5 per hour"})
     tracking = world.register()
+    RIGHT = code_of(world, tracking)
     guesser = world.client()
     token = csrf_token_from(guesser.get("/track").get_data(as_text=True))
 
     def guess(client: FlaskClient, address: str, number: str = tracking) -> int:
-        return client.post("/track", data={"csrf_token": token, "number": number, "id_last4": WRONG},
+        return client.post("/track", data={"csrf_token": token, "number": number, "access_code": WRONG},
                            environ_base={"REMOTE_ADDR": address}).status_code
 
     assert [guess(guesser, "192.0.2.1") for _ in range(4)] == [404, 404, 404, 429]
-    refused = guesser.post("/track", data={"csrf_token": token, "number": tracking, "id_last4": RIGHT},
+    refused = guesser.post("/track", data={"csrf_token": token, "number": tracking, "access_code": RIGHT},
                            environ_base={"REMOTE_ADDR": "192.0.2.1"})
     assert refused.status_code == 429 and "طلبات كثيرة جدا" in refused.get_data(as_text=True)
     # From other addresses, the number's own budget (5 per hour) runs out: 3 counted above + 2 more.
@@ -176,7 +198,7 @@ def test_inquiries_are_limited_per_address_and_per_tracking_number(world: World)
     assert guess(guesser, "192.0.2.5", format_tracking("SOH-01", 2026, 999_999)) == 404
     # Mistyped numbers (refused before any lookup) do not share one budget: each address still gets its 400.
     assert [guess(guesser, f"192.0.2.{n}", "nonsense") for n in range(10, 17)] == [400] * 7
-    api = world.client().post("/api/v1/inquiry", json={"tracking_number": tracking, "id_last4": RIGHT},
+    api = world.client().post("/api/v1/inquiry", json={"tracking_number": tracking, "access_code": RIGHT},
                               environ_base={"REMOTE_ADDR": "192.0.2.6"})
     assert api.status_code == 429 and int(api.headers["Retry-After"]) > 0
     assert re.search(r"Retry-After", str(api.headers))
@@ -185,6 +207,7 @@ def test_inquiries_are_limited_per_address_and_per_tracking_number(world: World)
 def test_switching_language_keeps_the_page_and_the_form(world: World) -> None:
     """The language link of a public page comes back to the same page; after a lookup it asks again, same answer."""
     tracking = returned_application(world)
+    RIGHT = code_of(world, tracking)
     citizen = world.client()
     status, html = ask(citizen, tracking, RIGHT)
     assert status == 200 and 'id="lang-switch"' in html

@@ -10,8 +10,10 @@ import io
 import json
 import logging
 import os
+import re
 import socket
 import sqlite3
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -268,20 +270,29 @@ def test_staff_of_another_centre_cannot_see_the_application(rt: Runtime, app: Fl
 
 
 def test_public_tracking_page_shows_status_and_nothing_private(rt: Runtime, app: Flask, login: Login) -> None:
-    """The receipt's QR link (any spelling of the number) is the inquiry form; the four digits open the status."""
-    tracking = register(login(Role.CLERK))
+    """The receipt's QR link (any spelling of the number) is the inquiry form; the receipt's access code opens the
+    status."""
+    clerk = login(Role.CLERK)
+    tracking = register(clerk)
+    receipt = subprocess.run(["pdftotext", "-", "-"], input=clerk.get(f"/applications/{tracking}/receipt.pdf").data,
+                             capture_output=True, check=True, timeout=60).stdout.decode()
+    codes = re.findall(r"\b[A-HJ-NP-Z2-9]{5}-[A-HJ-NP-Z2-9]{5}\b", receipt)
+    assert len(codes) == 1, receipt  # printed once, on the receipt
     citizen = app.test_client()
     arabic_digits = tracking.lower().translate(str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩"))
     for variant in (tracking, tracking.lower(), arabic_digits, tracking.replace("-", " ")):
         page = citizen.get("/track/" + variant)
         html = page.get_data(as_text=True)
         assert page.status_code == 200, variant
-        assert f'value="{tracking}"' in html and 'name="id_last4"' in html
+        assert f'value="{tracking}"' in html and 'name="access_code"' in html
         assert "تم استلام الطلب" not in html
         assert page.headers["Cache-Control"] == "no-store"
     token = csrf_token_from(citizen.get("/track").get_data(as_text=True))
+    refused = citizen.post("/track", data={"csrf_token": token, "number": arabic_digits,
+                                           "access_code": NATIONAL_ID_ARABIC[-4:]})
+    assert refused.status_code == 400  # the last ID digits are printed on the permit: no longer the secret
     answer = citizen.post("/track", data={"csrf_token": token, "number": arabic_digits,
-                                          "id_last4": NATIONAL_ID_ARABIC[-4:]})
+                                          "access_code": codes[0].lower()})
     html = answer.get_data(as_text=True)
     assert answer.status_code == 200
     assert "تم استلام الطلب" in html and "طلب بيان صلاحية" in html and tracking in html

@@ -10,8 +10,8 @@ or a test can change them without code:
 * ``SIJILL_VERIFY_LIMIT`` (default ``60 per minute``) for ``GET``;
 * ``SIJILL_VERIFY_UPLOAD_LIMIT`` (default ``10 per minute``) for ``POST``.
 
-The status inquiry (``/track``, ``/api/v1/inquiry``) asks for the last four digits of the national ID, only 10,000
-possibilities, so its answers (``POST``) are limited twice: per client address (``SIJILL_INQUIRY_LIMIT``, default
+The status inquiry (``/track``, ``/api/v1/inquiry``) asks for the access code printed on the receipt (about 50 bits,
+:mod:`intake.inquiry`); its answers (``POST``) are limited twice: per client address (``SIJILL_INQUIRY_LIMIT``, default
 ``10 per minute``) and per tracking number whatever the address (``SIJILL_INQUIRY_NUMBER_LIMIT``, default
 ``20 per hour``), which stops a guesser spread over many addresses. The second limit applies to numbers that do not
 exist exactly as to those that do, so it reveals nothing; its cost is that someone hammering a citizen's number can

@@ -1,7 +1,7 @@
 """The citizen's status inquiry as JSON (portal, mobile apps): the same rules as the ``/track`` page. No token.
 
-``POST /api/v1/inquiry`` with the tracking number and the last four digits of the national ID. An unknown number
-and a wrong suffix give the same 404 with the same body; input that cannot be an inquiry is a 400 naming the field.
+``POST /api/v1/inquiry`` with the tracking number and the access code printed on the receipt. An unknown number
+and a wrong code give the same 404 with the same body; input that cannot be an inquiry is a 400 naming the field.
 Rate-limited per client address and per tracking number (:mod:`web.ratelimit`).
 """
 
@@ -26,15 +26,15 @@ blp = Blueprint("api_inquiry", __name__, url_prefix="/api/v1", description="Citi
 @blp.route("/inquiry", methods=["POST"])
 @blp.arguments(InquiryRequest)
 @blp.response(200, Inquiry)
-@blp.alt_response(400, description="Not a tracking number, or not four digits (said before any lookup)")
-@blp.alt_response(404, description="No application matches this number and these digits (nothing else is said)")
+@blp.alt_response(400, description="Not a tracking number, or not an access code (said before any lookup)")
+@blp.alt_response(404, description="No application matches this number and this code (nothing else is said)")
 @blp.alt_response(429, description="Too many requests from this address or for this number; see Retry-After")
 @blp.doc(security=[])
 @public
 def inquiry(args: dict[str, str]) -> dict[str, Any]:
     """Where an application stands: stage in plain words, dates, legal due date; no personal data or notes."""
     try:
-        result = inquire(db_session(), args["tracking_number"], args["id_last4"])
+        result = inquire(db_session(), args["tracking_number"], args["access_code"])
     except InquiryInvalid as exc:
         raise ExplainedError(400, exc.message_ar, exc.message_en, exc.code) from None
     if result is None:

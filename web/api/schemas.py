@@ -344,8 +344,8 @@ class CompleteResponse(Schema):
 class InquiryRequest(Schema):
     tracking_number = fields.String(required=True, validate=validate.Length(min=1, max=40),
                                     metadata={"description": "As printed on the receipt, e.g. SOH01-2026-000123-K"})
-    id_last4 = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=8),
-                             metadata={"description": "The last four digits of the applicant's national ID"})
+    access_code = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=20),
+                                metadata={"description": "The access code printed on the receipt, e.g. ABCDE-FGH23"})
 
 
 class Milestone(Schema):

@@ -1,4 +1,4 @@
-"""The citizen's public status inquiry (tracking number plus the last four digits of the national ID)."""
+"""The citizen's public status inquiry (tracking number plus the receipt's access code)."""
 
 from web.inquiry.views import bp
 

@@ -1,10 +1,10 @@
 """Public status inquiry pages: ``/track`` (the form) and ``/track/<number>`` (the receipt's QR code).
 
 The QR code printed on every receipt opens ``/track/<number>``; that page no longer shows anything by itself: it is
-the inquiry form with the number filled in, asking for the last four digits of the applicant's national ID. The form
-is POSTed (so the digits stay out of URLs, browser history and access logs) and answered by
-:func:`intake.inquiry.inquire`. An unknown number and a wrong suffix get one and the same 404 page. Input that
-cannot be an inquiry (a mistyped number whose check character fails, digits that are not four) is said so, with
+the inquiry form with the number filled in, asking for the access code printed on the receipt (never on a public
+page or the permit). The form is POSTed (so the code stays out of URLs, browser history and access logs) and
+answered by :func:`intake.inquiry.inquire`. An unknown number and a wrong code get one and the same 404 page. Input
+that cannot be an inquiry (a mistyped number whose check character fails, a code of the wrong shape) is said so, with
 status 400, before any lookup. Rate limits: :mod:`web.ratelimit` (per address, and per tracking number on POST).
 """
 
@@ -21,10 +21,9 @@ from web.runtime import db_session
 bp = Blueprint("inquiry", __name__)
 
 NO_MATCH = (
-    "لا يوجد طلب بهذا الرقم وهذه الأرقام الأربعة. تأكد من رقم المتابعة المطبوع على الإيصال ومن آخر أربعة أرقام "
-    "من الرقم القومي لصاحب الطلب.",
-    "No application matches this number and these four digits. Check the tracking number printed on the receipt "
-    "and the last four digits of the applicant's national ID.",
+    "لا يوجد طلب بهذا الرقم وهذا الرمز. تأكد من رقم المتابعة ومن رمز الاستعلام المطبوعين على الإيصال.",
+    "No application matches this number and this code. Check the tracking number and the access code printed on the "
+    "receipt.",
 )
 
 
@@ -38,7 +37,7 @@ def track_form() -> ResponseReturnValue:
 @bp.route("/track/<tracking>", methods=["GET"])
 @public
 def track(tracking: str) -> ResponseReturnValue:
-    """Where the receipt's QR code leads: the form with the number filled in; the citizen adds the four digits."""
+    """Where the receipt's QR code leads: the form with the number filled in; the citizen adds the access code."""
     parsed = parse_tracking(tracking)
     return _page(number=parsed.text if parsed is not None else tracking, focus_digits=parsed is not None)
 
@@ -47,10 +46,10 @@ def track(tracking: str) -> ResponseReturnValue:
 @public
 def lookup() -> ResponseReturnValue:
     number = request.form.get("number", "").strip()
-    digits = request.form.get("id_last4", "")
-    resubmit = {"number": number[:40], "id_last4": digits[:8]}  # the language switch asks again, same answer
+    code = request.form.get("access_code", "")
+    resubmit = {"number": number[:40], "access_code": code[:20]}  # the language switch asks again, same answer
     try:
-        result = inquire(db_session(), number, digits)
+        result = inquire(db_session(), number, code)
     except InquiryInvalid as exc:
         return _page(number=number, error=(exc.message_ar, exc.message_en), error_field=exc.field, status=400,
                      resubmit=resubmit)

@@ -34,7 +34,7 @@ from intake.tracking import parse_tracking
 from ocr.inputs import SNIFF_BYTES
 from web.auth.principal import StaffPrincipal
 from web.errors import N_, ExplainedError
-from web.runtime import runtime
+from web.runtime import db_session, runtime
 
 log = logging.getLogger(__name__)
 
@@ -497,9 +497,12 @@ def _held_back(key: str, chunks: Iterator[bytes]) -> Iterator[bytes]:
 
 def receipt_response(application: Application, base_url: str) -> Response:
     """The citizen's receipt as an inline PDF (the window prints it; a portal hands it over)."""
+    from intake.inquiry import record_access_code
     from intake.receipt import render_receipt  # WeasyPrint is heavy: load it when a receipt is first printed
 
-    pdf = render_receipt(application, base_url=base_url)
+    code = record_access_code(application, runtime().settings.secret_key)  # the same code on every reprint
+    db_session().commit()
+    pdf = render_receipt(application, base_url=base_url, access_code=code)
     name = f"receipt-{application.tracking_number}.pdf"
     return Response(
         pdf,
