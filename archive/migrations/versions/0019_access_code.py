@@ -1,7 +1,7 @@
 """the receipt's access code for the status inquiry, stored as its SHA-256 (the last ID digits were no secret)
 
-Revision ID: 0017_15_access_code
-Revises: 0016_13b_id_card_check
+Revision ID: 0019_15_access_code
+Revises: 0018_17b_page_lease
 Create Date: 2026-12-05 09:30:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017_15_access_code"
-down_revision = "0016_13b_id_card_check"
+revision = "0019_15_access_code"
+down_revision = "0018_17b_page_lease"
 branch_labels = None
 depends_on = None
 
