@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     install(app, rt)
     from worker.dispatch import queue_on_commit
 
-    queue_on_commit(rt.db.sessions, settings)  # manifests and search indexing, never in the request
+    queue_on_commit(rt.db.sessions, settings, rt.store)  # manifests and search indexing, never in the request
 
     csrf.init_app(app)
     login_manager.init_app(app)

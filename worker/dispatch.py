@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
+import threading
 from collections.abc import Iterable
 
 from celery import Celery
 from sqlalchemy.orm import Session, sessionmaker
 
+from archive.store import ObjectStore
 from sijill.settings import Settings
 from worker.celery_app import OCR_QUEUE, create_celery
 
@@ -38,19 +41,108 @@ def enqueue_pages(settings: Settings, page_ids: Iterable[int]) -> int:
     return count
 
 
-def queue_on_commit(sessions: sessionmaker[Session], settings: Settings) -> None:
-    """Every commit made through ``sessions`` that changes applications queues their manifests and their search
-    indexing (never done in the committing request or task); the web app, the workers and the importer install it."""
+COALESCE_SECONDS = 0.5
+"""Changes committed within this window in one process are sent as one manifest task and one index task."""
+
+
+class _Coalescer:
+    """Collects the applications changed by this process's commits and sends them, at most once per window, as one
+    ``archive.manifest`` and one ``search.index`` task for all of them.
+
+    A burst (a hundred registrations, each page of each one finishing its OCR) changes each application many times a
+    second; one task per change queued hundreds deep and drained in minutes, and every one rebuilt a whole manifest.
+    Coalesced, an application changed five times in the window is described once, and the queue stays short. What a
+    dying process had not sent yet is written by the recovery beat (due manifests) and ``search.catch_up``.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        window: float = COALESCE_SECONDS,
+        *,
+        sessions: sessionmaker[Session] | None = None,
+        store: ObjectStore | None = None,
+    ) -> None:
+        self._settings = settings
+        self._window = window
+        self._sessions = sessions
+        self._store = store
+        self._lock = threading.Lock()
+        self._pending: set[int] = set()
+        self._timer: threading.Timer | None = None
+
+    def add(self, application_ids: Iterable[int]) -> None:
+        with self._lock:
+            self._pending.update(int(i) for i in application_ids)
+            if self._timer is None and self._pending:
+                self._timer = threading.Timer(self._window, self.flush)
+                self._timer.daemon = True
+                self._timer.start()
+
+    def flush(self) -> None:
+        """Send what is pending now (the timer does it; also at exit)."""
+        with self._lock:
+            ids, self._pending, self._timer = sorted(self._pending), set(), None
+        if ids:
+            if not self._write_manifests(ids):
+                enqueue_manifests(self._settings, ids)
+            enqueue_index(self._settings, ids)
+
+    def _write_manifests(self, ids: list[int]) -> bool:
+        """Write the manifests here, in this background thread, when the process has the store: a manifest task
+        would wait behind OCR pages for one of the worker's processes, and the archive's recovery point would be
+        the length of the OCR queue. False (then a task is sent) without a store or if writing failed."""
+        if self._sessions is None or self._store is None:
+            return False
+        from archive.manifest import write_manifests_of
+
+        try:
+            with self._sessions() as session:
+                write_manifests_of(session, self._store, ids)
+        except Exception:
+            log.warning("manifests of %s not written here; a task will write them", ids, exc_info=True)
+            return False
+        return True
+
+
+_coalescers: dict[tuple[str, str, int], _Coalescer] = {}
+_coalescers_lock = threading.Lock()
+
+
+def _coalescer(
+    settings: Settings, sessions: sessionmaker[Session] | None = None, store: ObjectStore | None = None
+) -> _Coalescer:
+    key = (settings.broker_url, settings.result_backend, id(sessions))
+    with _coalescers_lock:
+        if key not in _coalescers:
+            _coalescers[key] = _Coalescer(settings, sessions=sessions, store=store)
+        return _coalescers[key]
+
+
+@atexit.register
+def _flush_all() -> None:
+    for coalescer in list(_coalescers.values()):
+        try:
+            coalescer.flush()
+        except Exception:  # the broker is gone at exit: the beat catches up
+            log.warning("changes not queued at exit; the beat catches up", exc_info=True)
+
+
+def queue_on_commit(sessions: sessionmaker[Session], settings: Settings, store: ObjectStore | None = None) -> None:
+    """Every commit made through ``sessions`` that changes applications has their manifests written and their search
+    indexing queued (never in the committing request or task; coalesced, see :class:`_Coalescer`): by a background
+    thread of this process with ``store``, else by the ``archive.manifest`` task. The web app, the workers and the
+    importer install it."""
     from intake.indexing import watch
 
-    watch(sessions, lambda ids: records_changed(settings, ids))
+    coalescer = _coalescer(settings, sessions, store)
+    watch(sessions, coalescer.add)
 
 
 def records_changed(settings: Settings, application_ids: Iterable[int]) -> None:
-    """After a commit that changed these applications: queue their manifests and their search indexing."""
-    ids = sorted({int(i) for i in application_ids})
-    enqueue_manifests(settings, ids)
-    enqueue_index(settings, ids)
+    """After a commit that changed these applications: their manifests and search indexing are sent within
+    :data:`COALESCE_SECONDS`, together with every other change of this process in that window."""
+    _coalescer(settings).add(application_ids)
 
 
 def enqueue_manifests(settings: Settings, application_ids: Iterable[int]) -> bool:

@@ -50,5 +50,5 @@ def worker_runtime() -> WorkerRuntime:
         )
         from worker.dispatch import queue_on_commit
 
-        queue_on_commit(_runtime.database.sessions, _runtime.settings)
+        queue_on_commit(_runtime.database.sessions, _runtime.settings, _runtime.store)
     return _runtime
