@@ -7,6 +7,7 @@ inbox (page and API) must show it.
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,16 +16,18 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from archive.db import Database
-from archive.models import Notification, StepReminder
+from archive.models import Application, Notification, StepReminder
 from archive.users import set_email
+from intake.service import Upload, register_application
 from notify.delivery import deliver_due
 from notify.senders import LogSender, email_sender
+from ocr.limits import Limits
 from sijill.settings import Settings, SettingsError
 from tests import clock
-from tests.test_notify import Mailbox, register, smtp_server  # noqa: F401 - fixture
-from tests.test_routing import World, build_world
+from tests.test_notify import Mailbox, smtp_server  # noqa: F401 - fixture
+from tests.test_routing import PROPERTY, World, build_world, png
 from workflow.reminders import days_of, heads_of, officials_of, send_due_reminders, threshold_for
-from workflow.routing import decide, reassign
+from workflow.routing import decide, ensure_workflow, reassign
 
 
 @pytest.fixture
@@ -34,6 +37,18 @@ def world(database: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         for name in ("reviewer", "reviewer.two", "head.eng", "head.eng.qen", "clerk.reviewer", "reviewer.all"):
             set_email(s, name, f"{name}@centres.example.eg")
     return world
+
+
+def register(world: World, s: Session) -> Application:
+    """A VALIDITY application (7 legal days) with every required document, its workflow open."""
+    result = register_application(
+        s, world.store, centre_code="SOH-01", service_code="VALIDITY", applicant_name="محمد أحمد علي",
+        national_id="29001012601234", applicant_phone="01012345678", details=PROPERTY,
+        uploads=[Upload(code, f"{code}.png", io.BytesIO(png())) for code in ("ID_COPY", "OWNERSHIP", "SITE_PLAN")],
+        created_by=world.user(s, "clerk"), channel="window", incomplete_reason=None, limits=Limits(), now=clock.NOW,
+    )  # fmt: skip
+    ensure_workflow(s, result.application, now=clock.NOW)
+    return result.application
 
 
 def staff_mail(s: Session) -> list[tuple[str, str]]:
