@@ -152,7 +152,9 @@ def test_healthz_shows_an_index_that_lags_behind(client: FlaskClient, app: Flask
         index_applications(s, app.extensions["sijill"].search, ids)
     app.extensions["sijill"].health.expire()  # the report is otherwise up to a few seconds old
     response = client.get("/healthz")
-    assert response.status_code == 200 and response.get_json()["status"] == "ok", response.get_json()
+    # only the search check is this test's business (an hour-old application without a workflow makes the "work"
+    # check degraded on its own)
+    assert response.status_code == 200 and response.get_json()["checks"]["search_index"]["ok"], response.get_json()
 
 
 def test_record_view_images_follow_the_search_scope(
