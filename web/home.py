@@ -83,13 +83,17 @@ def _todays_work(principal: StaffPrincipal) -> dict[str, object]:
         Application.status == ApplicationStatus.RETURNED.value)) or 0
     waiting_expr = func.sum(case((Page.status.in_([OcrStatus.PENDING.value, OcrStatus.RUNNING.value]), 1), else_=0))
     failed_expr = func.sum(case((Page.status == OcrStatus.FAILED.value, 1), else_=0))
-    rows = session.execute(
-        _at_centre(select(Application, waiting_expr, failed_expr), principal)
+    # Count per application id only, then load those applications: grouping a query that loads whole Application
+    # rows (with their eagerly joined centre) is refused by PostgreSQL's GROUP BY rules.
+    counts = session.execute(
+        _at_centre(select(Application.id, waiting_expr, failed_expr), principal)
         .join(Document, Document.application_id == Application.id).join(Page, Page.document_id == Document.id)
         .where(Page.status != OcrStatus.DONE.value)
-        .group_by(Application.id).order_by(Application.created_at.desc()).limit(LIST_LIMIT)
+        .group_by(Application.id, Application.created_at).order_by(Application.created_at.desc()).limit(LIST_LIMIT)
     ).all()
-    pages = [PagesWaiting(app, int(w or 0), int(f or 0)) for app, w, f in rows]
+    by_id = {app.id: app for app in session.scalars(select(Application).where(
+        Application.id.in_([row[0] for row in counts])))}
+    pages = [PagesWaiting(by_id[app_id], int(w or 0), int(f or 0)) for app_id, w, f in counts if app_id in by_id]
     return {"today": today, "today_count": today_count, "returned": returned, "returned_count": returned_count,
             "pages": pages}
 
