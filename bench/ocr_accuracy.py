@@ -1,14 +1,21 @@
 #!/usr/bin/env python3
-"""OCR accuracy on synthetic Arabic pages: character error rate per degradation and font, clean-up off and on.
+"""OCR accuracy and cost, three ways on the same pages in one run: the pipeline, the anchor and OCRmyPDF.
 
-Builds a corpus with `ocr.synthetic` (by default every available Arabic font x every degradation, clean included,
-one full A4 page at 300 dpi each), runs `ocr.pipeline.process_page` on every page twice (`CleanupOptions.none()` and
-`CleanupOptions()`), and prints Markdown: CER/WER per degradation, CER per font and degradation, lines found, and the
-pipeline's per-step timings. Error rates are measured after `ocr.metrics.normalise_for_cer`.
+Builds a corpus with `ocr.synthetic` (every Arabic font found x every degradation, clean included, for each script:
+"arabic" pages with no Latin letter at all, "mixed" pages with Latin names, codes and e-mail addresses inside Arabic
+lines, optionally "digits" pages with ID-card lines and tables of numbers), then reads every page with
 
-    .venv/bin/python bench/ocr_accuracy.py                      # 4 fonts x 8 recipes = 32 pages
-    .venv/bin/python bench/ocr_accuracy.py --recipes clean skew+noise --fonts "Noto Naskh Arabic" --seed 7
-    .venv/bin/python bench/ocr_accuracy.py --json /tmp/ocr.json --save-pages /tmp/pages
+- the pipeline, `ocr.pipeline.process_page` with clean-up on (its defaults),
+- the anchor, exactly `tesseract page.png - -l ara --psm 6` with OMP_THREAD_LIMIT=1,
+- OCRmyPDF, `ocrmypdf -l ara --rotate-pages --deskew --clean --jobs 1` (bench/_ocr_systems.py),
+
+in rotating order (so drift in the shared machine's load hits all three alike), and prints Markdown: CER (mean and
+worst page), Latin letters on Arabic-only pages, wall and CPU seconds per page and their ratio to the anchor, CER by
+degradation and by font, every page over 3% CER for the pipeline, and the issue's targets met or not.
+
+    .venv/bin/python bench/ocr_accuracy.py                                   # 4 fonts x 8 recipes x 2 scripts
+    .venv/bin/python bench/ocr_accuracy.py --a5 --max-lines 12 --recipes clean noise photo   # quick look
+    .venv/bin/python bench/ocr_accuracy.py --scripts digits --systems pipeline anchor
 """
 
 from __future__ import annotations
@@ -16,184 +23,182 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from _common import machine_lines, pct, table
+from _ocr_systems import ANCHOR_NAME, OCRMYPDF_NAME, SYSTEMS, ocrmypdf_available, run
 
-from ocr.metrics import cer, wer
+from ocr.metrics import cer
 from ocr.synthetic import A4, A5, DEFAULT_RECIPES, arabic_fonts, corpus
+
+LABELS = {"pipeline": "pipeline (clean-up on)", "anchor": f"anchor: `{ANCHOR_NAME}`", "ocrmypdf": f"`{OCRMYPDF_NAME}`"}
+TARGET_MEAN, TARGET_WORST, TARGET_RATIO = 0.01, 0.03, 1.25
 
 
 @dataclass
 class Run:
-    """One page through the pipeline once."""
-
     page: int
+    script: str
     font: str
     recipe: str
-    cleanup: bool
+    system: str
     cer: float
-    wer: float
-    mean_confidence: float
-    low_confidence: bool
-    lines_found: int
-    lines_expected: int
-    seconds: float
-    timings: dict[str, float] = field(default_factory=dict)
-    rotation: float = 0.0
-    skew_angle: float = 0.0
-    params: dict[str, float] = field(default_factory=dict)
+    latin: int
+    """Latin letters in the text (on an Arabic-only page every one is an error)."""
+    wall: float
+    cpu: float
 
 
-def run_page(job: tuple[int, str, str, str, dict[str, float], str, bool, str | None]) -> Run:
-    """Run the pipeline on one saved page (in a worker process when --jobs > 1)."""
-    index, path, font, recipe, params, truth, cleanup, save_dir = job
-    from ocr.cleanup import CleanupOptions
-    from ocr.pipeline import process_page
-
-    options = CleanupOptions() if cleanup else CleanupOptions.none()
-    start = time.perf_counter()
-    result = process_page(Path(path), 0, options=options)
-    seconds = time.perf_counter() - start
-    if save_dir:
-        suffix = "on" if cleanup else "off"
-        (Path(save_dir) / f"page-{index:03d}-{suffix}.txt").write_text(result.text, encoding="utf-8")
-    return Run(
-        page=index, font=font, recipe=recipe, cleanup=cleanup,
-        cer=cer(truth, result.text), wer=wer(truth, result.text),
-        mean_confidence=float(result.mean_confidence), low_confidence=bool(result.low_confidence),
-        lines_found=int(result.line_count), lines_expected=len(truth.splitlines()),
-        seconds=seconds, timings={k: float(v) for k, v in result.timings.items()},
-        rotation=float(result.rotation), skew_angle=float(result.skew_angle or 0.0), params=params,
-    )
+def latin_letters(text: str) -> int:
+    return len(re.findall("[A-Za-z]", text))
 
 
 def mean(values: Sequence[float]) -> float:
     return statistics.fmean(values) if values else float("nan")
 
 
-def report(runs: list[Run], recipes: Sequence[str], fonts: Sequence[str]) -> str:
-    by_font: dict[tuple[str, str, bool], list[Run]] = defaultdict(list)
-    for run in runs:
-        by_font[run.recipe, run.font, run.cleanup].append(run)
-
+def report(runs: list[Run], systems: Sequence[str], recipes: Sequence[str], fonts: Sequence[str]) -> str:
     out: list[str] = []
-    out.append("#### CER by degradation (mean over fonts; clean-up off → on)\n")
+    of = {s: [r for r in runs if r.system == s] for s in systems}
+    anchor_wall = sum(r.wall for r in of.get("anchor", [])) or float("nan")
+    anchor_cpu = sum(r.cpu for r in of.get("anchor", [])) or float("nan")
     rows = []
-    for recipe in [*recipes, "all"]:
-        off = [r for r in runs if not r.cleanup and recipe in ("all", r.recipe)]
-        on = [r for r in runs if r.cleanup and recipe in ("all", r.recipe)]
-        if not off:
-            continue
+    for system in systems:
+        mine = of[system]
+        worst = max(mine, key=lambda r: r.cer)
+        arabic = [r for r in mine if r.script == "arabic"]
+        mixed = [r for r in mine if r.script == "mixed"]
         rows.append([
-            f"**{recipe}**" if recipe == "all" else recipe, len(on),
-            pct(mean([r.cer for r in off])), pct(mean([r.cer for r in on])),
-            pct(mean([r.wer for r in off])), pct(mean([r.wer for r in on])),
-            f"{sum(r.lines_found for r in on)}/{sum(r.lines_expected for r in on)}",
-            f"{mean([r.mean_confidence for r in on]):.0f}",
-            sum(r.low_confidence for r in on),
+            LABELS[system], len(mine), pct(mean([r.cer for r in mine])),
+            f"{pct(worst.cer)} ({worst.font}, {worst.recipe}, {worst.script})",
+            pct(mean([r.cer for r in arabic])) if arabic else "–",
+            f"{sum(r.latin for r in arabic)} / {max((r.latin for r in arabic), default=0)}" if arabic else "–",
+            pct(mean([r.cer for r in mixed])) if mixed else "–",
+            f"{mean([r.wall for r in mine]):.2f}", f"{mean([r.cpu for r in mine]):.2f}",
+            f"{sum(r.wall for r in mine) / anchor_wall:.2f}", f"**{sum(r.cpu for r in mine) / anchor_cpu:.2f}**",
         ])
-    out.append(table(["degradation", "pages", "CER off", "CER on", "WER off", "WER on", "lines found (on)",
-                      "mean conf. (on)", "low-conf. pages (on)"], rows))
+    out.append(table(["system", "pages", "mean CER", "worst page", "CER Arabic-only", "Latin letters Arabic-only "
+                      "(total / worst page)", "CER mixed", "wall s/page", "CPU s/page", "wall ÷ anchor",
+                      "CPU ÷ anchor"], rows))
 
-    out.append("\n\n#### CER by font and degradation (clean-up off → on)\n")
-    rows = []
-    for recipe in recipes:
-        row: list[object] = [recipe]
-        for font in fonts:
-            raw, cleaned = by_font.get((recipe, font, False)), by_font.get((recipe, font, True))
-            row.append(f"{pct(mean([r.cer for r in raw]))} → {pct(mean([r.cer for r in cleaned]))}"
-                       if raw and cleaned else "–")
-        rows.append(row)
-    rows.append(["**mean**", *[
-        f"{pct(mean([r.cer for r in runs if r.font == f and not r.cleanup]))} → "
-        f"{pct(mean([r.cer for r in runs if r.font == f and r.cleanup]))}" for f in fonts
-    ]])
-    out.append(table(["degradation", *fonts], rows))
+    out.append("\n\n#### CER by degradation (mean over fonts and scripts)\n")
+    rows = [[recipe, *[pct(mean([r.cer for r in of[s] if r.recipe == recipe])) for s in systems]]
+            for recipe in recipes]
+    out.append(table(["degradation", *systems], rows))
+    out.append("\n\n#### CER by font (mean over degradations and scripts)\n")
+    rows = [[font, *[pct(mean([r.cer for r in of[s] if r.font == font])) for s in systems]] for font in fonts]
+    out.append(table(["font", *systems], rows))
 
-    out.append("\n\n#### Pipeline time per page, by step (ms; mean / max over all pages)\n")
-    steps = sorted({k for r in runs for k in r.timings})
-    rows = []
-    for step in [*steps, "whole process_page (wall)"]:
-        row = [step]
-        for cleanup in (False, True):
-            values = [1000 * (r.seconds if step.startswith("whole") else r.timings.get(step, 0.0))
-                      for r in runs if r.cleanup == cleanup]
-            row.append(f"{mean(values):.0f} / {max(values):.0f}" if values else "–")
-        rows.append(row)
-    out.append(table(["step", "clean-up off", "clean-up on"], rows))
-
-    skewed = [(r.params["skew_angle"], r.skew_angle) for r in runs if r.cleanup and "skew_angle" in r.params]
-    if skewed:
-        # The generator rotates counter-clockwise by `angle`; the pipeline may report the correction or the skew.
-        errors = [min(abs(found - angle), abs(found + angle)) for angle, found in skewed]
-        out.append(f"\n\nSkew found by clean-up on the skewed pages: mean error {mean(errors):.2f}°, "
-                   f"max {max(errors):.2f}° over {len(errors)} pages (skew 1.5–5°).")
+    if "pipeline" in of:
+        bad = sorted((r for r in of["pipeline"] if r.cer > TARGET_WORST), key=lambda r: -r.cer)
+        out.append(f"\n\n#### Pages over {pct(TARGET_WORST)} CER for the pipeline ({len(bad)})\n")
+        if bad:
+            others = {(r.page, r.system): r for r in runs}
+            rows = [[r.page, r.script, r.font, r.recipe, *[pct(others[r.page, s].cer) for s in systems]] for r in bad]
+            out.append(table(["page", "script", "font", "degradation", *systems], rows))
+        pipe = of["pipeline"]
+        arabic = [r for r in pipe if r.script == "arabic"]
+        checks = [
+            ("mean CER ≤ 1.0 %", mean([r.cer for r in pipe]) <= TARGET_MEAN),
+            ("worst page ≤ 3 %", max(r.cer for r in pipe) <= TARGET_WORST),
+            ("0 Latin letters on Arabic-only pages", sum(r.latin for r in arabic) == 0 if arabic else None),
+        ]
+        if "anchor" in of:
+            ratio = sum(r.cpu for r in pipe) / anchor_cpu
+            checks.append((f"time ≤ {TARGET_RATIO}× the anchor (CPU)", ratio <= TARGET_RATIO))
+        if "ocrmypdf" in of:
+            peer = of["ocrmypdf"]
+            checks.append(("better CER than OCRmyPDF", mean([r.cer for r in pipe]) < mean([r.cer for r in peer])))
+            checks.append(("less time than OCRmyPDF (CPU)", sum(r.cpu for r in pipe) < sum(r.cpu for r in peer)))
+        out.append("\n\n#### Targets (issue 14)\n")
+        out.append("\n".join(f"- {name}: {'met' if ok else 'NOT met' if ok is not None else 'not measured'}"
+                             for name, ok in checks))
     return "\n".join(out)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=int, default=2026)
-    parser.add_argument("--recipes", nargs="+", default=list(DEFAULT_RECIPES),
-                        help="degradation recipes, e.g. clean skew noise skew+noise (default: %(default)s)")
+    parser.add_argument("--recipes", nargs="+", default=list(DEFAULT_RECIPES))
     parser.add_argument("--fonts", nargs="+", help="font families (default: every Arabic font found)")
-    parser.add_argument("--pages", type=int, help="number of pages (default: fonts x recipes, each pair once)")
+    parser.add_argument("--scripts", nargs="+", default=["arabic", "mixed"], choices=["arabic", "mixed", "digits",
+                                                                                      "forms"])
+    parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS))
     parser.add_argument("--a5", action="store_true", help="A5 pages instead of A4 (faster)")
+    parser.add_argument("--every-script", dest="alternate", action="store_false",
+                        help="every font x recipe page in every script (default: scripts alternate page by page)")
     parser.add_argument("--max-lines", type=int, help="at most this many text lines a page")
-    parser.add_argument("--jobs", type=int, default=1, help="worker processes (default 1: cleanest timings)")
     parser.add_argument("--json", type=Path, help="also write every run as JSON here")
-    parser.add_argument("--save-pages", type=Path, help="keep page images, truths and OCR texts in this directory")
+    parser.add_argument("--save-pages", type=Path, help="keep page images, truths and texts in this directory")
     args = parser.parse_args(argv)
-    os.environ["OMP_THREAD_LIMIT"] = "1"  # for every Tesseract run, workers included (shared TOOLCHAIN.md)
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+    systems = [s for s in args.systems if s != "ocrmypdf" or ocrmypdf_available()]
+    if len(systems) < len(args.systems):
+        print("ocrmypdf is not installed: left out (pip install ocrmypdf; apt-get install ghostscript unpaper)",
+              file=sys.stderr)
 
-    available = arabic_fonts()
-    chosen = [f for f in available if not args.fonts or f.name in args.fonts]
+    chosen = [f for f in arabic_fonts() if not args.fonts or f.name in args.fonts]
     if not chosen:
-        parser.error(f"no such font; available: {[f.name for f in available]}")
-    n_pages = args.pages or len(chosen) * len(args.recipes)
-
+        parser.error("no such font")
     started = time.perf_counter()
+    runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="ocr-accuracy-") as tmp:
         directory = args.save_pages or Path(tmp)
         directory.mkdir(parents=True, exist_ok=True)
-        pages = list(corpus(n_pages, args.seed, degradations=args.recipes, fonts=[f.path for f in chosen],
-                            size=A5 if args.a5 else A4, max_lines=args.max_lines))
-        jobs = []
-        for i, page in enumerate(pages):
-            path = directory / f"page-{i:03d}.png"
-            page.save(path)
-            if args.save_pages:
-                (directory / f"page-{i:03d}.truth.txt").write_text(page.truth, encoding="utf-8")
-            for cleanup in (False, True):
-                jobs.append((i, str(path), page.font, page.recipe, page.params, page.truth, cleanup,
-                             str(args.save_pages) if args.save_pages else None))
-        print(f"{len(pages)} pages generated in {time.perf_counter() - started:.0f} s; running the pipeline "
-              f"{len(jobs)} times with {args.jobs} process(es)...", file=sys.stderr)
-        if args.jobs > 1:
-            with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-                runs = list(pool.map(run_page, jobs))
+        # Every font x recipe pair once, the scripts taking turns so that each meets every font and every recipe
+        # without multiplying the pages.
+        n = len(chosen) * len(args.recipes) * (1 if args.alternate else len(args.scripts))
+        made = {script: list(corpus(n, args.seed, degradations=args.recipes, fonts=[f.path for f in chosen],
+                                    size=A5 if args.a5 else A4, max_lines=args.max_lines, script=script))
+                for script in args.scripts}
+        if args.alternate:
+            scripts = [args.scripts[(i + i // len(chosen)) % len(args.scripts)] for i in range(n)]
+            pages = [(script, made[script][i]) for i, script in enumerate(scripts)]
         else:
-            runs = [run_page(job) for job in jobs]
+            pages = [(script, page) for script in args.scripts for page in made[script]]
+        print(f"{len(pages)} pages generated in {time.perf_counter() - started:.0f} s; reading each with "
+              f"{', '.join(systems)}...", file=sys.stderr)
+        run(systems[0], _save(directory, 0, pages[0][1]))  # warm-up, not counted: imports, model files in cache
+        for i, (script, page) in enumerate(pages):
+            path = _save(directory, i, page)
+            order = systems[i % len(systems):] + systems[:i % len(systems)]
+            for system in order:
+                read = run(system, path)
+                if args.save_pages:
+                    (directory / f"page-{i:03d}.{system}.txt").write_text(read.text, encoding="utf-8")
+                runs.append(Run(i, script, page.font, page.recipe, system, cer(page.truth, read.text),
+                                latin_letters(read.text), read.wall, read.cpu))
+            print(f"  page {i + 1}/{len(pages)}", file=sys.stderr, end="\r")
 
-    fonts = list(dict.fromkeys(p.font for p in pages))
-    print("### OCR accuracy on synthetic pages\n")
+    fonts = list(dict.fromkeys(p.font for _, p in pages))
+    print("### OCR: the pipeline, the anchor and OCRmyPDF on the same pages\n")
     print("\n".join(machine_lines()))
-    print(f"- Corpus: {len(pages)} pages ({'A5' if args.a5 else 'A4'}, 300 dpi, 14 pt, seed {args.seed}), "
-          f"{len(fonts)} fonts × {len(args.recipes)} degradations; {sum(len(p.truth) for p in pages)} characters "
-          f"of ground truth; run took {time.perf_counter() - started:.0f} s with {args.jobs} process(es)\n")
-    print(report(runs, args.recipes, fonts))
+    print(f"- Corpus: {len(pages)} pages ({'A5' if args.a5 else 'A4'}, 300 dpi, 14 pt, seed {args.seed}): "
+          f"{len(fonts)} fonts × {len(args.recipes)} degradations × scripts {', '.join(args.scripts)}; "
+          f"{sum(len(p.truth) for _, p in pages)} characters of truth; run took "
+          f"{time.perf_counter() - started:.0f} s")
+    print("- Times: wall and CPU seconds per page (CPU = this process and every child it waited for); the ratios "
+          "to the anchor are sums over the same pages. The machine was shared with other engineers' test runs, so "
+          "wall times are inflated and noisy; CPU seconds are the fairer comparison.\n")
+    print(report(runs, systems, args.recipes, fonts))
     if args.json:
         args.json.write_text(json.dumps([asdict(r) for r in runs], ensure_ascii=False, indent=1), encoding="utf-8")
     return 0
+
+
+def _save(directory: Path, index: int, page: object) -> Path:
+    path = directory / f"page-{index:03d}.png"
+    if not path.exists():
+        page.save(path)  # type: ignore[attr-defined]
+        (directory / f"page-{index:03d}.truth.txt").write_text(page.truth, encoding="utf-8")  # type: ignore[attr-defined]
+    return path
 
 
 if __name__ == "__main__":
