@@ -52,8 +52,8 @@ def machine_lines() -> list[str]:
         f"- Date: {dt.date.today().isoformat()}",
         f"- Machine: {cores} cores ({_cpu_model()}), {_memory_gib():.0f} GiB RAM, {platform.system()} "
         f"{platform.release()}, Python {platform.python_version()}",
-        f"- Software: {tesseract_version()} (ara+eng, --psm 6, OMP_THREAD_LIMIT=1), OpenCV {cv2.__version__}, "
-        f"NumPy {numpy.__version__}, Pillow {PIL.__version__}",
+        f"- Software: {tesseract_version()} (ara, --psm 6, OMP_THREAD_LIMIT=1; second look eng + Arabic script "
+        f"model), OpenCV {cv2.__version__}, NumPy {numpy.__version__}, Pillow {PIL.__version__}",
         f"- Command: `{command}`",
         f"- Load average when the numbers were printed (1/5/15 min): {load_average()} "
         "(each busy process of the benchmark itself adds ~1; more than that is other work on the cores)",

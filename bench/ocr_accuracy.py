@@ -136,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="every font x recipe page in every script (default: scripts alternate page by page)")
     parser.add_argument("--max-lines", type=int, help="at most this many text lines a page")
     parser.add_argument("--json", type=Path, help="also write every run as JSON here")
+    parser.add_argument("--from-json", type=Path, nargs="+",
+                        help="print the report of runs saved with --json (e.g. parts run side by side), read nothing")
     parser.add_argument("--save-pages", type=Path, help="keep page images, truths and texts in this directory")
     args = parser.parse_args(argv)
     os.environ["OMP_THREAD_LIMIT"] = "1"
@@ -143,6 +145,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(systems) < len(args.systems):
         print("ocrmypdf is not installed: left out (pip install ocrmypdf; apt-get install ghostscript unpaper)",
               file=sys.stderr)
+
+    if args.from_json:
+        saved = [Run(**{**r, "page": 1000 * part + r["page"]})  # pages of each part numbered apart
+                 for part, path in enumerate(args.from_json) for r in json.loads(path.read_text(encoding="utf-8"))]
+        print("### OCR: the pipeline, the anchor and OCRmyPDF on the same pages (saved runs)\n")
+        print("\n".join(machine_lines()))
+        print(f"- {len({(r.script, r.font, r.recipe, r.page) for r in saved})} pages from "
+              f"{', '.join(str(p) for p in args.from_json)}\n")
+        recipes = list(dict.fromkeys(r.recipe for r in saved))
+        print(report(saved, [s for s in SYSTEMS if any(r.system == s for r in saved)], recipes,
+                     list(dict.fromkeys(r.font for r in saved))))
+        return 0
 
     chosen = [f for f in arabic_fonts() if not args.fonts or f.name in args.fonts]
     if not chosen:
@@ -176,6 +190,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 runs.append(Run(i, script, page.font, page.recipe, system, cer(page.truth, read.text),
                                 latin_letters(read.text), read.wall, read.cpu))
             print(f"  page {i + 1}/{len(pages)}", file=sys.stderr, end="\r")
+            if args.json:  # written after every page, so that a long run on a busy machine can be read halfway
+                args.json.write_text(json.dumps([asdict(r) for r in runs], ensure_ascii=False, indent=1),
+                                     encoding="utf-8")
 
     fonts = list(dict.fromkeys(p.font for _, p in pages))
     print("### OCR: the pipeline, the anchor and OCRmyPDF on the same pages\n")

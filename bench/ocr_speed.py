@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """OCR speed: the whole pipeline against the bare `tesseract` command, throughput, and a worker's peak memory.
 
-1. Per page, on the SAME synthetic A4 pages in one run: `ocr.pipeline.process_page` with clean-up on and off, and
-   `tesseract page.png - -l ara+eng --psm 6` (OMP_THREAD_LIMIT=1). The ratio pipeline / tesseract is the number to
-   watch; absolute seconds vary with the machine's load.
+1. Per page, on the SAME synthetic A4 pages in one run: `ocr.pipeline.process_page` with clean-up on and off, the
+   anchor, exactly `tesseract page.png - -l ara --psm 6` (OMP_THREAD_LIMIT=1), and OCRmyPDF
+   (`ocrmypdf -l ara --rotate-pages --deskew --clean --output-type pdf`, bench/_ocr_systems.py). Wall and CPU
+   seconds; the ratio pipeline / anchor is the number to watch (CPU seconds hardly move with other people's load
+   on a shared machine; wall seconds do).
 2. Throughput in pages per minute with 1 and 2 workers, two ways: real Celery workers (``celery worker``, prefork
    pool with --concurrency 1 and 2, a private redis-server as broker) reading pages registered through intake and
    sent as ``ocr.page`` tasks, timed until the database shows every page done (bench/_celery_ocr.py); and, for
@@ -32,6 +34,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+import _ocr_systems as systems
 from _common import load_average, machine_lines, table
 
 from ocr.synthetic import arabic_fonts, corpus
@@ -44,10 +47,7 @@ def tesseract_env() -> dict[str, str]:
 
 
 def bare_tesseract(path: Path) -> float:
-    start = time.perf_counter()
-    subprocess.run(["tesseract", str(path), "-", "-l", "ara+eng", "--psm", "6"], capture_output=True, check=True,
-                   env=tesseract_env())
-    return time.perf_counter() - start
+    return systems.anchor(path).wall
 
 
 def pipeline(path: Path, index: int = 0, cleanup: bool = True) -> float:
@@ -85,30 +85,34 @@ def make_pages(directory: Path, n: int, seed: int) -> list[tuple[Path, str, str]
 
 
 def per_page(pages: list[tuple[Path, str, str]]) -> tuple[str, float]:
-    pipeline(pages[0][0])  # warm-up, not counted: imports, caches, Tesseract's model files in the page cache
+    kinds = ["anchor", "pipeline-off", "pipeline"] + (["ocrmypdf"] if systems.ocrmypdf_available() else [])
+    systems.run("pipeline", pages[0][0])  # warm-up, not counted: imports, caches, model files in the page cache
     rows = []
-    totals = {"tess": 0.0, "off": 0.0, "on": 0.0}
+    wall = dict.fromkeys(kinds, 0.0)
+    cpu = dict.fromkeys(kinds, 0.0)
     ratios = []
     for i, (path, font, recipe) in enumerate(pages):
-        order = ["tess", "off", "on"]
-        order = order[i % 3:] + order[:i % 3]  # rotate, so that drift in the machine's load hits all three alike
-        seconds: dict[str, float] = {}
-        for kind in order:
-            seconds[kind] = bare_tesseract(path) if kind == "tess" else pipeline(path, cleanup=kind == "on")
-        for kind, value in seconds.items():
-            totals[kind] += value
-        ratios.append(seconds["on"] / seconds["tess"])
-        rows.append([i, font, recipe, f"{seconds['tess']:.2f}", f"{seconds['off']:.2f}", f"{seconds['on']:.2f}",
-                     f"{seconds['on'] / seconds['tess']:.2f}"])
+        order = kinds[i % len(kinds):] + kinds[:i % len(kinds)]  # rotate, so that load drift hits all alike
+        reads = {kind: systems.run(kind, path) for kind in order}
+        for kind, read in reads.items():
+            wall[kind] += read.wall
+            cpu[kind] += read.cpu
+        ratios.append(reads["pipeline"].cpu / reads["anchor"].cpu)
+        rows.append([i, font, recipe, *[f"{reads[k].wall:.2f} / {reads[k].cpu:.2f}" for k in kinds],
+                     f"{reads['pipeline'].cpu / reads['anchor'].cpu:.2f}"])
     n = len(pages)
-    rows.append(["**mean**", "", "", f"{totals['tess'] / n:.2f}", f"{totals['off'] / n:.2f}", f"{totals['on'] / n:.2f}",
-                 f"**{totals['on'] / totals['tess']:.2f}**"])
-    text = table(["page", "font", "degradation", "tesseract (s)", "pipeline, clean-up off (s)",
-                  "pipeline, clean-up on (s)", "ratio on / tesseract"], rows, "lllrrrr")
-    text += (f"\n\nRatio of the whole pipeline (clean-up on) to bare tesseract: {totals['on'] / totals['tess']:.2f} "
-             f"(sum of times), median per page {statistics.median(ratios):.2f}; clean-up off: "
-             f"{totals['off'] / totals['tess']:.2f}.")
-    return text, totals["on"] / totals["tess"]
+    rows.append(["**mean**", "", "", *[f"{wall[k] / n:.2f} / {cpu[k] / n:.2f}" for k in kinds],
+                 f"**{cpu['pipeline'] / cpu['anchor']:.2f}**"])
+    names = {"anchor": "anchor `tesseract -l ara --psm 6`", "pipeline-off": "pipeline, clean-up off",
+             "pipeline": "pipeline, clean-up on", "ocrmypdf": "OCRmyPDF"}
+    text = table(["page", "font", "degradation", *[f"{names[k]} (wall / CPU s)" for k in kinds],
+                  "CPU ratio on / anchor"], rows, "lll" + "r" * (len(kinds) + 1))
+    text += (f"\n\nPipeline (clean-up on) ÷ anchor, sums over the pages: CPU {cpu['pipeline'] / cpu['anchor']:.2f}, "
+             f"wall {wall['pipeline'] / wall['anchor']:.2f} (median per page, CPU {statistics.median(ratios):.2f}); "
+             f"clean-up off: CPU {cpu['pipeline-off'] / cpu['anchor']:.2f}")
+    if "ocrmypdf" in kinds:
+        text += f"; OCRmyPDF: CPU {cpu['ocrmypdf'] / cpu['anchor']:.2f}, wall {wall['ocrmypdf'] / wall['anchor']:.2f}"
+    return text + ".", cpu["pipeline"] / cpu["anchor"]
 
 
 def throughput(pages: list[tuple[Path, str, str]], n: int, workers: Sequence[int]) -> str:
@@ -249,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"seeds {args.seed}…{args.seed + len(pages) - 1}")
         print()
         if "ratio" in args.sections:
-            print("#### Pipeline against bare tesseract, same pages, one run\n")
+            print("#### Pipeline against the anchor and OCRmyPDF, same pages, one run\n")
             text, _ = per_page(pages)
             print(text, flush=True)
         if "celery" in args.sections:

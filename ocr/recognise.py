@@ -23,8 +23,9 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from ocr.arabic_first import reread_doubtful_lines
+from ocr.arabic_first import logical_order, reread_doubtful_lines
 from ocr.resolution import page_dpi
+from ocr.searchable_pdf import TextWord, with_text_layer
 from ocr.tesseract import run_tesseract
 
 TESSERACT_VARIABLES = {"textord_noise_rejrows": "0"}
@@ -110,13 +111,16 @@ def recognise(
         words, replaced = reread_doubtful_lines(image, words, dpi=resolution, timeout=timeout)
         if replaced:
             text = text_from_words(words)
+    pdf = outputs["pdf"]
+    if lang == "ara":
+        pdf = with_text_layer(pdf, text_lines(words), dpi=resolution)
     scored = [word.confidence for word in words if word.confidence >= 0]
     return PageText(
         text=text,
         mean_confidence=sum(scored) / len(scored) if scored else 0.0,
         words=words,
         line_count=len({word.line for word in words}),
-        pdf=outputs["pdf"],
+        pdf=pdf,
         replaced=replaced,
     )
 
@@ -148,6 +152,15 @@ def parse_tsv(tsv: str, model: str = "ara") -> list[Word]:
             )
         )
     return words
+
+
+def text_lines(words: list[Word]) -> list[list[TextWord]]:
+    """The page's lines for the PDF's text layer: each line's words in reading order (from their positions)."""
+    lines: dict[int, list[Word]] = {}
+    for word in words:
+        lines.setdefault(word.line, []).append(word)
+    return [[TextWord(w.text, w.left, w.top, w.left + w.width, w.top + w.height) for w in logical_order(line)]
+            for line in lines.values()]
 
 
 def text_from_words(words: list[Word]) -> str:

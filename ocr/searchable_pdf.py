@@ -13,13 +13,19 @@ to any binary stream.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import pikepdf
 from PIL import Image
+
+_ARABIC = re.compile("[\u0621-\u064a\u0671-\u06d3\u0750-\u077f\ufb50-\ufdff\ufe70-\ufeff]")
+"""Arabic letters: a word with one is drawn right to left. Arabic-Indic digits are not letters: a number reads left
+to right in either digit set."""
 
 
 def merge_pages(
@@ -68,3 +74,58 @@ def image_pdf(image: Image.Image, *, dpi: int, quality: int = 75) -> bytes:
     page = image if image.mode in ("L", "RGB") else image.convert("L")
     page.save(buffer, "PDF", resolution=float(dpi), quality=quality)
     return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class TextWord:
+    """One word of the invisible text layer and its box in image pixels."""
+
+    text: str
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+
+def with_text_layer(page_pdf: bytes, lines: list[list[TextWord]], *, dpi: int) -> bytes:
+    """Tesseract's one-page PDF with its text layer replaced: each line's words in reading order, each at its box.
+
+    Why: Tesseract writes a number inside an Arabic line as part of the line's mirrored (right-to-left) run, and text
+    extraction (Poppler's ``pdftotext``, what indexers and copy-paste use) then returns it reversed: "رقم القطعة 245"
+    came out as "رقم القطعة 542". Here every word is drawn at its own box in its own direction: an Arabic word right to
+    left from its right edge, a number or a Latin word left to right from its left edge, in Tesseract's invisible
+    glyph-less font (each character a CID equal to its UTF-16 code, mapped back to Unicode) scaled to the box's
+    width, and the words follow each other in reading order, so extraction by position (Poppler) and by stream
+    order (PDFium) both give the reading order. The layer also carries the words ``ocr.arabic_first`` replaced.
+    """
+    with pikepdf.open(io.BytesIO(page_pdf)) as pdf:
+        page = pdf.pages[0]
+        fonts = list(page.Resources.get("/Font", {}).keys())
+        if not fonts:
+            return page_pdf
+        contents = page.Contents
+        content = (b"".join(part.read_bytes() for part in contents) if isinstance(contents, pikepdf.Array)
+                   else contents.read_bytes())
+        parts = [content.split(b"BT", 1)[0].rstrip() + b"\n", b"BT\n3 Tr\n"]
+        scale = 72.0 / dpi
+        height = float(page.MediaBox[3])
+        for line in lines:
+            if not line:
+                continue
+            size = max(1.0, (max(w.bottom for w in line) - min(w.top for w in line)) * scale)
+            baseline = height - max(w.bottom for w in line) * scale
+            for word in line:  # no space characters: the gaps between the boxes are the spaces, as extractors see
+                text = "".join(ch for ch in word.text if ord(ch) <= 0xFFFF)
+                if not text.strip() or word.right <= word.left:
+                    continue
+                stretch = 100.0 * (word.right - word.left) * scale / (len(text) * size * 0.5)  # glyphs: 500/1000 em
+                rtl = bool(_ARABIC.search(text))
+                x, mirror = (word.right * scale, -1) if rtl else (word.left * scale, 1)
+                parts.append(b"%d 0 0 1 %.2f %.2f Tm /%s %.2f Tf %.3f Tz <%s> Tj\n" % (
+                    mirror, x, baseline, fonts[0].lstrip("/").encode(), size, stretch,
+                    text.encode("utf-16-be").hex().upper().encode()))
+        parts.append(b"ET\n")
+        page.Contents = pdf.make_stream(b"".join(parts))
+        out = io.BytesIO()
+        pdf.save(out, compress_streams=True)
+        return out.getvalue()

@@ -215,3 +215,17 @@ def test_really_missing_lines_are_still_flagged() -> None:
     page = text_page()
     assert count_text_lines(page) == len(FORM_LINES)
     assert count_text_lines(text_page(FORM_LINES[:3])) == 3
+
+
+def test_the_text_layer_keeps_numbers_and_latin_runs_in_reading_order() -> None:
+    """pdftotext (what indexers and copy-paste use) returned Tesseract's layer with numbers reversed inside Arabic
+    lines ("رقم القطعة 245" as "542"); now every word sits at its box in its own direction."""
+    lines = ("رقم القطعة 318 والمساحة 452 مترا", "الاسم التجاري Golden Nile Trading", "الرقم القومي 30107092701935")
+    naskh = next(f.path for f in arabic_fonts() if f.name == "Noto Naskh Arabic")
+    read = recognise(render_page(lines, naskh, size=A5).image)
+    layer = subprocess.run(["pdftotext", "-", "-"], input=read.pdf, capture_output=True, check=True).stdout.decode()
+    layer = normalise(layer)
+    assert "318" in layer and "452" in layer and "813" not in layer, layer
+    assert "30107092701935" in layer, layer
+    assert "رقم القطعة" in layer and "الرقم القومي" in layer, layer
+    assert "Golden Nile Trading" in layer, layer  # replaced by the second look, left to right inside the line
