@@ -41,6 +41,11 @@ def enqueue_pages(settings: Settings, page_ids: Iterable[int]) -> int:
     return count
 
 
+def enqueue_signature_check(settings: Settings) -> None:
+    """Ask for ``signing.check_attachments`` now (new PDFs were stored); the beat runs it every 30 s anyway."""
+    _app(settings).send_task("signing.check_attachments", ignore_result=True, retry=True, retry_policy=RETRY_POLICY)
+
+
 COALESCE_SECONDS = 0.5
 """Changes committed within this window in one process are sent as one manifest task and one index task."""
 

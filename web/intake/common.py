@@ -364,6 +364,8 @@ def register(
     )  # fmt: skip
     open_workflow(result.application.id)
     enqueue_ocr(result.page_ids)
+    if any(d.media_type == "application/pdf" for d in result.application.documents):
+        check_signatures_soon()
     return result
 
 
@@ -404,6 +406,17 @@ def enqueue_ocr(page_ids: list[int]) -> None:
             "could not queue OCR for %d pages (%s: %s); the stale-page task will queue them later",
             len(page_ids), type(exc).__name__, exc,
         )  # fmt: skip
+
+
+def check_signatures_soon() -> None:
+    """New PDFs were stored: have their signatures validated now rather than at the next beat (never in this
+    request; :mod:`signing.attachments`). A broker that is down only delays it to the beat."""
+    try:
+        from worker.dispatch import enqueue_signature_check
+
+        enqueue_signature_check(runtime().settings)
+    except Exception as exc:
+        log.warning("could not queue the signature check (%s: %s); the beat task will run it", type(exc).__name__, exc)
 
 
 # --- sending stored objects -----------------------------------------------------------------------------
