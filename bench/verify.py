@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import io
+import json
 import logging
 import os
 import platform
@@ -70,7 +71,7 @@ from ocr.limits import Limits
 from signing.dev_pki import create_demo_pki
 from signing.signers import Pkcs12Credential, open_signer
 from sijill.settings import Settings
-from web.ratelimit import DEFAULT_READ_LIMIT, READ_LIMIT_KEY
+from web.ratelimit import DEFAULT_READ_LIMIT, READ_LIMIT_KEY, UPLOAD_LIMIT_KEY
 from web.verify.model import report_cache
 
 PKI_PASSWORD = b"demo-pki-password"
@@ -90,6 +91,7 @@ SIGNERS = [("head.eng", "رئيس الإدارة الهندسية - تجريبي
 class IssuedPermit:
     number: str
     token: str
+    pdf: bytes
 
 
 def _png() -> bytes:
@@ -160,11 +162,73 @@ def issue_permit(settings: Settings, work: Path) -> IssuedPermit:
             assert application is not None
             routing.sign_step(s, store, application, _user(s, ids, key), signer, now=at, revocation="off")
     with database.session() as s:
-        status = s.scalar(select(Permit.status).where(Permit.application_id == app_id))
+        status, current = s.execute(select(Permit.status, Permit.current_pdf_sha256)
+                                    .where(Permit.application_id == app_id)).one()
     database.dispose()
     if status != "issued" or len(tokens) != 1:
         raise SystemExit(f"the permit was not issued (status {status!r}, {len(tokens)} token(s))")
-    return IssuedPermit(number, tokens[0])
+    return IssuedPermit(number, tokens[0], store.get_bytes(current))
+
+
+@dataclass
+class Flood:
+    uploads: list[tuple[str, str, float]]
+    """(file, verdict kind, seconds) of each hostile upload."""
+    staff: list[float]
+    """Seconds of each staff page answered during the flood."""
+    staff_before: list[float]
+    staff_errors: int
+
+
+def post_pdf(url: str, data: bytes) -> tuple[str, float]:
+    started = time.perf_counter()
+    request = urllib.request.Request(  # noqa: S310 - our own http://127.0.0.1 URL
+        url, data=data, method="POST", headers={"Content-Type": "application/pdf"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - our own http://127.0.0.1 URL
+            kind = json.loads(response.read())["kind"]
+    except urllib.error.HTTPError as exc:
+        kind = json.loads(exc.read()).get("kind", str(exc.code))
+    return kind, time.perf_counter() - started
+
+
+def flood(check_url: str, staff_url: str, pdf: bytes, seconds: float, uploaders: int) -> Flood:
+    """Hostile uploads from ``uploaders`` clients for ``seconds`` while one staff client keeps loading a page."""
+    from tests.test_copycheck import noop_revisions
+
+    files = {
+        "1,000 no-op revisions": noop_revisions(pdf, 1000),
+        "19 MB padded": pdf + b"%" + b" " * (19 * 1024 * 1024) + b"\n",
+        "60 no-op revisions (validated)": noop_revisions(pdf, 60),
+        "the genuine permit": pdf,
+    }
+    names = list(files)
+    before = [get(staff_url)[1] for _ in range(20)]
+    stop = time.perf_counter() + seconds
+    uploads: list[tuple[str, str, float]] = []
+    staff: list[float] = []
+    errors = 0
+    lock = threading.Lock()
+
+    def uploader(index: int) -> None:
+        turn = index
+        while time.perf_counter() < stop:
+            name = names[turn % len(names)]
+            kind, took = post_pdf(check_url, files[name])
+            with lock:
+                uploads.append((name, kind, took))
+            turn += 1
+
+    threads = [threading.Thread(target=uploader, args=(i,)) for i in range(uploaders)]
+    for t in threads:
+        t.start()
+    while time.perf_counter() < stop:
+        status, took = get(staff_url)
+        staff.append(took)
+        errors += status != 200
+    for t in threads:
+        t.join()
+    return Flood(uploads, staff, before, errors)
 
 
 # --- serving and measuring ----------------------------------------------------------------------------------------
@@ -238,6 +302,8 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--server-threads", type=int, default=8, help="waitress threads (default 8)")
     parser.add_argument("--cold-tries", type=int, default=5, help="uncached first requests to time (default 5)")
+    parser.add_argument("--flood-seconds", type=float, default=10, help="hostile upload flood (default 10 s)")
+    parser.add_argument("--uploaders", type=int, default=6, help="concurrent hostile uploaders (default 6)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
@@ -280,6 +346,9 @@ def main() -> int:
             statuses = [get(limited_url)[0] for _ in range(LIMITED_TRIES)]
             limited_s = 5
             refused = run_wrk(limited_url, 1, 4, limited_s)
+            app.config[UPLOAD_LIMIT_KEY] = "1000000 per minute"
+            check_url = f"{base}/api/v1/verify/{permit.number}/{permit.token}/check"
+            flooded = flood(check_url, f"{base}/login", permit.pdf, args.flood_seconds, args.uploaders)
         finally:
             time.sleep(1)  # let waitress finish writing the last answers before its sockets close
             server.close()
@@ -310,6 +379,24 @@ def main() -> int:
           f"from one address: {statuses.count(200)} answered 200, {statuses.count(429)} refused with 429. Then "
           f"`wrk -t1 -c4 -d{limited_s}s` on the same URL: {refused.rps:,.0f} requests/s, "
           f"{refused.requests - refused.non_2xx} of {refused.requests:,} answered 200 (the rest 429).")
+    print()
+    print(f"Hostile uploads: {args.uploaders} clients posting to `/api/v1/verify/…/check` for "
+          f"{args.flood_seconds:.0f} s (upload limit raised), while one staff client loads `/login` over and over:")
+    print()
+    rows = []
+    for name in dict.fromkeys(n for n, _, _ in flooded.uploads):
+        mine = [(k, t) for n, k, t in flooded.uploads if n == name]
+        kinds = ", ".join(f"{k} ×{c}" for k, c in sorted({k: sum(1 for x, _ in mine if x == k) for k, _ in mine}
+                                                             .items()))
+        times = sorted(t for _, t in mine)
+        rows.append((name, len(mine), kinds, f"{statistics.median(times):.2f}", f"{times[-1]:.2f}"))
+    print(table(["Upload", "Answers", "Verdicts", "Median (s)", "Max (s)"], rows))
+    print()
+    staff = sorted(flooded.staff)
+    print(f"Staff page `/login`: before the flood median {statistics.median(flooded.staff_before) * 1000:.0f} ms; "
+          f"during it {len(staff)} answers ({flooded.staff_errors} not 200), median "
+          f"{statistics.median(staff) * 1000:.0f} ms, p90 {staff[int(len(staff) * 0.9)] * 1000:.0f} ms, "
+          f"max {staff[-1] * 1000:.0f} ms.")
     return 0
 
 

@@ -24,6 +24,7 @@ TEST_PACKAGES=(
   postgresql redis-server
   softhsm2 opensc
   zbar-tools
+  wrk
   nodejs npm
 )
 

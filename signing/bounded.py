@@ -7,8 +7,9 @@ process that CPU would be taken, under the GIL, from the threads that serve the 
 * in :data:`WORKERS` separate processes (``spawn``, so nothing of the threaded web server is inherited), fewer than the
   machine's cores, so the public can never take them all;
 * with a deadline per check (:func:`validate_untrusted`): the worker arms a timer for the time left when it picks the
-  check up and gives up at that moment; a check that waited in the queue past its deadline is not started at all; a
-  worker stuck in C code past the deadline (plus a grace) is killed and the pool replaced;
+  check up and gives up at that moment; a check that waited in the queue past its deadline is not started at all
+  ("busy"); a worker still stuck :data:`STUCK_AFTER_S` after its deadline (in C code) is killed and the pool restarted
+  in the background, checks meanwhile being answered "busy";
 * with at most :data:`QUEUE_PER_WORKER` checks waiting per worker: beyond that, the answer is "busy" at once;
 * with the worker's address space capped (:data:`MEMORY_LIMIT_BYTES`) against decompression bombs;
 * and with pyHanko's own log records stripped of tracebacks: a broken upload is an everyday event, not an error.
@@ -31,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import FrameType
-from typing import Literal
+from typing import Any, Literal
 
 from asn1crypto import x509 as asn1_x509
 
@@ -47,7 +48,10 @@ QUEUE_PER_WORKER = 3
 GRACE_S = 0.4
 """How long past its deadline a worker may take to notice it before it is killed."""
 MEMORY_LIMIT_BYTES = 1024 * 1024 * 1024
-WARM_UP_TIMEOUT_S = 60.0
+WARM_UP_TIMEOUT_S = 120.0
+FIRST_START_WAIT_S = 60.0
+"""A check arriving before the process's pool ever started waits this long for it (a fresh server, a test)."""
+STUCK_AFTER_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -91,8 +95,8 @@ def _on_alarm(_signum: int, _frame: FrameType | None) -> None:
 
 def _run(data: bytes, roots_der: list[bytes], deadline: float, at: datetime | None) -> ValidationReport | Refused:
     left = deadline - time.time()
-    if left <= 0.05:
-        return Refused("timeout")
+    if left <= 0.05:  # waited in the queue until its time was up: not this file's fault
+        return Refused("busy")
     previous = signal.signal(signal.SIGALRM, _on_alarm)
     signal.setitimer(signal.ITIMER_REAL, left)
     try:
@@ -114,55 +118,94 @@ def _ping(_index: int = 0) -> int:
 
 
 class _Pool:
+    """The worker processes. Starting them (a ``spawn`` and pyHanko's imports, seconds on a busy machine) happens in a
+    background thread, never on a request: a check that finds the pool (re)starting is answered "busy" at once,
+    except for the very first start of the process, which a check may wait for (:data:`FIRST_START_WAIT_S`)."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._executor: cf.ProcessPoolExecutor | None = None
+        self._starting = False
+        self._started_once = threading.Event()
         self._slots = threading.BoundedSemaphore(WORKERS * (1 + QUEUE_PER_WORKER))
 
-    def executor(self) -> cf.ProcessPoolExecutor:
+    def _start(self) -> None:
+        try:
+            executor = cf.ProcessPoolExecutor(
+                max_workers=WORKERS, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+                max_tasks_per_child=200,
+            )
+            list(executor.map(_ping, range(WORKERS), timeout=WARM_UP_TIMEOUT_S))  # the imports happen now
+        except Exception as exc:
+            log.error("the validation worker pool did not start: %r", exc)
+            with self._lock:
+                self._starting = False
+            return
         with self._lock:
-            if self._executor is None:
-                executor = cf.ProcessPoolExecutor(
-                    max_workers=WORKERS, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
-                    max_tasks_per_child=200,
-                )
-                # start the workers now and wait for them: a first check must not pay for the imports
-                list(executor.map(_ping, range(WORKERS), timeout=WARM_UP_TIMEOUT_S))
-                self._executor = executor
+            self._executor, self._starting = executor, False
+        self._started_once.set()
+
+    def start(self) -> None:
+        """Start the workers in the background unless they run or are starting."""
+        with self._lock:
+            if self._executor is not None or self._starting:
+                return
+            self._starting = True
+        threading.Thread(target=self._start, name="sijill-validation-pool", daemon=True).start()
+
+    def ready(self, wait_s: float = 0.0) -> cf.ProcessPoolExecutor | None:
+        self.start()
+        if wait_s > 0 and not self._started_once.is_set():
+            self._started_once.wait(wait_s)
+        with self._lock:
             return self._executor
 
     def replace(self, broken: cf.ProcessPoolExecutor) -> None:
-        """Kill a pool whose worker overran its deadline (stuck in C code) and start afresh on next use."""
+        """Kill a pool whose worker overran its deadline (stuck in C code) and start afresh in the background."""
         with self._lock:
             if self._executor is not broken:
                 return
             self._executor = None
-        processes = list(getattr(broken, "_processes", {}).values())
-        for process in processes:
+        for process in list(getattr(broken, "_processes", {}).values()):
             try:
                 process.kill()
             except Exception as exc:  # already gone
                 log.debug("worker %s already gone: %r", process.pid, exc)
         broken.shutdown(wait=False, cancel_futures=True)
+        self.start()
+
+    def _watch(self, executor: cf.ProcessPoolExecutor, future: cf.Future[Any]) -> None:
+        """A check answered "timeout" but still running: give its worker :data:`STUCK_AFTER_S` to notice its timer,
+        then kill the pool (the worker is deaf to it, stuck in C code)."""
+        def check() -> None:
+            if not future.done():
+                log.warning("a copy check overran its deadline by %.0f s; restarting the validation worker",
+                            STUCK_AFTER_S)
+                self.replace(executor)
+
+        timer = threading.Timer(STUCK_AFTER_S, check)
+        timer.daemon = True
+        timer.start()
 
     def submit(self, data: bytes, roots_der: list[bytes], time_limit_s: float,
                at: datetime | None) -> ValidationReport | Refused:
         if not self._slots.acquire(blocking=False):
             return Refused("busy")
         try:
-            executor = self.executor()
+            executor = self.ready(FIRST_START_WAIT_S)
+            if executor is None:
+                return Refused("busy")
             deadline = time.time() + time_limit_s
             try:
                 future = executor.submit(_run, data, roots_der, deadline, at)
-            except cf.BrokenExecutor:
+            except (cf.BrokenExecutor, RuntimeError):
                 self.replace(executor)
                 return Refused("busy")
             try:
                 return future.result(timeout=time_limit_s + GRACE_S)
             except cf.TimeoutError:
-                if not future.cancel():  # running and deaf to its timer: kill it
-                    log.warning("copy check overran its deadline; restarting the validation worker")
-                    self.replace(executor)
+                if not future.cancel():
+                    self._watch(executor, future)
                 return Refused("timeout")
             except cf.BrokenExecutor:
                 self.replace(executor)
@@ -194,9 +237,10 @@ def validate_untrusted(
     return _POOL.submit(bytes(data), roots_der, time_limit_s, at)
 
 
-def warm_up() -> None:
-    """Start the worker processes now (a server at start-up; the first check would otherwise wait for them)."""
-    _POOL.executor()
+def warm_up(wait_s: float = 0.0) -> bool:
+    """Start the worker processes in the background (a server at start-up), waiting up to ``wait_s`` for them;
+    whether they are ready."""
+    return _POOL.ready(wait_s) is not None
 
 
 def shutdown() -> None:

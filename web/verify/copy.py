@@ -130,6 +130,10 @@ class CopyVerdict:
     signatures: list[SignatureView] = field(default_factory=list)
     signatures_in_copy: int | None = None
     """For an archived state: how many signatures it holds."""
+    why_ar: list[str] = field(default_factory=list)
+    """For a copy that is not genuine: what the validation found, the document's reasons then each failing
+    signature's, without repeats."""
+    why_en: list[str] = field(default_factory=list)
 
     @property
     def identical(self) -> bool:
@@ -187,6 +191,8 @@ def check_copy(session: Session, permit: Permit, view: PermitView, data: bytes, 
             filename=filename[:200], size=len(data), sha256=digest, report=report,
             signatures=signature_views(permit, report) if report is not None else [],
             signatures_in_copy=match.state.signatures if match is not None and match.state is not None else None,
+            why_ar=_why(report, "ar") if kind not in GENUINE_KINDS else [],
+            why_en=_why(report, "en") if kind not in GENUINE_KINDS else [],
         )  # fmt: skip
 
     if match is not None and match.kind == "identical":
@@ -205,3 +211,13 @@ def check_copy(session: Session, permit: Permit, view: PermitView, data: bytes, 
             return verdict("busy", None)
         return verdict("too_complex", None, [WHY_TOO_COMPLEX["timeout"]])
     return verdict(match.kind if match is not None else "other", result)
+
+
+def _why(report: ValidationReport | None, lang: str) -> list[str]:
+    if report is None:
+        return []
+    found = list(report.reasons_ar if lang == "ar" else report.reasons_en)
+    for sig in report.signatures:
+        if not sig.passed:
+            found.extend(sig.reasons_ar if lang == "ar" else sig.reasons_en)
+    return list(dict.fromkeys(found))

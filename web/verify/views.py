@@ -18,6 +18,7 @@ from flask_babel import gettext
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from archive.models import Permit
+from signing.bounded import warm_up
 from web.errors import N_
 from web.permissions import public
 from web.runtime import db_session
@@ -56,6 +57,7 @@ def show(permit_number: str, token: str) -> ResponseReturnValue:
     if permit is None:
         return not_found()
     view = permit_view(session, permit)
+    warm_up()  # the copy check's workers start while the citizen picks the file (no wait here)
     return _public(render_template("verify/permit.html", v=view, check=None, check_error=None,
                                    permit_number=permit.permit_number, token=token))
 
