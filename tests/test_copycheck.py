@@ -18,7 +18,7 @@ import pytest
 from asn1crypto import x509 as asn1_x509
 from pyhanko.pdf_utils.reader import PdfFileReader
 
-from signing.bounded import Refused, validate_untrusted
+from signing.bounded import Refused, validate_untrusted, warm_up
 from signing.copycheck import LIMITS, archived_states, match_archived, precheck
 from signing.pades import add_document_timestamp
 from signing.validate import ValidationReport
@@ -122,6 +122,7 @@ def test_a_copy_slower_than_its_deadline_is_stopped_and_the_worker_keeps_working
     life: dict[str, bytes], pki: TestPki
 ) -> None:
     slow = noop_revisions(life["issued"], 60)  # within the pre-check bounds; pyHanko's diff analysis is quadratic
+    assert warm_up(wait_s=120)  # a server starts its workers before the first upload (the page's GET does)
     started = time.perf_counter()
     result = validate_untrusted(slow, roots(pki), time_limit_s=0.1)
     assert isinstance(result, Refused) and result.reason == "timeout"
