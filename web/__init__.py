@@ -16,7 +16,7 @@ csrf = CSRFProtect()
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
     """Build the app for ``settings`` (read from the environment when omitted)."""
-    from web import admin, errors, health, holds, home, i18n, permissions, ratelimit
+    from web import admin, errors, health, holds, home, i18n, metrics, permissions, ratelimit
     from web import api as api_pkg
     from web import decisions as decisions_pkg
     from web import governance as governance_pkg
@@ -63,6 +63,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.register_blueprint(home.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(health.bp)
+    metrics.install(app)
     app.register_blueprint(intake_pkg.bp)
     app.register_blueprint(decisions_pkg.bp)
     app.register_blueprint(verify_pkg.bp)
