@@ -25,6 +25,7 @@ TEST_PACKAGES=(
   softhsm2 opensc
   zbar-tools
   wrk
+  ghostscript unpaper
   nodejs npm
 )
 
