@@ -358,9 +358,16 @@ def word_alternatives(raw: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-@lru_cache(maxsize=300_000)
+_FLAT_ALTERNATIVES: dict[str, tuple[str, ...]] = {}
+
+
 def _chunk_alternatives(chunk: str) -> tuple[str, ...]:
-    return tuple(k for kind, raw, _start, _end in _pieces(chunk) if kind == "word" for k in word_alternatives(raw))
+    found = _FLAT_ALTERNATIVES.get(chunk)
+    if found is None:
+        found = tuple(k for kind, raw, _s, _e in _pieces(chunk) if kind == "word" for k in word_alternatives(raw))
+        if len(_FLAT_ALTERNATIVES) < _CACHE_LIMIT:
+            _FLAT_ALTERNATIVES[chunk] = found
+    return found
 
 
 def second_tier(text: str) -> list[str]:
@@ -369,3 +376,16 @@ def second_tier(text: str) -> list[str]:
     for chunk in text.split():
         out.extend(_chunk_alternatives(chunk))
     return out
+
+
+def analyse_for_index(text: str) -> tuple[list[str], list[str]]:
+    """:func:`analyse` and :func:`second_tier` of ``text`` in one pass (what indexing needs)."""
+    terms: list[str] = []
+    keys: list[str] = []
+    cached_terms, cached_keys = _TERMS.get, _FLAT_ALTERNATIVES.get
+    for chunk in text.split():
+        found = cached_terms(chunk)
+        terms.extend(found if found is not None else _chunk_terms(chunk))
+        alternatives = cached_keys(chunk)
+        keys.extend(alternatives if alternatives is not None else _chunk_alternatives(chunk))
+    return terms, keys

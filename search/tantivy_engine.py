@@ -31,7 +31,7 @@ from typing import Any
 
 import tantivy
 
-from search.analyser import ANALYSER_VERSION, analyse, normalise, second_tier
+from search.analyser import ANALYSER_VERSION, analyse_for_index, normalise
 from search.embedded import signer_key
 from search.highlight import snippets
 from search.model import (
@@ -154,12 +154,17 @@ class TantivyEngine:
         body = {"signers": list(doc.signers), "data_text": doc.data_text,
                 "pages": [{"page_id": p.page_id, "label": p.label, "text": p.text} for p in doc.pages]}
         fields: dict[str, Any] = {name: getattr(doc, name) for name in _KEYWORDS}
+        data_terms, data_keys = analyse_for_index(data_text)
+        ocr_terms: list[str] = []
+        ocr_keys: list[str] = []
+        for page in doc.pages:
+            terms, keys = analyse_for_index(page.text)
+            ocr_terms += terms
+            ocr_keys += keys
         fields.update(
             id=doc.id, centre_id=doc.centre_id, created_at=_micros(doc.created_at),
             source_version=_micros(doc.source_version), written_at=now,
-            data=" ".join(analyse(data_text)),
-            ocr=" ".join(" ".join(analyse(p.text)) for p in doc.pages),
-            fuzzy=" ".join([*second_tier(data_text), *(k for p in doc.pages for k in second_tier(p.text))]),
+            data=" ".join(data_terms), ocr=" ".join(ocr_terms), fuzzy=" ".join(data_keys + ocr_keys),
             body=json.dumps(body, ensure_ascii=False).encode(),
         )
         document = tantivy.Document(**fields)
