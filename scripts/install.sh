@@ -26,11 +26,13 @@ TEST_PACKAGES=(
   zbar-tools
   wrk
   ghostscript unpaper
-  nodejs npm
 )
 
 packages=("${APP_PACKAGES[@]}")
 (( WITH_TEST )) && packages+=("${TEST_PACKAGES[@]}")
+# npm for axe-core: Debian's nodejs and npm only where no npm is on the machine (a Node.js from another source, such
+# as NodeSource's, ships its own npm and conflicts with Debian's npm package).
+if (( WITH_TEST )) && ! command -v npm >/dev/null 2>&1; then packages+=(nodejs npm); fi
 
 missing=()
 for pkg in "${packages[@]}"; do
