@@ -249,8 +249,9 @@ class TantivyEngine:
         if f.date_from or f.date_to:
             low = _day_start(f.date_from) if f.date_from else None
             high = _day_start(f.date_to + timedelta(days=1)) if f.date_to else None
+            # an open upper side must be inclusive for tantivy (from= alone was a ValueError -> 500)
             out.append(q.range_query(self.schema, "created_at", tantivy.FieldType.Integer, low, high,
-                                     include_upper=False))
+                                     include_upper=high is None))
         if query.centre_ids is not None:
             ids = sorted(query.centre_ids)
             out.append(q.term_set_query(self.schema, "centre_id", ids) if ids else q.empty_query())

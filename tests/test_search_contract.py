@@ -160,6 +160,10 @@ def test_field_filters(engine: Engine) -> None:
     assert ids(engine, "", filters=Filters(signer="م. سامى حسن")) == [1]
     window = Filters(date_from=date(2025, 3, 3), date_to=date(2025, 3, 4))
     assert sorted(ids(engine, "", filters=window)) == [2, 3]
+    since = set(ids(engine, "", filters=Filters(date_from=date(2025, 3, 3))))  # open-ended sides (was a 500)
+    until = set(ids(engine, "", filters=Filters(date_to=date(2025, 3, 4))))
+    assert since & until == {2, 3} and since | until == {1, 2, 3, 4}
+    assert ids(engine, "", filters=Filters(date_from=date(7511, 8, 15))) == []
 
 
 def test_role_scope(engine: Engine) -> None:
