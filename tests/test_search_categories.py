@@ -129,3 +129,20 @@ def test_totals_stop_counting_at_the_cap(tmp_path: Path) -> None:
         model.TOTAL_CAP = cap
         embedded.TOTAL_CAP = cap
     engine.close()
+
+
+def test_elasticsearch_receives_only_the_analysers_terms() -> None:
+    """Runs without a server: what ES indexes and is asked is the analyser's output, split on spaces only."""
+    from search.analyser import analyse
+    from search.elastic import ANALYSIS, MAPPINGS, ElasticEngine
+
+    analysers = ANALYSIS["analyzer"]
+    assert analysers == {"sijill_terms": {"type": "custom", "tokenizer": "whitespace", "filter": []}}
+    assert all(MAPPINGS["properties"][f]["analyzer"] == "sijill_terms" for f in ("data", "ocr", "fuzzy"))
+    engine = ElasticEngine("http://127.0.0.1:1")
+    source = engine._source(CORPUS[3])
+    assert source["ocr"].split() == analyse(CORPUS[3].pages[0].text)
+    assert "" not in source["ocr"].split(" ")  # the lone tatweel left no empty token
+    query = str(engine._query(Query(text="SOH01-2026-0001* الاسم:محمد")))
+    assert "'soh'" in query and "'0001'" in query and "'اسم محمد'" in query and "الاسم" not in query
+    engine.close()
