@@ -248,7 +248,7 @@ class TantivyEngine:
             out.append(q.term_query(self.schema, "signer_keys", signer_key(f.signer)))
         if f.date_from or f.date_to:
             low = _day_start(f.date_from) if f.date_from else None
-            high = _day_start(f.date_to + timedelta(days=1)) if f.date_to else None
+            high = _day_start(f.date_to + timedelta(days=1)) if f.date_to and f.date_to < date.max else None
             # an open upper side must be inclusive for tantivy (from= alone was a ValueError -> 500)
             out.append(q.range_query(self.schema, "created_at", tantivy.FieldType.Integer, low, high,
                                      include_upper=high is None))

@@ -322,3 +322,8 @@ def test_tantivy_engine_takes_concurrent_writers_from_several_processes(tmp_path
         assert p.exitcode == 0
     assert reader.search(Query(text="المحافظه", per_page=200)).total == 45
     assert reader.stats().count == 45
+
+
+def test_the_widest_dates_are_answered(engine: Engine) -> None:
+    wide = Filters(date_from=date.min, date_to=date.max)
+    assert sorted(ids(engine, "", filters=wide)) == [1, 2, 3, 4]
