@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
 pot=$(mktemp --suffix=.pot)
 trap 'rm -f "$pot"' EXIT
-"$VENV/bin/pybabel" extract -F web/babel.cfg -k N_ --no-location --sort-output -o "$pot" web
+"$VENV/bin/pybabel" extract -F web/babel.cfg -k N_ -k _l --no-location --sort-output -o "$pot" web
 "$VENV/bin/pybabel" update -i "$pot" -d web/translations -l en --no-fuzzy-matching --ignore-obsolete -w 120
 # Arabic is the source language, so web/translations/ar holds only the plural messages (ngettext): each needs all six
 # of Arabic's CLDR forms (zero, one, two, 3-10, 11-99, 100+). tests/test_grammar.py fails while any form is empty.

@@ -5,7 +5,7 @@
 transitions, audit events and, where it ended in a permit, a permit row: issued on time, issued late, rejected with a
 reason, returned for completion (some completed and issued, some still at the window), revoked, and still open
 (some past their legal duration). Everything is marked DEMO: the applicants' names are invented, the national IDs are
-structurally valid but random, ``details["demo_history"]`` is true, and a history permit's PDF is one shared page
+structurally valid but random, and a history permit's PDF is one shared page
 that says it is a DEMO placeholder, not a permit (the real signing flow is there to try on a new application).
 
 It is fast because it builds rows in memory and inserts them in a few bulk statements (ORM ``add_all`` with one
@@ -41,6 +41,7 @@ from archive.models import (
     WorkflowStep,
 )
 from archive.roles import Role
+from intake.national_id import GOVERNORATES, mask_national_id
 from intake.tracking import format_tracking
 from signing.permit import permit_number_for
 
@@ -173,7 +174,7 @@ def _one_application(
         national_id=_national_id(rng, centre.governorate_code), applicant_phone=f"01{rng.choice('0125')}"
         f"{rng.randint(0, 99_999_999):08d}", details={"plot_number": str(rng.randint(1, 480)),
                                                        "district": rng.choice(DISTRICTS),
-                                                       "area_m2": rng.randint(80, 600), "demo_history": True},
+                                                       "area_m2": rng.randint(80, 600)},
         status=ApplicationStatus.RECEIVED.value, missing_documents=[], channel="window", created_by_id=clerk.id,
         created_at=created, due_at=created + legal, updated_at=created,
     )
@@ -257,7 +258,7 @@ def _one_application(
         events.append((moment, None, "application.issue", subject, {"from": before, "to": status}))
         permit = Permit(permit_number=permit_number_for(tracking, service.code),
                         token_sha256=sha256(secrets.token_bytes(32)).hexdigest(), status=PermitStatus.ISSUED.value,
-                        facts={"demo_history": True}, draft_pdf_sha256=placeholder_key,
+                        facts=_permit_facts(app, moment), draft_pdf_sha256=placeholder_key,
                         current_pdf_sha256=placeholder_key, issued_at=moment, created_at=moment,
                         expires_on=(moment + timedelta(days=365 * 3)).date())
         if outcome == "revoked":
@@ -274,3 +275,15 @@ def _one_application(
     app.status = status
     app.updated_at = max([created, *(t.at for t in transitions)])
     return app, transitions, permit, events
+
+
+def _permit_facts(app: Application, issued: datetime) -> dict[str, Any]:
+    """What the public verification page reads from a permit (``web.verify.model``), marked as DEMO history."""
+    governorate = GOVERNORATES.get(app.centre.governorate_code, ("", ""))
+    return {"demo_history": True, "permit_number": permit_number_for(app.tracking_number, app.service_code),
+            "tracking_number": app.tracking_number, "service_code": app.service_code,
+            "service_name_ar": app.service.name_ar, "service_name_en": app.service.name_en,
+            "centre_name_ar": app.centre.name_ar, "centre_name_en": app.centre.name_en,
+            "governorate": governorate[0], "governorate_en": governorate[1],
+            "national_id_masked": mask_national_id(app.national_id), "issued_on": issued.date().isoformat(),
+            "expires_on": (issued + timedelta(days=365 * 3)).date().isoformat()}

@@ -15,6 +15,7 @@ from babel.messages.pofile import read_po
 from flask import Blueprint, Flask, redirect, request, session
 from flask.typing import ResponseReturnValue
 from flask_babel import Babel, get_locale
+from markupsafe import Markup
 
 from archive import labels
 from archive.roles import ROLE_LABELS, Role
@@ -84,6 +85,11 @@ LABEL_TABLES: dict[str, dict[str, labels.Pair]] = {
 def label(kind: str, code: str | None) -> str:
     """The reader's name for a stored code (``label("decision", "sign")`` → "توقيع" / "Signature")."""
     return labels.name_of(LABEL_TABLES[kind], code, str(get_locale()) == "ar")
+
+
+def bdi(value: object) -> Markup:
+    """``value`` in a bidi isolate, for a name or code inside a translated sentence (``name=user.full_name|bdi``)."""
+    return Markup("<bdi>{}</bdi>").format(value)
 
 
 def localized(obj: object, field: str) -> str:
