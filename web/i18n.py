@@ -148,3 +148,4 @@ def install(app: Flask, compiled_dir: Path) -> None:
         text_direction=text_direction, role_label=role_label, localized=localized, get_locale=get_locale,
         label=label, switch_url=switch_url,
     )
+    app.jinja_env.filters["bdi"] = bdi
