@@ -105,8 +105,8 @@ def read_all_pages(world: World, tracking: str, tmp_path: Path) -> None:
 
 
 def test_a_card_that_reads_another_number_is_flagged_with_the_digits_read(world: World, tmp_path: Path) -> None:
-    differs = register_with_card(world, card("29001012601235"))
-    agrees = register_with_card(world, card(TYPED))
+    differs = register_with_card(world, card("29001012601235", "الرقم القومي "))
+    agrees = register_with_card(world, card(TYPED, "الرقم القومي "))
     for tracking in (differs, agrees):
         read_all_pages(world, tracking, tmp_path)
     with world.session() as s:
