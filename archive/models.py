@@ -227,10 +227,16 @@ class Application(Base):
     search index's lag check, which reads the recent changes."""
     manifest_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
     """The ``updated_at`` its newest manifest in the archive describes; behind ``updated_at`` means one is due."""
+    override_codes: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    """Required documents a head of department let the file go on without (``workflow.routing.override_missing``)."""
+    override_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    override_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    override_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
     centre: Mapped[Centre] = relationship(lazy="joined")
     service: Mapped[Service] = relationship(lazy="joined")
-    created_by: Mapped[User | None] = relationship()
+    created_by: Mapped[User | None] = relationship(foreign_keys=[created_by_id])
+    override_by: Mapped[User | None] = relationship(foreign_keys=[override_by_id])
     documents: Mapped[list[Document]] = relationship(
         back_populates="application", cascade="all, delete-orphan", order_by="Document.id"
     )
@@ -265,8 +271,15 @@ class Document(Base):
     """For a PDF, once its signatures were validated in the background (``signing.attachments``): ``none`` (no
     signature), ``too_large``, or the overall indication (TOTAL_PASSED, INDETERMINATE, TOTAL_FAILED); None before."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    """1 for a file taken in at intake; a later scan of a requirement already present is the next version."""
+    supersedes_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), nullable=True)
+    """The newest earlier document of the same requirement this scan replaces (it stays in the archive)."""
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    """Who added the scan after registration (None for the files of the registration itself)."""
 
     application: Mapped[Application] = relationship(back_populates="documents")
+    added_by: Mapped[User | None] = relationship(foreign_keys=[added_by_id])
     pages: Mapped[list[Page]] = relationship(
         back_populates="document", cascade="all, delete-orphan", order_by="Page.index"
     )
@@ -446,6 +459,39 @@ class AppendOnlyViolation(RuntimeError):
 @event.listens_for(Transition, "before_delete")
 def _transitions_are_append_only(_mapper: Mapper[Any], _connection: Any, target: Transition) -> None:
     raise AppendOnlyViolation(f"Transition {target.id} is part of the audit trail and cannot be changed or deleted.")
+
+
+class CompletionProblem(StrEnum):
+    """Why a checklist item was named when a file was returned for completion."""
+
+    MISSING = "missing"
+    UNREADABLE = "unreadable"
+
+
+class CompletionItem(Base):
+    """A paper the official who returned a file asked the citizen for (``workflow.routing.decide`` with items).
+
+    Answered by a scan added at the window (``document_id``, set by ``intake.service.add_documents``) or, at
+    resubmission, by the clerk's recorded reason (``answer_reason``); closed when the file is resubmitted.
+    """
+
+    __tablename__ = "completion_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), index=True)
+    transition_id: Mapped[int] = mapped_column(ForeignKey("transitions.id"))
+    """The ``return`` transition that asked for it."""
+    code: Mapped[str] = mapped_column(String(64))
+    """A required-document code of the service."""
+    problem: Mapped[str] = mapped_column(String(16))
+    """``missing`` or ``unreadable`` (:class:`CompletionProblem`)."""
+    document_id: Mapped[int | None] = mapped_column(ForeignKey("documents.id"), nullable=True)
+    answer_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    """Why the file was resubmitted without this paper (the window's words)."""
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    """When the file was resubmitted; open items (None) are what the window must still collect."""
+
+    document: Mapped[Document | None] = relationship()
 
 
 class OfficialCertificate(Base):

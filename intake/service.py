@@ -27,6 +27,16 @@ event) to the same transaction. Typical adapter code::
 
 ``IntakeInvalid`` is raised before anything is written, so catching it inside the ``with`` block is safe too. The
 service knows nothing of Celery: queuing the OCR of ``page_ids`` is the caller's job.
+
+**Documents after registration** (:func:`add_documents`) take the same road: the same spooling, inspection and
+refusals (b), the originals into the store first (c), then the document and page rows, the audit event
+``application.add_documents`` and the checklist (``missing_documents``) in the caller's transaction (d); the adapter
+queues OCR after the commit, and the commit hook queues the manifest and the search index as for any change. Only
+window staff may add (the permission to register, at the application's centre: one-stop, officials ask and the window
+receives), and only while the file is still open or returned. A scan of a requirement already present is its next
+*version*: every file of that requirement in one call gets ``version`` = newest + 1 and ``supersedes_id`` = the newest
+earlier document; earlier versions stay in the archive and are listed. Files under ``OTHER`` are simply added. A scan
+also answers the open completion item of its requirement (``completion_items``, see :mod:`workflow.routing`).
 """
 
 from __future__ import annotations
@@ -48,6 +58,7 @@ from archive.models import (
     ApplicationStatus,
     Centre,
     Channel,
+    CompletionItem,
     Document,
     OcrStatus,
     Page,
@@ -69,14 +80,28 @@ from ocr.limits import Limits
 
 __all__ = [
     "OTHER",
+    "AddedDocuments",
     "ChecklistItem",
     "IntakeInvalid",
     "RegisteredApplication",
     "Upload",
+    "add_documents",
     "checklist",
+    "current_documents",
+    "missing_requirements",
     "register_application",
     "required_documents",
 ]
+
+ADDABLE_STATUSES = frozenset(
+    {
+        ApplicationStatus.RECEIVED.value,
+        ApplicationStatus.IN_REVIEW.value,
+        ApplicationStatus.AWAITING_SIGNATURE.value,
+        ApplicationStatus.RETURNED.value,
+    }
+)
+"""Statuses in which the window may still add scans (a decided file is closed)."""
 
 OTHER = "OTHER"
 """Requirement code for a supporting document that is not on the service's list."""
@@ -110,6 +135,15 @@ class ChecklistItem:
         return self.provided == 0
 
 
+@dataclass(frozen=True)
+class AddedDocuments:
+    """Scans added to a registered application (flushed, not committed) and the ids of their pages."""
+
+    application: Application
+    documents: list[Document]
+    page_ids: list[int]
+
+
 def required_documents(service: Service) -> list[RequiredDocument]:
     """The service's required documents as the catalogue row lists them."""
     return [RequiredDocument(**doc) for doc in (service.definition or {}).get("required_documents", [])]
@@ -124,6 +158,110 @@ def checklist(service: Service, uploads_by_requirement: Mapping[str, int]) -> li
         ChecklistItem(doc.code, doc.name_ar, doc.name_en, max(int(uploads_by_requirement.get(doc.code, 0)), 0))
         for doc in required_documents(service)
     ]
+
+
+def current_documents(documents: Sequence[Document]) -> list[Document]:
+    """The documents that count now: for each requirement its newest version (every file of it), and every OTHER."""
+    newest: dict[str, int] = {}
+    for document in documents:
+        newest[document.requirement] = max(newest.get(document.requirement, 0), document.version or 1)
+    return [d for d in documents if d.requirement == OTHER or (d.version or 1) == newest[d.requirement]]
+
+
+def missing_requirements(service: Service, documents: Sequence[Document]) -> list[str]:
+    """Required-document codes of ``service`` with no document at all, in the catalogue's order."""
+    present = {d.requirement for d in documents}
+    return [doc.code for doc in required_documents(service) if doc.code not in present]
+
+
+def add_documents(
+    session: Session,
+    store: ObjectStore,
+    application: Application,
+    uploads: Sequence[Upload],
+    *,
+    added_by: User,
+    limits: Limits,
+    now: datetime | None = None,
+) -> AddedDocuments:
+    """Add scans to a registered application through the intake write order (see the module docstring).
+
+    Raises :class:`IntakeInvalid` (nothing stored, nothing written) listing every problem: ``added_by`` with code
+    ``not_allowed`` (no permission to register) or ``wrong_centre`` (another centre's window), ``status`` with
+    ``closed`` (the file is decided), ``uploads`` with ``no_documents``, and ``uploads[i]`` with the intake refusals
+    of each file (``unknown_requirement``, ``too_large``, the inspection's codes). Flushes, never commits.
+    """
+    now = _aware(now or utcnow())
+    errors = ErrorCollector()
+    uploads = [replace(u, requirement=clean_line(u.requirement or "").upper()) for u in uploads]
+    if not added_by.can(Permission.APPLICATION_CREATE):
+        errors.add("added_by", "not_allowed", "إضافة المستندات من اختصاص موظفي الشباك.",
+                   "Only window staff add documents to an application.")
+    elif added_by.centre_id is not None and added_by.centre_id != application.centre_id:
+        errors.add("added_by", "wrong_centre", "لا يضيف المستندات إلا موظفو الشباك في المركز الذي استلم الطلب.",
+                   "Only the window staff of the centre that took the application in add its documents.")
+    if application.status not in ADDABLE_STATUSES:
+        errors.add("status", "closed", "بُتّ في هذا الطلب، فلا تضاف إليه مستندات.",
+                   "This application has been decided; no document can be added to it.")
+    if not uploads:
+        errors.add("uploads", "no_documents", "اختر ملفًا واحدًا على الأقل.", "Choose at least one file.")
+    workdir = Path(tempfile.mkdtemp(prefix="sijill-add-"))
+    try:
+        spooled = _spool_all(uploads, application.service, workdir, limits, errors)
+        errors.raise_if_any()
+        _store_originals(store, spooled)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    existing = list(application.documents)
+    newest: dict[str, Document] = {}
+    for document in existing:
+        best = newest.get(document.requirement)
+        if best is None or (document.version or 1, document.id) > (best.version or 1, best.id):
+            newest[document.requirement] = document
+    added: list[Document] = []
+    for item in spooled:
+        previous = newest.get(item.requirement) if item.requirement != OTHER else None
+        document = Document(
+            requirement=item.requirement,
+            filename=item.filename,
+            media_type=item.info.media_type,
+            sha256=item.sha256,
+            size_bytes=item.size_bytes,
+            page_count=item.info.page_count,
+            ocr_status=OcrStatus.PENDING.value,
+            created_at=now,
+            version=(previous.version or 1) + 1 if previous is not None else 1,
+            supersedes_id=previous.id if previous is not None else None,
+            added_by_id=added_by.id,
+            pages=[Page(index=i, status=OcrStatus.PENDING.value, attempts=0) for i in range(item.info.page_count)],
+        )
+        application.documents.append(document)
+        added.append(document)
+    session.flush()
+    application.missing_documents = missing_requirements(application.service, application.documents)
+    application.updated_at = now
+    open_items = session.scalars(
+        select(CompletionItem).where(
+            CompletionItem.application_id == application.id,
+            CompletionItem.closed_at.is_(None),
+            CompletionItem.document_id.is_(None),
+        )
+    ).all()
+    for completion in open_items:
+        answer = next((d for d in added if d.requirement == completion.code), None)
+        if answer is not None:
+            completion.document_id = answer.id
+    record_event(
+        session, actor=added_by.username, action="application.add_documents",
+        subject=f"application:{application.tracking_number}", at=now,
+        details={"documents": [{"id": d.id, "sha256": d.sha256, "requirement": d.requirement, "version": d.version,
+                                "supersedes": d.supersedes_id} for d in added],
+                 "missing": list(application.missing_documents)},
+    )
+    session.flush()
+    return AddedDocuments(application=application, documents=added,
+                          page_ids=[page.id for document in added for page in document.pages])
 
 
 def register_application(
@@ -219,11 +357,7 @@ def register_application(
         assert name is not None and phone is not None
 
         # (c) originals into the store, before any row can point at them
-        for item in spooled:
-            with item.path.open("rb") as fh:
-                key = store.put(fh)
-            if key != item.sha256:
-                raise RuntimeError(f"The store filed {item.filename!r} under {key}, not its SHA-256 {item.sha256}.")
+        _store_originals(store, spooled)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
 
@@ -278,6 +412,15 @@ def register_application(
     session.flush()
     page_ids = [page.id for document in application.documents for page in document.pages]
     return RegisteredApplication(application=application, page_ids=page_ids)
+
+
+def _store_originals(store: ObjectStore, spooled: Sequence[SpooledUpload]) -> None:
+    """Put every spooled original into the content-addressed store (before any row points at it)."""
+    for item in spooled:
+        with item.path.open("rb") as fh:
+            key = store.put(fh)
+        if key != item.sha256:
+            raise RuntimeError(f"The store filed {item.filename!r} under {key}, not its SHA-256 {item.sha256}.")
 
 
 def _aware(value: datetime) -> datetime:

@@ -7,6 +7,7 @@ for completion, the reason the official wrote for the citizen. E-mails say the s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -32,8 +33,14 @@ def arabic_date(value: datetime) -> str:
     return f"{local.day} {MONTHS_AR[local.month - 1]} {local.year}"
 
 
-def texts_for(application: Application, event: str, reason: str | None = None) -> Texts:
-    """The SMS and e-mail for ``event`` on ``application`` (its service and centre loaded or loadable)."""
+def texts_for(
+    application: Application, event: str, reason: str | None = None, papers: Sequence[str] = ()
+) -> Texts:
+    """The SMS and e-mail for ``event`` on ``application`` (its service and centre loaded or loadable).
+
+    ``papers``: for ``returned``, the names of the papers the citizen must bring (the checklist items the official
+    named), said in the SMS before the reason and listed one per line in the e-mail.
+    """
     number = application.tracking_number
     service = application.service.name_ar
     centre = application.centre.name_ar
@@ -47,10 +54,18 @@ def texts_for(application: Application, event: str, reason: str | None = None) -
                  "احتفظ بالإيصال؛ يمكنك الاستعلام عن طلبك برقم المتابعة وآخر أربعة أرقام من رقمك القومي."]
     elif event == "returned":
         why = reason or "راجع المركز لمعرفة المطلوب"
-        sms = f"سجل: طلبك {number} أعيد للاستكمال. المطلوب: {why}. راجع {centre} ومعك الإيصال."
+        if papers:
+            bring = "، ".join(papers)
+            sms = (f"سجل: طلبك {number} أعيد للاستكمال. أحضر: {bring}. السبب: {why}. "
+                   f"راجع {centre} ومعك الإيصال.")
+            lines = [f"أعيد طلبك ({service}) للاستكمال.", f"رقم المتابعة: {number}", "المستندات المطلوب إحضارها:",
+                     *(f"- {paper}" for paper in papers), f"السبب: {why}",
+                     f"راجع {centre} ومعك الإيصال وهذه المستندات."]
+        else:
+            sms = f"سجل: طلبك {number} أعيد للاستكمال. المطلوب: {why}. راجع {centre} ومعك الإيصال."
+            lines = [f"أعيد طلبك ({service}) للاستكمال.", f"رقم المتابعة: {number}", f"المطلوب: {why}",
+                     f"راجع {centre} ومعك الإيصال والمستندات المطلوبة."]
         subject = f"طلبك رقم {number} يحتاج إلى استكمال"
-        lines = [f"أعيد طلبك ({service}) للاستكمال.", f"رقم المتابعة: {number}", f"المطلوب: {why}",
-                 f"راجع {centre} ومعك الإيصال والمستندات المطلوبة."]
     elif event == "approved":
         sms = f"سجل: تم اعتماد طلبك {number} ({service}). راجع {centre} لاستلام النتيجة."
         subject = f"اعتماد طلبك رقم {number}"

@@ -11,7 +11,7 @@ Which transitions tell the citizen something:
 transition                                  event
 ==========================================  ===============
 registration (no transition)                ``received``
-``return`` → returned                       ``returned`` (with the reason)
+``return`` → returned                       ``returned`` (the papers to bring, the reason)
 ``recommend``/``approve`` → approved        ``approved`` (a chain without signatures ends here)
 ``issue`` → issued                          ``permit_ready``
 ``reject`` → rejected                       ``rejected``
@@ -24,6 +24,7 @@ mobile and, when one was given, an e-mail.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.orm import Session
@@ -46,11 +47,17 @@ def event_for(transition: Transition) -> str | None:
 
 
 def record(
-    session: Session, application: Application, event: str, *, reason: str | None = None, now: datetime | None = None
+    session: Session,
+    application: Application,
+    event: str,
+    *,
+    reason: str | None = None,
+    papers: Sequence[str] = (),
+    now: datetime | None = None,
 ) -> list[Notification]:
     """Add the SMS (and e-mail, if the applicant gave an address) for ``event`` to the session; never commits."""
     now = now or utcnow()
-    texts = texts_for(application, event, reason)
+    texts = texts_for(application, event, reason, papers)
     rows = [Notification(application=application, event=event, channel="sms", recipient=application.applicant_phone,
                          subject=None, body=texts.sms, status=NotificationStatus.PENDING.value, attempts=0,
                          next_attempt_at=now, created_at=now)]
@@ -63,9 +70,14 @@ def record(
     return rows
 
 
-def record_transition(session: Session, application: Application, transition: Transition) -> list[Notification]:
-    """:func:`record` for ``transition`` if it tells the citizen something, else nothing."""
+def record_transition(
+    session: Session, application: Application, transition: Transition, *, papers: Sequence[str] = ()
+) -> list[Notification]:
+    """:func:`record` for ``transition`` if it tells the citizen something, else nothing.
+
+    ``papers``: the names of the papers a return asks the citizen to bring (said in the ``returned`` message).
+    """
     event = event_for(transition)
     if event is None:
         return []
-    return record(session, application, event, reason=transition.reason, now=transition.at)
+    return record(session, application, event, reason=transition.reason, papers=papers, now=transition.at)

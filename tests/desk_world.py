@@ -79,8 +79,8 @@ def desk_server(tmp: Path, pki: TestPki, count: int) -> Iterator[Desk]:
                 s, store, centre_code="SOH-01", service_code="BUILD-PERMIT", applicant_name=NAMES[i % len(NAMES)],
                 national_id="29001012601235", applicant_phone="01012345678",
                 details={"plot_number": str(10 + i), "district": "الكوثر", "area_m2": "200"},
-                uploads=[Upload("ID_COPY", "id.png", io.BytesIO(_png()))], created_by=users["demo.clerk"],
-                channel="window", incomplete_reason="باقي المستندات لاحقًا", limits=Limits(),
+                uploads=[Upload(code, f"{code.lower()}.png", io.BytesIO(_png())) for code in BUILD_PERMIT_PAPERS],
+                created_by=users["demo.clerk"], channel="window", incomplete_reason=None, limits=Limits(),
             )
             ensure_workflow(s, result.application)
             decide(s, result.application, users["demo.reviewer"], "recommend", reason="مطابق")
@@ -93,6 +93,10 @@ def desk_server(tmp: Path, pki: TestPki, count: int) -> Iterator[Desk]:
     with serving(env, "--no-worker", log=tmp / "run.log") as base:
         yield Desk(base=base, data_dir=data_dir, env=env, database=database, tracking=tracking, tokens=tokens)
     database.dispose()
+
+
+BUILD_PERMIT_PAPERS = ("ID_COPY", "OWNERSHIP", "SURVEY", "DRAWINGS", "ENGINEER_CERT")
+"""Every required document of BUILD-PERMIT: a file is signed only when it is complete."""
 
 
 def agent(desk: Desk, softhsm: SoftHsmToken, user: str, key: str, *args: str,

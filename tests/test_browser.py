@@ -238,9 +238,9 @@ def printed_access_code(page: Any, base: str, tracking: str) -> str:
     return codes[0]
 
 
-def register_building_permit(clerk: object, base: str) -> str:
-    """At the window (``clerk`` is a logged-in page): a building permit with only the ID copy, the rest to follow;
-    returns its tracking number."""
+def register_building_permit(clerk: object, base: str, *, complete: bool = True) -> str:
+    """At the window (``clerk`` is a logged-in page): a building permit with every required document (``complete``)
+    or with only the ID copy, the rest to follow; returns its tracking number."""
     from playwright.sync_api import Page, expect
 
     from tests.intake_files import png_bytes
@@ -254,7 +254,12 @@ def register_building_permit(clerk: object, base: str) -> str:
     clerk.fill("#d-district", "حي الكوثر")
     clerk.fill("#d-area_m2", "180")
     clerk.set_input_files("#f-ID_COPY", files=[{"name": "id.png", "mimeType": "image/png", "buffer": png_bytes()}])
-    clerk.fill("#incomplete_reason", "باقي المستندات يحضرها المواطن لاحقا")
+    if complete:
+        for code in ("OWNERSHIP", "SURVEY", "DRAWINGS", "ENGINEER_CERT"):
+            clerk.set_input_files(f"#f-{code}", files=[{"name": f"{code.lower()}.png", "mimeType": "image/png",
+                                                        "buffer": png_bytes()}])
+    else:
+        clerk.fill("#incomplete_reason", "باقي المستندات يحضرها المواطن لاحقا")
     clerk.click("#intake-form button[type=submit]")
     expect(clerk).to_have_url(re.compile(re.escape(base) + r"/applications/SOH01-\d{4}-\d{6}-[0-9A-Z]$"))
     tracking = clerk.url.rsplit("/", 1)[-1]
@@ -395,7 +400,7 @@ def test_the_status_inquiry_works_on_a_phone_and_refuses_a_wrong_id_suffix(
     base, data_dir = served
     clerk = log_in(browser, base, data_dir, "demo.clerk")
     assert isinstance(clerk, Page)
-    tracking = register_building_permit(clerk, base)
+    tracking = register_building_permit(clerk, base, complete=False)
     code = printed_access_code(clerk, base, tracking)
     clerk.context.close()
 

@@ -80,8 +80,9 @@ def setup(database: Database, tmp_path: Path, pki: TestPki) -> Iterator[Setup]:
             s, store, centre_code="SOH-01", service_code="BUILD-PERMIT", applicant_name="سامية محمود حسن",
             national_id="29001012601235", applicant_phone="01012345678",
             details={"plot_number": "4", "district": "الكوثر", "area_m2": "200"},
-            uploads=[Upload("ID_COPY", "id.png", io.BytesIO(_png()))], created_by=users["clerk"], channel="window",
-            incomplete_reason="لاحقا", limits=Limits(), now=NOW,
+            uploads=[Upload(code, f"{code.lower()}.png", io.BytesIO(_png()))
+                     for code in ("ID_COPY", "OWNERSHIP", "SURVEY", "DRAWINGS", "ENGINEER_CERT")],
+            created_by=users["clerk"], channel="window", incomplete_reason=None, limits=Limits(), now=NOW,
         ).application
         ensure_workflow(s, application, now=NOW)
         decide(s, application, users["reviewer"], "recommend", reason="مطابق", now=NOW)

@@ -49,7 +49,7 @@ def ask(client: FlaskClient, number: str, code: str) -> tuple[int, str]:
 
 
 def returned_application(world: World) -> str:
-    tracking = world.register(at=clock.NOW - timedelta(days=3))
+    tracking = world.register(at=clock.NOW - timedelta(days=3), complete=False)
     with world.session() as s:
         application = s.scalar(select(Application).where(Application.tracking_number == tracking))
         reviewer = s.scalar(select(User).where(User.username == REVIEWER))

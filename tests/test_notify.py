@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import io
 import json
 import threading
 from collections.abc import Iterator
@@ -26,10 +27,11 @@ from sqlalchemy.orm import Session
 
 from archive.db import Database
 from archive.models import Application, DeliveryAttempt, Notification, Service
-from intake.service import register_application
+from intake.service import Upload, add_documents, register_application
 from notify.delivery import BACKLOG_ALERT, LEASE, MAX_ATTEMPTS, backlog, deliver_due, deliver_one
 from notify.outbox import event_for
 from notify.senders import HttpSmsSender, LogSender, SmtpSender, email_sender, sms_sender
+from ocr.limits import Limits
 from signing.dev_pki import DemoPki, create_demo_pki
 from signing.signers import open_signer
 from sijill.settings import Settings, SettingsError
@@ -44,7 +46,7 @@ from tests.test_routing import (
     png,
     register_demo_certificates,
 )
-from workflow.routing import decide, ensure_workflow, resubmit, sign_step
+from workflow.routing import ReturnItem, decide, ensure_workflow, resubmit, sign_step
 
 EMAIL = "citizen@Example.ORG"
 PHONE = "01012345678"
@@ -138,17 +140,25 @@ def demo_pki(tmp_path_factory: pytest.TempPathFactory) -> DemoPki:
     return create_demo_pki(tmp_path_factory.mktemp("pki") / "demo", signers, PKI_PASSWORD)
 
 
-def register(world: World, s: Session, service: str = "VALIDITY", email_address: str | None = EMAIL) -> Application:
+def register(
+    world: World, s: Session, service: str = "VALIDITY", email_address: str | None = EMAIL, *, complete: bool = True
+) -> Application:
+    """Registered with every required document (``complete``), or only the ID card and a reason for the rest."""
     import io
 
-    from intake.service import Upload
+    from intake.service import Upload, required_documents
     from ocr.limits import Limits
 
+    row = s.scalar(select(Service).where(Service.code == service))
+    codes = [d.code for d in required_documents(row)] if complete and row is not None else ["ID_COPY"]
     result = register_application(
         s, world.store, centre_code="SOH-01", service_code=service, applicant_name="محمد أحمد علي",
         national_id="29001012601234", applicant_phone=PHONE, applicant_email=email_address, details=PROPERTY,
-        uploads=[Upload("ID_COPY", "id.png", io.BytesIO(png()))], created_by=world.user(s, "clerk"),
-        channel="window", incomplete_reason="باقي المستندات لاحقًا", limits=Limits(), now=clock.NOW,
+        uploads=[Upload(c, "id.png" if c == "ID_COPY" else f"{c.lower()}.png", io.BytesIO(png()))
+                 for c in codes],
+        created_by=world.user(s, "clerk"),
+        channel="window", incomplete_reason=None if complete else "باقي المستندات لاحقًا", limits=Limits(),
+        now=clock.NOW,
     )  # fmt: skip
     ensure_workflow(s, result.application, now=clock.NOW)
     return result.application
@@ -168,7 +178,7 @@ def test_each_state_change_writes_its_messages_in_the_same_transaction(
 ) -> None:
     register_demo_certificates(world, demo_pki)
     with world.database.session() as s:
-        app = register(world, s)
+        app = register(world, s, complete=False)
         app_id = app.id
         assert outbox(s, app_id) == [("received", "sms"), ("received", "email")]
         sms, mail = s.scalars(select(Notification).where(Notification.application_id == app_id)
@@ -191,13 +201,18 @@ def test_each_state_change_writes_its_messages_in_the_same_transaction(
     with world.database.session() as s:
         app = s.get(Application, app_id)
         assert app is not None
-        decide(s, app, world.user(s, "reviewer"), "return", reason=RETURN_REASON, now=clock.NOW)
+        decide(s, app, world.user(s, "reviewer"), "return", reason=RETURN_REASON, now=clock.NOW,
+               items=[ReturnItem("OWNERSHIP"), ReturnItem("SITE_PLAN")])
         returned = s.scalars(select(Notification).where(Notification.event == "returned")).all()
         assert [n.channel for n in returned] == ["sms", "email"]
         assert all(RETURN_REASON in n.body for n in returned)
+        # the citizen is told which papers to bring, by their names on the waiting-hall list
+        assert all("مستند الملكية" in n.body and "كروكي الموقع" in n.body for n in returned)
     with world.database.session() as s:
         app = s.get(Application, app_id)
         assert app is not None
+        scans = [Upload(c, f"{c}.png", io.BytesIO(png())) for c in ("OWNERSHIP", "SITE_PLAN")]
+        add_documents(s, world.store, app, scans, added_by=world.user(s, "clerk"), limits=Limits(), now=clock.NOW)
         resubmit(s, app, world.user(s, "clerk"), now=clock.NOW)  # back into review: nothing to tell
         decide(s, app, world.user(s, "reviewer"), "recommend", now=clock.NOW)  # internal step: nothing
         assert [e for e, _ in outbox(s, app_id)] == ["received"] * 2 + ["returned"] * 2

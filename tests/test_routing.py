@@ -41,7 +41,7 @@ from archive.sweeper import referenced_keys
 from archive.users import create_user
 from intake.catalogue import load_catalogue, sync_catalogue
 from intake.national_id import EGYPT
-from intake.service import Upload, register_application
+from intake.service import Upload, register_application, required_documents
 from ocr.limits import Limits
 from signing.certificates import check_signing_certificate
 from signing.dev_pki import DemoPki, create_demo_pki
@@ -94,9 +94,13 @@ class World:
 
     def register(
         self, session: Session, clerk: str = "clerk", *, centre: str = "SOH-01", service: str = "BUILD-PERMIT",
-        at: datetime | None = None,
+        at: datetime | None = None, complete: bool = True,
     ) -> Application:
+        """A registered application with its workflow open: every required document handed in (``complete``), or
+        only the ID card with a reason for the rest."""
         at = at or clock.NOW
+        row = session.scalar(select(Service).where(Service.code == service))
+        codes = [d.code for d in required_documents(row)] if complete and row is not None else ["ID_COPY"]
         result = register_application(
             session,
             self.store,
@@ -106,10 +110,11 @@ class World:
             national_id="29001012601234",
             applicant_phone="01012345678",
             details=PROPERTY,
-            uploads=[Upload("ID_COPY", "id.png", io.BytesIO(png()))],
+            uploads=[Upload(code, "id.png" if code == "ID_COPY" else f"{code.lower()}.png", io.BytesIO(png()))
+                     for code in codes],
             created_by=self.user(session, clerk),
             channel="window",
-            incomplete_reason="باقي المستندات لاحقًا",
+            incomplete_reason=None if complete else "باقي المستندات لاحقًا",
             limits=Limits(),
             now=at,
         )
@@ -398,7 +403,7 @@ def test_reject_needs_a_reason_and_ends_the_file(world: World) -> None:
         assert [t.action for t in transitions(s, app_id)] == ["open", "reject"]
 
 
-def test_return_for_completion_then_resubmit_starts_again_at_step_zero(world: World) -> None:
+def test_return_for_completion_then_resubmit_goes_back_to_the_step_that_returned_it(world: World) -> None:
     with world.database.session() as s:
         app = world.register(s)
         app_id = app.id
@@ -409,7 +414,7 @@ def test_return_for_completion_then_resubmit_starts_again_at_step_zero(world: Wo
         decide(s, app, head, "return", reason="الرفع المساحي غير موقع", now=clock.NOW + timedelta(hours=2))
         assert app.status == "returned"
         assert [(st.status, st.decision, st.reason) for st in app.steps] == [
-            ("waiting", None, None),
+            ("done", "recommend", None),
             ("returned", "return", "الرفع المساحي غير موقع"),
             ("waiting", None, None),
         ]
@@ -421,10 +426,11 @@ def test_return_for_completion_then_resubmit_starts_again_at_step_zero(world: Wo
         refused("not_permitted", resubmit, s, app, world.user(s, "clerk.qen"), note=None, now=clock.NOW)
         t = resubmit(s, app, world.user(s, "clerk"), note="أحضر المواطن الرفع المساحي موقعًا",
                      now=clock.NOW + timedelta(days=1))
-        assert (t.from_status, t.to_status, t.step_position) == ("returned", "in_review", 0)
-        assert [st.status for st in app.steps] == ["active", "waiting", "waiting"]
+        assert (t.from_status, t.to_status, t.step_position) == ("returned", "awaiting_signature", 1)
+        assert [st.status for st in app.steps] == ["done", "active", "waiting"]
         assert app.steps[1].decision is None
-    assert inbox_ids(world, "reviewer") == [app_id]
+    assert inbox_ids(world, "reviewer") == []
+    assert inbox_ids(world, "head.eng") == [app_id]
     with world.database.session() as s:
         trail = transitions(s, app_id)
         ids = world.ids
@@ -432,7 +438,7 @@ def test_return_for_completion_then_resubmit_starts_again_at_step_zero(world: Wo
             ("open", None, "received", "received", None),
             ("recommend", ids["reviewer"], "received", "awaiting_signature", None),
             ("return", ids["head.eng"], "awaiting_signature", "returned", "الرفع المساحي غير موقع"),
-            ("resubmit", ids["clerk"], "returned", "in_review", "أحضر المواطن الرفع المساحي موقعًا"),
+            ("resubmit", ids["clerk"], "returned", "awaiting_signature", "أحضر المواطن الرفع المساحي موقعًا"),
         ]
         assert [aware(t.at) - clock.NOW for t in trail] == [
             timedelta(0), timedelta(hours=1), timedelta(hours=2), timedelta(days=1)

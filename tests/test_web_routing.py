@@ -23,11 +23,20 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from archive.models import Application, OfficialCertificate, Permit, Transition, TrustRoot, User, WorkflowStep
+from archive.models import (
+    Application,
+    OfficialCertificate,
+    Permit,
+    Service,
+    Transition,
+    TrustRoot,
+    User,
+    WorkflowStep,
+)
 from archive.roles import Role
 from archive.users import create_user
 from intake.catalogue import load_catalogue, sync_catalogue
-from intake.service import Upload, register_application
+from intake.service import Upload, register_application, required_documents
 from ocr.limits import Limits
 from signing.dev_pki import DemoPki, create_demo_pki
 from signing.validate import validate_pdf
@@ -75,16 +84,20 @@ class World:
         return int(user_id)
 
     def register(self, clerk: str = CLERK, *, service: str = "BUILD-PERMIT", at: datetime | None = None,
-                 open_workflow: bool = True) -> str:
-        """An application registered by the intake service (the web path is tested on its own)."""
+                 open_workflow: bool = True, complete: bool = True) -> str:
+        """An application registered by the intake service (the web path is tested on its own), with every required
+        document (``complete``) or only the ID card and a reason for the rest."""
         at = at or clock.NOW
         with self.session() as s:
+            row = s.scalar(select(Service).where(Service.code == service))
+            codes = [d.code for d in required_documents(row)] if complete and row is not None else ["ID_COPY"]
             result = register_application(
                 s, self.rt.store, centre_code="SOH-01", service_code=service, applicant_name=NAME,
                 national_id=NATIONAL_ID, applicant_phone=PHONE, details=PROPERTY,
-                uploads=[Upload("ID_COPY", "id.png", io.BytesIO(png_bytes()))],
+                uploads=[Upload(c, "id.png" if c == "ID_COPY" else f"{c.lower()}.png", io.BytesIO(png_bytes()))
+                         for c in codes],
                 created_by=s.scalar(select(User).where(User.username == clerk)), channel="window",
-                incomplete_reason="باقي المستندات لاحقًا", limits=Limits(), now=at,
+                incomplete_reason=None if complete else "باقي المستندات لاحقًا", limits=Limits(), now=at,
             )  # fmt: skip
             if open_workflow:
                 ensure_workflow(s, result.application, now=at)

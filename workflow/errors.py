@@ -53,20 +53,41 @@ ROUTING_MESSAGES: Final[dict[str, tuple[str, str]]] = {
         "هذه الشهادة مسجلة من قبل.",
         "This certificate is already registered.",
     ),
+    "unknown_item": (
+        "اختر المستندات الناقصة أو غير المقروءة من قائمة المستندات المطلوبة لهذه الخدمة.",
+        "Choose the missing or unreadable papers from this service's list of required documents.",
+    ),
+    "items_outstanding": (
+        "لم تُستكمل كل المستندات المطلوبة: ارفع كل مستند منها أو اكتب سبب إعادة التقديم بدونه.",
+        "Not every paper asked for was provided: upload each one, or give the reason for resubmitting without it.",
+    ),
+    "documents_missing": (
+        "مستندات مطلوبة ناقصة في ملف الطلب؛ لا يُعد الترخيص ولا يُعتمد الطلب ولا يُوقَّع حتى تُستكمل أو يأذن رئيس "
+        "القسم بالمضي دونها مع ذكر السبب.",
+        "Required documents are missing from the file; no permit is prepared, approved or signed until they are "
+        "added or a head of department records an override with a reason.",
+    ),
+    "nothing_missing": (
+        "لا توجد مستندات مطلوبة ناقصة في هذا الطلب.",
+        "No required document is missing from this application.",
+    ),
 }
 
 
 class RoutingRefused(Exception):
     """An action on an application's workflow was refused; nothing was written.
 
-    ``detail`` (optional, English) says more for logs and tests, never shown in place of the sentences.
+    ``detail`` (optional, English) says more for logs and tests, never shown in place of the sentences;
+    ``message`` (optional) replaces the code's sentences with more precise ones (which papers are missing).
     """
 
-    def __init__(self, code: str, detail: str | None = None) -> None:
+    def __init__(
+        self, code: str, detail: str | None = None, *, message: tuple[str, str] | None = None
+    ) -> None:
         if code not in ROUTING_MESSAGES:
             raise ValueError(f"unknown routing refusal code {code!r}")
         self.code = code
-        self.message_ar, self.message_en = ROUTING_MESSAGES[code]
+        self.message_ar, self.message_en = message or ROUTING_MESSAGES[code]
         self.detail = detail
         super().__init__(self.message_en)
 

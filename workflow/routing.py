@@ -11,7 +11,7 @@ Status flow (``applications.status``)::
 
     received ──(first decision)──▶ in_review ──▶ awaiting_signature ──(last signature)──▶ approved ──▶ issued
        │                               │                 │
-       └───────────────(return, reason required)─────────┴──▶ returned ──(resubmit)──▶ in_review, step 0 again
+       └───────────────(return, reason required)─────────┴──▶ returned ──(resubmit)──▶ the step that returned it
        └───────────────(reject, reason required)─────────┴──▶ rejected (final; remaining steps cancelled)
 
 * Opening the workflow leaves the application ``received`` (nobody in a department has acted yet; governance can
@@ -37,9 +37,27 @@ Rules enforced here, not in the web layer
   outbox in the same transaction (:mod:`notify.outbox`).
 * Refusals raise :class:`~workflow.errors.RoutingRefused` (codes ``one_stop``, ``not_your_step``,
   ``wrong_state``, ``reason_required``, ``not_permitted``, ``no_chain``, ``no_permit``, ``document_changed``,
-  ``bad_certificate``, ``duplicate_certificate``) before anything is written; certificate and signing problems in
+  ``bad_certificate``, ``duplicate_certificate``, ``unknown_item``, ``items_outstanding``, ``documents_missing``,
+  ``nothing_missing``) before anything is written; certificate and signing problems in
   :func:`sign_step` raise :class:`~signing.errors.SigningRefused` (same ``code`` / ``message_ar`` / ``message_en``
   shape), also before anything is written.
+
+The completion loop
+-------------------
+A return names the papers to bring (:class:`ReturnItem`: checklist codes, each ``missing`` or ``unreadable``) beside
+its reason; each becomes an open :class:`~archive.models.CompletionItem` and the citizen's SMS/e-mail lists them. The
+window adds scans (:func:`intake.service.add_documents`, which links the scan to the open item of its requirement)
+and :func:`resubmit` refuses (``items_outstanding``) until every item has a scan or a recorded reason. The file then
+goes back to **the step that returned it**: that official asked for the papers and is the one to judge them, and the
+decisions before it stand (sending it to step 0 would make the first reviewer redo work nobody questioned). The one
+exception: a signer step before it that had signed restarts the file there, because the return discarded the draft
+permit that carried its signature.
+
+The missing-document guard: while a required document is missing (``applications.missing_documents``, kept by
+intake) and not overridden, no recommendation or approval is recorded, no permit prepared and nothing signed
+(``documents_missing``, naming the papers). A head of department (a signer of a department of the file's chain, at
+its centre, not the clerk who took it in) may record an override with a reason (:func:`override_missing`: an
+``override`` transition, audited, shown on the application page); it covers the papers missing at that moment.
 
 Who commits: the caller, as in ``intake.service``: these functions flush and never commit, so the caller can add its
 own rows (an audit event) to the same transaction. Decisions lock the application's steps (``SELECT … FOR UPDATE``
@@ -64,7 +82,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -77,6 +95,8 @@ from archive.audit import record_event
 from archive.models import (
     Application,
     ApplicationStatus,
+    CompletionItem,
+    CompletionProblem,
     OfficialCertificate,
     Permit,
     PermitStatus,
@@ -104,6 +124,7 @@ from workflow.errors import RoutingRefused
 __all__ = [
     "OPEN_STATUSES",
     "InboxItem",
+    "ReturnItem",
     "RoutingRefused",
     "SigningRefused",
     "SigningTarget",
@@ -115,7 +136,10 @@ __all__ = [
     "field_name_for",
     "find_permit_by_token",
     "inbox",
+    "missing_documents",
+    "open_completion_items",
     "open_pending_workflows",
+    "override_missing",
     "prepare_permit",
     "reassign",
     "record_signature",
@@ -273,6 +297,15 @@ def inbox(session: Session, user: User, *, now: datetime | None = None) -> list[
 # --- decisions ----------------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class ReturnItem:
+    """A checklist item a returning official names: its required-document code and what is wrong with it."""
+
+    code: str
+    problem: str = CompletionProblem.MISSING.value
+    """``missing`` or ``unreadable``."""
+
+
 def decide(
     session: Session,
     application: Application,
@@ -280,15 +313,21 @@ def decide(
     action: str,
     *,
     reason: str | None = None,
+    items: Sequence[ReturnItem] | None = None,
     now: datetime | None = None,
 ) -> Transition:
     """Record ``actor``'s decision on the active step: ``recommend``, ``approve``, ``reject`` or ``return``.
 
     * ``recommend`` (a reviewer step) and ``approve`` (any step that does not sign) complete the step and activate
-      the next one; after the last step of a chain without signer steps the application is ``approved``.
+      the next one; after the last step of a chain without signer steps the application is ``approved``. Refused
+      (``documents_missing``, naming them) while a required document is missing and no head overrode it.
     * ``reject`` (reason required) ends the file: ``rejected``, remaining steps cancelled, a draft permit discarded.
     * ``return`` (reason required) sends the file back to the window for completion: ``returned``, the acting step
-      marked ``returned`` with the reason, every other step waiting again, a draft permit discarded.
+      marked ``returned`` with the reason, the steps after it waiting again (and every signer step already signed,
+      whose signature was on the discarded draft permit), and a draft permit discarded. ``items`` names the papers
+      to bring (required-document codes of the service, each ``missing`` or ``unreadable``; else ``unknown_item``):
+      one open :class:`~archive.models.CompletionItem` each, named in the citizen's SMS/e-mail; the window must
+      answer each before :func:`resubmit`.
 
     Signer steps are approved by :func:`sign_step`; ``approve`` on one is ``wrong_state``. Returns the transition.
     """
@@ -305,6 +344,11 @@ def decide(
         raise RoutingRefused("wrong_state", "a signer step is approved by signing the permit")
     if action == StepDecision.RECOMMEND and step.role != Role.REVIEWER.value:
         raise RoutingRefused("wrong_state", "only a reviewer step takes a recommendation")
+    wanted = _return_items(application, items) if action == StepDecision.RETURN else []
+    if items and action != StepDecision.RETURN:
+        raise RoutingRefused("wrong_state", "only a return names papers to bring")
+    if action in (StepDecision.RECOMMEND, StepDecision.APPROVE):
+        _check_documents(application)
 
     before = application.status
     _complete(step, actor, action, reason, now)
@@ -316,24 +360,108 @@ def decide(
         application.status = ApplicationStatus.REJECTED.value
     elif action == StepDecision.RETURN:
         step.status = StepStatus.RETURNED.value
+        signed = [s for s in steps if s.signs and s.status == StepStatus.DONE.value and s.position < step.position]
+        restart = min([s.position for s in signed], default=step.position)
         for other in steps:
-            if other is not step:
+            if other is not step and other.position >= restart:
                 _reset(other)
         _discard_draft_permit(session, application)
         application.status = ApplicationStatus.RETURNED.value
     else:
         _activate_next(application, steps, step, now)
     application.updated_at = now
-    transition = _record(session, application, actor, before, str(action), step.position, reason, now)
+    names = _document_names(application)
+    papers = [names.get(i.code, (i.code, i.code))[0] + ("" if i.problem == CompletionProblem.MISSING else
+                                                          " (غير مقروء)") for i in wanted]
+    transition = _record(session, application, actor, before, str(action), step.position, reason, now,
+                         papers=papers, extra={"items": [asdict(i) for i in wanted]} if wanted else None)
+    session.flush()
+    for item in wanted:
+        session.add(CompletionItem(application_id=application.id, transition_id=transition.id, code=item.code,
+                                   problem=item.problem))
+    session.flush()
+    return transition
+
+
+def open_completion_items(session: Session, application: Application) -> list[CompletionItem]:
+    """The papers the last return asked for and the window has not closed yet (by resubmitting), in order."""
+    return list(
+        session.scalars(
+            select(CompletionItem)
+            .where(CompletionItem.application_id == application.id, CompletionItem.closed_at.is_(None))
+            .order_by(CompletionItem.id)
+        )
+    )
+
+
+def missing_documents(application: Application) -> list[str]:
+    """Required-document codes still missing from the file and not overridden by a head (the guard's list)."""
+    overridden = set(application.override_codes or [])
+    return [c for c in application.missing_documents or [] if c not in overridden]
+
+
+def override_missing(
+    session: Session, application: Application, actor: User, *, reason: str | None, now: datetime | None = None
+) -> Transition:
+    """A head of department lets the file go on without the required documents missing now, with a reason.
+
+    Only an active signer whose department has a step in the application's chain, working for its centre (or all
+    centres), and not the clerk who took it in (``one_stop``); a reason is required; refused with
+    ``nothing_missing`` when no required document is missing. Records the codes, the reason, who and when on the
+    application and an ``override`` transition (audited; shown on the application page). Documents that are missing
+    later (none: scans are only ever added) are not covered.
+    """
+    now = _aware(now or utcnow())
+    reason = _clean_reason(reason)
+    steps = _lock(session, application)
+    if _took_it_in(actor, application):
+        raise RoutingRefused("one_stop")
+    departments = {s.department for s in steps}
+    if not (
+        actor.active
+        and Role.SIGNER in actor.roles
+        and actor.can(Permission.APPLICATION_SIGN)
+        and actor.department in departments
+        and _in_centre(actor, application)
+    ):
+        raise RoutingRefused("not_permitted", "only a head of a department of this file's workflow overrides")
+    if application.status not in OPEN_STATUSES and application.status != ApplicationStatus.RETURNED.value:
+        raise RoutingRefused("wrong_state", f"status {application.status}")
+    if reason is None:
+        raise RoutingRefused("reason_required")
+    codes = missing_documents(application)
+    if not codes:
+        raise RoutingRefused("nothing_missing")
+    application.override_codes = sorted(set(application.override_codes or []) | set(codes))
+    application.override_reason = reason
+    application.override_by_id = actor.id
+    application.override_at = now
+    application.updated_at = now
+    transition = _record(session, application, actor, application.status, "override", None, reason, now,
+                         extra={"documents": codes})
     session.flush()
     return transition
 
 
 def resubmit(
-    session: Session, application: Application, clerk: User, *, note: str | None = None, now: datetime | None = None
+    session: Session,
+    application: Application,
+    clerk: User,
+    *,
+    note: str | None = None,
+    answers: Mapping[str, str] | None = None,
+    now: datetime | None = None,
 ) -> Transition:
-    """A returned file, completed at the window, goes back into review from step 0 (``in_review``).
+    """A returned file, completed at the window, goes back to the step that returned it.
 
+    Every paper the return asked for (:func:`open_completion_items`) must be answered: by a scan added since
+    (:func:`intake.service.add_documents` links it) or by a reason in ``answers`` (code → the window's words, e.g.
+    "the citizen says the survey office has not issued it yet"); else ``items_outstanding``, naming them, and nothing
+    is written. The answers are recorded on the items, which are closed.
+
+    Where the file goes: back to the step that returned it, whose official asked for the papers and is the one to
+    judge them; the decisions of the steps before it stand. Only when a signer step before it had signed does the
+    file restart at the first such step, because the return discarded the draft permit that carried the signature.
     Any active user allowed to register applications at the application's centre may resubmit (the one-stop rule
     concerns deciding, and the window is where returned files go). Assignments made by heads are kept.
     """
@@ -344,15 +472,42 @@ def resubmit(
     steps = _lock(session, application)
     if application.status != ApplicationStatus.RETURNED.value or not steps:
         raise RoutingRefused("wrong_state", f"status {application.status}")
+    cleaned = {str(k).strip().upper(): _clean_reason(v) for k, v in (answers or {}).items()}
+    items = open_completion_items(session, application)
+    outstanding = [i for i in items if i.document_id is None and not cleaned.get(i.code)]
+    if outstanding:
+        names = _document_names(application)
+        listed = [names.get(i.code, (i.code, i.code)) for i in outstanding]
+        raise RoutingRefused(
+            "items_outstanding", ", ".join(i.code for i in outstanding),
+            message=(
+                "لم تُستكمل هذه المستندات: " + "، ".join(a for a, _ in listed)
+                + ". ارفع كلًا منها أو اكتب سبب إعادة التقديم بدونه.",
+                "These papers were not provided: " + ", ".join(e for _, e in listed)
+                + ". Upload each one, or give the reason for resubmitting without it.",
+            ),
+        )
     before = application.status
+    returned = next((s for s in steps if s.status == StepStatus.RETURNED.value), None)
+    if returned is not None:
+        _reset(returned)
+    target = next((s for s in steps if s.status != StepStatus.DONE.value), steps[0])
     for step in steps:
-        _reset(step)
-    first = steps[0]
-    first.status = StepStatus.ACTIVE.value
-    first.activated_at = now
-    application.status = _status_for(first)
+        if step.position >= target.position:
+            _reset(step)
+    target.status = StepStatus.ACTIVE.value
+    target.activated_at = now
+    for item in items:
+        if item.document_id is None:
+            item.answer_reason = cleaned.get(item.code)
+        item.closed_at = now
+    application.status = _status_for(target)
     application.updated_at = now
-    transition = _record(session, application, clerk, before, "resubmit", 0, note, now)
+    transition = _record(
+        session, application, clerk, before, "resubmit", target.position, note, now,
+        extra={"items": [{"code": i.code, "document": i.document_id, "answer": i.answer_reason} for i in items]}
+        if items else None,
+    )
     session.flush()
     return transition
 
@@ -433,6 +588,7 @@ def prepare_permit(
         return existing
     if application.status not in OPEN_STATUSES:
         raise RoutingRefused("wrong_state", f"status {application.status}")
+    _check_documents(application)
     if not steps:
         steps = ensure_workflow(session, application, now=now)
     signers = [s for s in steps if s.signs]
@@ -575,6 +731,7 @@ def signing_target(
     _check_can_act(application, step, actor)
     if not step.signs:
         raise RoutingRefused("wrong_state", "this step records a decision, it does not sign")
+    _check_documents(application)
     permit = _permit_of(session, application)
     if permit is None:
         if base_url is None:
@@ -884,6 +1041,9 @@ def _record(
     position: int | None,
     reason: str | None,
     now: datetime,
+    *,
+    papers: Sequence[str] = (),
+    extra: dict[str, Any] | None = None,
 ) -> Transition:
     transition = Transition(
         application_id=application.id,
@@ -899,10 +1059,54 @@ def _record(
     record_event(
         session, actor=actor.username if actor is not None else None, action=f"application.{action}",
         subject=f"application:{application.tracking_number}", at=now,
-        details={"from": from_status, "to": application.status, "step": position, "reason": reason},
+        details={"from": from_status, "to": application.status, "step": position, "reason": reason, **(extra or {})},
     )
-    record_transition(session, application, transition)  # the citizen's SMS/e-mail, in the same transaction
+    # the citizen's SMS/e-mail, in the same transaction
+    record_transition(session, application, transition, papers=papers)
     return transition
+
+
+def _document_names(application: Application) -> dict[str, tuple[str, str]]:
+    """Required-document code → (Arabic, English) name, from the service's catalogue entry."""
+    docs = (application.service.definition or {}).get("required_documents") or []
+    return {
+        str(d["code"]): (str(d.get("name_ar") or d["code"]), str(d.get("name_en") or d["code"]))
+        for d in docs
+        if isinstance(d, dict) and "code" in d
+    }
+
+
+def _return_items(application: Application, items: Sequence[ReturnItem] | None) -> list[ReturnItem]:
+    """The named papers, checked against the service's checklist, one per code (the last problem named wins)."""
+    names = _document_names(application)
+    chosen: dict[str, ReturnItem] = {}
+    for item in items or ():
+        code = str(item.code).strip().upper()
+        problem = str(item.problem).strip().lower()
+        if code not in names or problem not in {p.value for p in CompletionProblem}:
+            raise RoutingRefused("unknown_item", f"{code}/{problem}")
+        chosen[code] = ReturnItem(code, problem)
+    order = list(names)
+    return sorted(chosen.values(), key=lambda i: order.index(i.code))
+
+
+def _check_documents(application: Application) -> None:
+    """The missing-document guard: refused (naming them) while a required document is missing, unless overridden."""
+    codes = missing_documents(application)
+    if not codes:
+        return
+    names = _document_names(application)
+    listed = [names.get(c, (c, c)) for c in codes]
+    raise RoutingRefused(
+        "documents_missing", ", ".join(codes),
+        message=(
+            "مستندات مطلوبة ناقصة: " + "، ".join(a for a, _ in listed) + ". لا يُعد الترخيص ولا يُعتمد الطلب ولا "
+            "يُوقَّع حتى تُستكمل في الشباك أو يأذن رئيس القسم بالمضي دونها مع ذكر السبب.",
+            "Required documents are missing: " + ", ".join(e for _, e in listed) + ". No permit is prepared, "
+            "approved or signed until the window adds them or a head of department records an override with a "
+            "reason.",
+        ),
+    )
 
 
 def _permit_of(session: Session, application: Application) -> Permit | None:
