@@ -10,6 +10,7 @@ from typing import Any
 from flask import Response, jsonify, url_for
 from flask import request as flask_request
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -163,7 +164,15 @@ def create_application() -> Any:
     return answer[0]
 
 
-def _invalid(exc: IntakeInvalid, filed: list[FiledUpload]) -> Response:
+def _invalid(
+    exc: IntakeInvalid,
+    filed: list[FiledUpload],
+    *,
+    what: tuple[str, str] = (
+        "The application cannot be registered; nothing was stored. See fields.",
+        "لم يُسجَّل الطلب ولم يُحفظ شيء. راجع الحقول.",
+    ),
+) -> Response:
     fields: dict[str, dict[str, str]] = {}
     for name, (arabic, english) in exc.errors.items():
         entry = {"code": exc.codes.get(name, "invalid"), "message_ar": arabic, "message_en": english}
@@ -175,14 +184,91 @@ def _invalid(exc: IntakeInvalid, filed: list[FiledUpload]) -> Response:
     response = jsonify(
         {
             "status": 400,
-            "error": "The application cannot be registered; nothing was stored. See fields.",
-            "error_ar": "لم يُسجَّل الطلب ولم يُحفظ شيء. راجع الحقول.",
+            "error": what[0],
+            "error_ar": what[1],
             "code": "invalid",
             "fields": fields,
         }
     )
     response.status_code = 400
     return response
+
+
+DOCUMENTS_BODY: dict[str, Any] = {
+    "required": True,
+    "description": (
+        "Scans to add to a registered application, as at registration: each file in a field named "
+        "doc.<REQUIREMENT_CODE> (repeat the field for several files) or doc.OTHER. A scan of a requirement already "
+        "present becomes its next version; earlier versions stay in the archive. Only window staff of the "
+        "application's centre may add, while the file is open or returned for completion."
+    ),
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "doc.SURVEY": {**_FILES, "description": "Example of a doc.<REQUIREMENT_CODE> field"},
+                    "doc.OTHER": {**_FILES, "description": "Supporting documents not on the service's list"},
+                },
+                "additionalProperties": {**_FILES, "description": "doc.<REQUIREMENT_CODE>: files of one document"},
+            }
+        }
+    },
+}
+
+
+class AddedDocument(Schema):
+    id = fields.Integer()
+    requirement = fields.String(metadata={"example": "SURVEY"})
+    filename = fields.String()
+    page_count = fields.Integer()
+    version = fields.Integer(metadata={"description": "1, or the next version of a document already present"})
+    supersedes = fields.Integer(allow_none=True, metadata={"description": "The earlier document it replaces"})
+    sha256 = fields.String()
+
+
+class DocumentsAdded(Schema):
+    tracking_number = fields.String(metadata={"example": "SOH01-2026-000123-K"})
+    status = fields.String(metadata={"example": "returned"})
+    missing_documents = fields.List(fields.String(), metadata={"description": "Required documents still missing"})
+    documents = fields.List(fields.Nested(AddedDocument))
+
+
+@blp.route("/applications/<tracking>/documents", methods=["POST"])
+@blp.doc(requestBody=DOCUMENTS_BODY)
+@blp.response(201, DocumentsAdded)
+@blp.alt_response(400, schema=InvalidApplication, description="Nothing was stored: every problem, by field")
+@blp.alt_response(403, schema=InvalidApplication, description="Not window staff of the application's centre")
+@blp.alt_response(404, description="No such application (or one of another centre)")
+@blp.alt_response(409, schema=InvalidApplication, description="The application is decided; it takes no documents")
+@blp.alt_response(413, description="The request is larger than the upload limit")
+@blp.alt_response(503, description="The archive cannot store the files right now; nothing was added")
+@requires(Permission.APPLICATION_CREATE)
+def add_documents(tracking: str) -> Any:
+    """Add scans to a registered application (the same inspection, store, OCR, index and audit as intake)."""
+    principal = _principal()
+    application = application_for(db_session(), principal, tracking)
+    filed = collect_uploads(flask_request.files, application.service)
+    try:
+        result = common.add(principal, application.id, filed)
+    except IntakeInvalid as exc:
+        response = _invalid(exc, filed, what=("The documents cannot be added; nothing was stored. See fields.",
+                                              "لم تُضف المستندات ولم يُحفظ شيء. راجع الحقول."))
+        response.status_code = common.add_refusal_status(exc.codes)
+        return response
+    except common.ArchiveUnavailable as exc:
+        raise ExplainedError(503, exc.message_ar, exc.message_en, "store_unavailable") from None
+    added = result.application
+    return {
+        "tracking_number": added.tracking_number,
+        "status": added.status,
+        "missing_documents": list(added.missing_documents or []),
+        "documents": [
+            {"id": d.id, "requirement": d.requirement, "filename": d.filename, "page_count": d.page_count,
+             "version": d.version, "supersedes": d.supersedes_id, "sha256": d.sha256}
+            for d in result.documents
+        ],
+    }, 201
 
 
 @blp.route("/applications/<tracking>")

@@ -27,10 +27,18 @@ from archive.models import (
     WorkflowStep,
 )
 from archive.roles import Permission, Role
+from intake.service import required_documents
 from web.errors import N_
-from web.intake.common import send_object
+from web.intake.common import pick, send_object
 from web.runtime import runtime
-from workflow.routing import OPEN_STATUSES, RoutingRefused, inbox, prepare_permit
+from workflow.routing import (
+    OPEN_STATUSES,
+    RoutingRefused,
+    inbox,
+    missing_documents,
+    open_completion_items,
+    prepare_permit,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +60,7 @@ ACTION_LABELS: dict[str, tuple[str, str]] = {
     "reassign": (N_("إعادة إسناد خطوة"), "Step reassigned"),
     "issue": (N_("إصدار الترخيص"), "Permit issued"),
     "revoke": (N_("إلغاء الترخيص"), "Permit revoked"),
+    "override": (N_("إذن بالمضي دون مستندات ناقصة"), "Went on without missing documents"),
 }
 PERMIT_STATUS_LABELS: dict[str, tuple[str, str]] = {
     PermitStatus.DRAFT: (N_("مسودة قيد التوقيع"), "Draft being signed"),
@@ -74,6 +83,16 @@ class ReassignForm:
     candidates: list[Candidate]
 
 
+@dataclass(frozen=True)
+class Paper:
+    """A checklist item as the workflow forms show it: to name in a return, or to answer at resubmission."""
+
+    code: str
+    name: str
+    problem: str | None = None
+    uploaded: bool = False
+
+
 @dataclass
 class WorkflowPanel:
     """Everything the workflow include needs; ``error`` is a refusal to show above the forms."""
@@ -90,6 +109,13 @@ class WorkflowPanel:
     can_sign: bool = False
     can_resubmit: bool = False
     can_revoke: bool = False
+    can_override: bool = False
+    checklist: list[Paper] = field(default_factory=list)
+    """The service's required documents: what a return may name."""
+    requested: list[Paper] = field(default_factory=list)
+    """The papers the last return asked for, still open: what resubmission must answer."""
+    missing: list[str] = field(default_factory=list)
+    """Names of required documents missing and not overridden: the guard that blocks decisions and signatures."""
     reassign: list[ReassignForm] = field(default_factory=list)
     pkcs11_available: bool = False
     error: str | None = None
@@ -178,6 +204,16 @@ def build_panel(session: Session, application: Application, user: User) -> Workf
         panel.decide_actions += [StepDecision.RETURN, StepDecision.REJECT]
     panel.can_resubmit = (
         application.status == ApplicationStatus.RETURNED.value and user.can(Permission.APPLICATION_CREATE)
+    )
+    names = {d.code: pick(d.name_ar, d.name_en) for d in required_documents(application.service)}
+    panel.checklist = [Paper(code, name) for code, name in names.items()]
+    panel.requested = [Paper(i.code, names.get(i.code, i.code), i.problem, i.document_id is not None)
+                       for i in open_completion_items(session, application)]
+    panel.missing = [names.get(c, c) for c in missing_documents(application)]
+    panel.can_override = bool(
+        panel.missing and not took_it_in and user.active and Role.SIGNER in user.roles
+        and user.department in {s.department for s in steps}
+        and (application.status in OPEN_STATUSES or application.status == ApplicationStatus.RETURNED.value)
     )
     is_head = user.active and Role.SIGNER in user.roles and user.department is not None and not took_it_in
     if is_head and application.status in OPEN_STATUSES:

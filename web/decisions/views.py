@@ -46,11 +46,14 @@ from web.permissions import current_principal, requires
 from web.runtime import db_session, runtime
 from workflow.reminders import reminders_of
 from workflow.routing import (
+    ReturnItem,
     RoutingRefused,
     active_trust_roots,
     decide,
     inbox,
+    open_completion_items,
     open_pending_workflows,
+    override_missing,
     reassign,
     resubmit,
     revoke_permit,
@@ -62,6 +65,10 @@ log = logging.getLogger(__name__)
 bp = Blueprint("decisions", __name__)
 
 DECISIONS = ("recommend", "approve", "reject", "return")
+ITEM_PREFIX = "item."
+"""``item.<CODE>``: missing or unreadable, a paper a return asks for."""
+ANSWER_PREFIX = "answer."
+"""``answer.<CODE>``: the window's reason for resubmitting without a paper the return asked for."""
 #: HTTP status of each refusal: not yours (403), the file is not in a state for it (409), something missing (400).
 REFUSAL_STATUS = {
     "one_stop": 403,
@@ -74,6 +81,10 @@ REFUSAL_STATUS = {
     "no_chain": 409,
     "bad_certificate": 400,
     "duplicate_certificate": 409,
+    "unknown_item": 400,
+    "items_outstanding": 400,
+    "documents_missing": 409,
+    "nothing_missing": 409,
 }
 FORM_LIMIT_BYTES = 1024 * 1024
 """The decision forms, PKCS#12 upload included, are small; refuse anything larger before reading it."""
@@ -155,11 +166,21 @@ def inbox_page() -> ResponseReturnValue:
         if principal.centre_code is not None:
             query = query.where(Centre.code == principal.centre_code)
         returned = list(session.scalars(query.limit(200)))
+    requested = {a.id: _requested_papers(session, a) for a in returned}
     now = datetime.now(UTC)
     reminders = reminders_of(session, [item.step.id for item in items])
     id_mismatches = mismatches(session, [item.application.id for item in items])
-    return render_template("decisions/inbox.html", items=items, returned=returned, principal=principal, now=now,
-                           reminders=reminders, id_mismatches=id_mismatches)
+    return render_template("decisions/inbox.html", items=items, returned=returned, requested=requested,
+                           principal=principal, now=now, reminders=reminders, id_mismatches=id_mismatches)
+
+
+def _requested_papers(session: Session, application: Application) -> list[str]:
+    """The names of the papers the return asked for and the window has not yet received (the returned list)."""
+    from intake.service import required_documents
+
+    names = {d.code: pick(d.name_ar, d.name_en) for d in required_documents(application.service)}
+    return [names.get(i.code, i.code) + (_(" (غير مقروء)") if i.problem == "unreadable" else "")
+            for i in open_completion_items(session, application) if i.document_id is None]
 
 
 def _open_pending(session: Session) -> None:
@@ -187,11 +208,15 @@ def decision(tracking: str) -> ResponseReturnValue:
     reason = request.form.get("reason", "")
     if action not in DECISIONS:
         abort(400)
+    # the papers a return names: item.<CODE> = missing | unreadable (the checklist's select boxes)
+    chosen = {k[len(ITEM_PREFIX):]: v for k, v in request.form.items() if k.startswith(ITEM_PREFIX) and v}
+    items = [ReturnItem(code, problem) for code, problem in chosen.items()] if action == "return" else None
+    values = {"reason": reason, "action": action, **{ITEM_PREFIX + k: v for k, v in chosen.items()}}
     try:
-        decide(session, application, _user(session, principal), action, reason=reason)
+        decide(session, application, _user(session, principal), action, reason=reason, items=items)
         session.commit()
     except RoutingRefused as exc:
-        return _refused(application, principal, exc, "decision", {"reason": reason, "action": action})
+        return _refused(application, principal, exc, "decision", values)
     except ValueError:
         return _refused_with(application, principal, REASON_TOO_LONG, 400, "decision", {"action": action})
     flash(_(DONE_MESSAGES[action], tracking=application.tracking_number), "info")
@@ -233,14 +258,36 @@ def resubmit_application(tracking: str) -> ResponseReturnValue:
     session = db_session()
     application = application_for(session, principal, tracking)
     note = request.form.get("note", "")
+    answers = {k[len(ANSWER_PREFIX):]: v for k, v in request.form.items() if k.startswith(ANSWER_PREFIX)}
+    values = {"note": note, **{ANSWER_PREFIX + k: v for k, v in answers.items()}}
     try:
-        resubmit(session, application, _user(session, principal), note=note)
+        resubmit(session, application, _user(session, principal), note=note, answers=answers)
         session.commit()
     except RoutingRefused as exc:
-        return _refused(application, principal, exc, "resubmit", {"note": note})
+        return _refused(application, principal, exc, "resubmit", values)
     except ValueError:
-        return _refused_with(application, principal, REASON_TOO_LONG, 400, "resubmit", {"note": note})
-    flash(_("أعيد تقديم الطلب %(tracking)s بعد استكماله، وعاد إلى أول خطوة في دورة العمل.",
+        return _refused_with(application, principal, REASON_TOO_LONG, 400, "resubmit", values)
+    flash(_("أعيد تقديم الطلب %(tracking)s بعد استكماله، وعاد إلى الخطوة التي أعادته للاستكمال.",
+            tracking=application.tracking_number), "info")
+    return redirect(url_for("intake.show", tracking=application.tracking_number), code=303)
+
+
+@bp.route("/applications/<tracking>/override", methods=["POST"])
+@requires(Permission.APPLICATION_SIGN)
+def override(tracking: str) -> ResponseReturnValue:
+    """A head of department lets the file go on without the required documents missing now, with a reason."""
+    principal = _principal()
+    session = db_session()
+    application = application_for(session, principal, tracking)
+    reason = request.form.get("reason", "")
+    try:
+        override_missing(session, application, _user(session, principal), reason=reason)
+        session.commit()
+    except RoutingRefused as exc:
+        return _refused(application, principal, exc, "override", {"reason": reason})
+    except ValueError:
+        return _refused_with(application, principal, REASON_TOO_LONG, 400, "override", {"reason": reason})
+    flash(_("سُجل إذنك بالمضي في الطلب %(tracking)s دون المستندات الناقصة، مع السبب.",
             tracking=application.tracking_number), "info")
     return redirect(url_for("intake.show", tracking=application.tracking_number), code=303)
 

@@ -29,7 +29,15 @@ from archive.models import Application, Centre, Document, OcrStatus, Page, Servi
 from archive.store import IntegrityError, ObjectNotFound, StoreError, StoreUnavailable
 from intake.fields import DETAIL_FIELDS
 from intake.national_id import EGYPT
-from intake.service import OTHER, RegisteredApplication, Upload, register_application, required_documents
+from intake.service import (
+    OTHER,
+    AddedDocuments,
+    RegisteredApplication,
+    Upload,
+    add_documents,
+    register_application,
+    required_documents,
+)
 from intake.tracking import parse_tracking
 from ocr.inputs import SNIFF_BYTES
 from web.auth.principal import StaffPrincipal
@@ -367,6 +375,41 @@ def register(
     if any(d.media_type == "application/pdf" for d in result.application.documents):
         check_signatures_soon()
     return result
+
+
+def add(principal: StaffPrincipal, application_id: int, filed: list[FiledUpload]) -> AddedDocuments:
+    """Run :func:`intake.service.add_documents` in one committed transaction, then queue the OCR of the new pages.
+
+    Raises :class:`intake.errors.IntakeInvalid` (nothing stored, nothing written) as the service does, and
+    :class:`ArchiveUnavailable` when the object store is down.
+    """
+    rt = runtime()
+    try:
+        with rt.db.session() as session:
+            application = session.get(Application, application_id)
+            user = session.get(User, principal.id)
+            if application is None or user is None:
+                abort(404)
+            result = add_documents(session, rt.store, application, [item.upload for item in filed], added_by=user,
+                                   limits=rt.limits)
+    except StoreUnavailable as exc:
+        log.error("documents refused: the object store is unavailable: %s", exc)
+        raise ArchiveUnavailable() from exc
+    log.info("%d documents (%d pages) added to application %s by %s", len(result.documents), len(result.page_ids),
+             result.application.tracking_number, principal.username)
+    enqueue_ocr(result.page_ids)
+    return result
+
+
+ADD_REFUSAL_STATUS = {"not_allowed": 403, "wrong_centre": 403, "closed": 409}
+"""HTTP status of a refused addition by the code of its ``added_by``/``status`` error; any other problem is 400."""
+
+
+def add_refusal_status(codes: Mapping[str, str]) -> int:
+    for name in ("added_by", "status"):
+        if name in codes:
+            return ADD_REFUSAL_STATUS.get(codes[name], 400)
+    return 400
 
 
 def open_workflow(application_id: int) -> None:

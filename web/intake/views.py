@@ -23,7 +23,7 @@ from archive.roles import Permission
 from intake.errors import IntakeInvalid
 from intake.fields import DETAIL_FIELDS
 from intake.id_card import application_check
-from intake.service import OTHER, checklist, required_documents
+from intake.service import ADDABLE_STATUSES, OTHER, checklist, current_documents, required_documents
 from intake.tracking import parse_tracking
 from signing.attachments import signatures_of
 from web import audit_trail
@@ -245,10 +245,14 @@ def application_page(
     workflow_error: str | None = None,
     workflow_form: str | None = None,
     values: dict[str, str] | None = None,
+    add_failed: IntakeInvalid | None = None,
+    add_filed: list[FiledUpload] | None = None,
     status: int = 200,
 ) -> ResponseReturnValue:
-    """The application page, with its workflow panel; the decision views render it again with a refusal."""
+    """The application page, with its workflow panel; the decision views render it again with a refusal, the
+    document view with the refusals of the scans it could not add."""
     from web.decisions.panel import build_panel
+    from workflow.routing import open_completion_items
 
     session = db_session()
     service = application.service
@@ -257,13 +261,20 @@ def application_page(
         pick(definition_docs[c].name_ar, definition_docs[c].name_en) if c in definition_docs else c
         for c in application.missing_documents or []
     ]
+    current = current_documents(application.documents)
     counts: dict[str, int] = {}
-    for document in application.documents:
+    for document in current:
         counts[document.requirement] = counts.get(document.requirement, 0) + 1
-    items = [
-        {"code": item.code, "name": pick(item.name_ar, item.name_en), "provided": item.provided}
-        for item in checklist(service, counts)
+    requested = {item.code: item for item in open_completion_items(session, application)}
+    listed = checklist(service, counts)
+    items: list[dict[str, Any]] = [
+        {"code": item.code, "name": pick(item.name_ar, item.name_en), "provided": item.provided,
+         "field": DOC_PREFIX + item.code, "requested": requested.get(item.code)}
+        for item in listed
     ]
+    can_add = principal.can(Permission.APPLICATION_CREATE) and application.status in ADDABLE_STATUSES
+    add_errors, add_general = _form_errors(add_failed, add_filed or [], {DOC_PREFIX + i.code for i in listed}
+                                           | {DOC_PREFIX + OTHER})
     names = {code: pick(doc.name_ar, doc.name_en) for code, doc in definition_docs.items()}
     names[OTHER] = _("مستندات أخرى")
     detail_labels = {f.key: pick(f.label_ar, f.label_en) for f in DETAIL_FIELDS}
@@ -277,6 +288,12 @@ def application_page(
         application=application,
         service=service,
         checklist=items,
+        current_ids={d.id for d in current},
+        can_add_documents=can_add,
+        add_errors=add_errors,
+        add_general_errors=add_general,
+        other_field=DOC_PREFIX + OTHER,
+        accept=ACCEPTED_UPLOADS,
         missing=missing,
         requirement_names=names,
         detail_labels=detail_labels,
@@ -296,6 +313,28 @@ def application_page(
         trail_url=lambda n: url_for("intake.show", tracking=application.tracking_number, trail=n),
     )
     return body, status
+
+
+@bp.route("/applications/<tracking>/documents", methods=["POST"])
+@requires(Permission.APPLICATION_CREATE)
+def add_documents(tracking: str) -> ResponseReturnValue:
+    """The window adds scans to a registered application (per checklist item, as at intake): same refusals, and
+    nothing is stored when any file is refused."""
+    principal = _principal()
+    session = db_session()
+    application = application_for(session, principal, tracking)
+    filed = collect_uploads(request.files, application.service)
+    try:
+        result = common.add(principal, application.id, filed)
+    except IntakeInvalid as exc:
+        return application_page(application, principal, add_failed=exc, add_filed=filed,
+                                status=common.add_refusal_status(exc.codes))
+    except common.ArchiveUnavailable as exc:
+        unavailable = IntakeInvalid({"archive": (exc.message_ar, exc.message_en)}, {"archive": "store_unavailable"})
+        return application_page(application, principal, add_failed=unavailable, add_filed=filed, status=503)
+    names = ("، " if common.is_arabic() else ", ").join(sorted({d.filename for d in result.documents}))
+    flash(_("أضيف إلى ملف الطلب: %(files)s. تجري قراءتها الآن.", files=names), "info")
+    return redirect(url_for(".show", tracking=application.tracking_number) + "#documents", code=303)
 
 
 @bp.route("/applications/<tracking>/status.json")

@@ -129,6 +129,8 @@
 
   var form = document.getElementById("intake-form");
   if (form) { setupIntake(form); }
+  var addForm = document.getElementById("add-documents-form");
+  if (addForm) { setupIntake(addForm); }
   var progress = document.getElementById("ocr-progress");
   if (progress) { setupPolling(progress); }
 }());

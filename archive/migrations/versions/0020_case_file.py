@@ -1,7 +1,7 @@
 """the case file after intake: document versions, the papers a return asks for, the head's override of missing papers
 
-Revision ID: 0013_13a_case_file
-Revises: 0012
+Revision ID: 0020_13a_case_file
+Revises: 0019_15_access_code
 Create Date: 2026-12-05 09:00:00
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013_13a_case_file"
-down_revision = "0012"
+revision = "0020_13a_case_file"
+down_revision = "0019_15_access_code"
 branch_labels = None
 depends_on = None
 
