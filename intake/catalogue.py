@@ -44,6 +44,25 @@ class ChainStep:
 
 
 @dataclass(frozen=True)
+class PermitText:
+    """What the service's permit says of itself (printed on it, from the catalogue, never from code).
+
+    ``title``: the permit's own name (ترخيص أعمال بناء), not the application's; ``works``: the description of the
+    works or activity it allows; ``legal_basis``: the law it is issued under; ``conditions``: numbered on the permit;
+    ``validity_days``: how long it is valid from issue (a year when absent).
+    """
+
+    title_ar: str
+    title_en: str
+    works_ar: str = ""
+    works_en: str = ""
+    legal_basis_ar: str = ""
+    legal_basis_en: str = ""
+    conditions: tuple[str, ...] = ()
+    validity_days: int | None = None
+
+
+@dataclass(frozen=True)
 class ServiceDefinition:
     code: str
     name_ar: str
@@ -54,11 +73,14 @@ class ServiceDefinition:
     departments: tuple[str, ...]
     required_documents: tuple[RequiredDocument, ...]
     signing_chain: tuple[ChainStep, ...]
+    permit: PermitText | None = None
 
     def definition_json(self) -> dict[str, Any]:
         """The part stored as JSON, in JSON's own types (lists, not tuples) so comparisons with the row hold."""
         data = asdict(self)
-        keys = ("needs_property", "departments", "required_documents", "signing_chain")
+        keys: tuple[str, ...] = ("needs_property", "departments", "required_documents", "signing_chain")
+        if self.permit is not None:
+            keys += ("permit",)
         loaded: dict[str, Any] = json.loads(json.dumps({k: data[k] for k in keys}))
         return loaded
 
@@ -120,6 +142,7 @@ def _service(entry: Any) -> ServiceDefinition:
     for step in chain:
         if step.role not in (Role.REVIEWER, Role.SIGNER):
             raise CatalogueError(f"Service {code}: chain step {step.step!r} must be done by a reviewer or signer.")
+    permit = _permit(code, entry.get("permit"))
     return ServiceDefinition(
         code=code,
         name_ar=str(need("name_ar")),
@@ -130,7 +153,34 @@ def _service(entry: Any) -> ServiceDefinition:
         departments=tuple(entry.get("departments") or ()),
         required_documents=documents,
         signing_chain=chain,
+        permit=permit,
     )
+
+
+def _permit(code: str, raw: Any) -> PermitText | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise CatalogueError(f"Service {code}: 'permit' must be a mapping (title_ar, title_en, works_ar, ...).")
+    texts = ("title_ar", "title_en", "works_ar", "works_en", "legal_basis_ar", "legal_basis_en")
+    unknown = sorted(set(raw) - set(texts) - {"conditions", "validity_days"})
+    if unknown:
+        raise CatalogueError(f"Service {code}: unknown permit field(s) {', '.join(unknown)}.")
+    values = {}
+    for name in texts:
+        value = raw.get(name, "")
+        if not isinstance(value, str):
+            raise CatalogueError(f"Service {code}: permit.{name} must be text.")
+        values[name] = value.strip()
+    if not values["title_ar"]:
+        raise CatalogueError(f"Service {code}: permit.title_ar is required (the permit's own name).")
+    conditions = raw.get("conditions") or []
+    if not isinstance(conditions, list) or not all(isinstance(c, str) and c.strip() for c in conditions):
+        raise CatalogueError(f"Service {code}: permit.conditions must be a list of sentences.")
+    days = raw.get("validity_days")
+    if days is not None and (not isinstance(days, int) or isinstance(days, bool) or days <= 0):
+        raise CatalogueError(f"Service {code}: permit.validity_days must be a positive whole number of days.")
+    return PermitText(conditions=tuple(c.strip() for c in conditions), validity_days=days, **values)
 
 
 def sync_catalogue(session: Session, catalogue: Catalogue) -> tuple[int, int]:

@@ -68,6 +68,7 @@ __all__ = [
     "render_permit",
     "service_abbreviation",
     "verification_path",
+    "watermark_draft",
 ]
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -162,6 +163,18 @@ class PermitFacts:
     shop_details: Mapping[str, Any] | None = None
     """Keys of :data:`SHOP_LABELS_AR` (``shop_name``, ``activity``, ``address``, ...)."""
     governorate_en: str = ""
+    permit_title_ar: str = ""
+    """The permit's own name from the catalogue (ترخيص أعمال بناء); the application's service name when empty."""
+    permit_title_en: str = ""
+    works_ar: str = ""
+    """What the permit allows: the description of the works or activity, from the catalogue."""
+    works_en: str = ""
+    legal_basis_ar: str = ""
+    """The law the permit is issued under, from the catalogue."""
+    legal_basis_en: str = ""
+    national_id: str = ""
+    """The holder's full national ID, printed on the permit itself as an official permit carries it (public pages show
+    ``national_id_masked`` only). Empty: the masked form is printed."""
 
 
 @dataclass(frozen=True)
@@ -233,6 +246,11 @@ def render_permit(facts: PermitFacts, *, verify_url: str, slots_for: Sequence[st
         service_name_en=facts.service_name_en,
         applicant_name=facts.applicant_name,
         national_id_masked=facts.national_id_masked,
+        national_id=facts.national_id,
+        permit_title_ar=facts.permit_title_ar or facts.service_name_ar,
+        permit_title_en=facts.permit_title_en or facts.service_name_en,
+        works_ar=facts.works_ar,
+        legal_basis_ar=facts.legal_basis_ar,
         centre_name_ar=facts.centre_name_ar,
         centre_name_en=facts.centre_name_en,
         governorate=facts.governorate,
@@ -292,7 +310,10 @@ def _check(facts: PermitFacts, signatories: list[Signatory], field_names: list[s
         if not _FIELD_NAME_RE.fullmatch(name):
             raise ValueError(f"Signature field name {name!r}: 1-64 ASCII letters, digits, '_' or '-', no dots.")
     if len(_DIGITS.findall(facts.national_id_masked)) > 4:
-        raise ValueError("The national ID must be masked: at most its last four digits may be printed on a permit.")
+        raise ValueError("national_id_masked must be masked: at most its last four digits (pass the full ID as "
+                         "national_id).")
+    if facts.national_id and not re.fullmatch(r"[0-9]{14}", facts.national_id):
+        raise ValueError("national_id must be the 14 ASCII digits of the holder's national ID.")
     if not verify_url.startswith(("https://", "http://")):
         raise ValueError("The verification URL must be absolute (http or https).")
     if facts.expires_on is not None and facts.expires_on < facts.issued_on:
@@ -374,3 +395,54 @@ def _find_boxes(document: Any, box_ids: list[str]) -> list[tuple[int, tuple[floa
     if missing:
         raise RuntimeError(f"The signature boxes {missing} were not laid out.")
     return [found[i] for i in box_ids]
+
+
+# --- the draft watermark ------------------------------------------------------------------------------------------
+
+DRAFT_WATERMARK_AR = "مسودة — غير صالح"
+DRAFT_WATERMARK_EN = "DRAFT — not valid"
+_WATERMARK_HTML = """<!DOCTYPE html><html lang="ar" dir="rtl"><head><meta charset="utf-8"><style>
+@page { size: %(width).2fpt %(height).2fpt; margin: 0; }
+html, body { margin: 0; background: transparent; }
+.mark { position: absolute; top: 33%%; left: -10%%; width: 120%%; text-align: center; transform: rotate(-35deg);
+        color: rgba(178, 34, 34, 0.28); line-height: 1.15; }
+.ar { font-family: "Noto Naskh Arabic", "Amiri", serif; font-size: 64pt; font-weight: bold; }
+.en { font-family: "Noto Sans", "DejaVu Sans", sans-serif; font-size: 34pt; font-weight: bold; }
+.band { position: absolute; top: 4mm; left: 0; right: 0; text-align: center; color: #b22222;
+        font-family: "Noto Naskh Arabic", "Noto Sans", serif; font-size: 10pt; font-weight: bold; }
+</style></head><body>
+<div class="band">%(ar)s · <span dir="ltr">%(en)s</span></div>
+<div class="mark"><div class="ar">%(ar)s</div><div class="en" dir="ltr">%(en)s</div></div>
+</body></html>"""
+
+
+def watermark_draft(pdf: bytes) -> bytes:
+    """A reading copy of an unissued permit revision with "مسودة — غير صالح / DRAFT — not valid" across every page.
+
+    The archived revisions are never touched: they are what the officials sign in turn, incrementally, and the last
+    signature issues the permit, so a watermark inside them would stay on the issued permit (and removing it would
+    break the signatures). Instead every copy of a draft that leaves the server (the officials' and the desk agent's
+    download) is this overlaid copy, rendered by WeasyPrint so the Arabic is shaped, then laid over each page with
+    pikepdf. The copy is a new file: its signatures, if any, no longer verify, which is right for a draft. The QR code
+    on it leads to the verification page, which answers "not issued" until the permit is issued.
+    """
+    import io
+
+    import pikepdf
+
+    with pikepdf.open(io.BytesIO(pdf)) as document:
+        marks: dict[tuple[float, float], pikepdf.Pdf] = {}
+        for page in document.pages:
+            box = page.mediabox
+            width, height = float(box[2]) - float(box[0]), float(box[3]) - float(box[1])
+            key = (round(width, 2), round(height, 2))
+            if key not in marks:
+                html = _WATERMARK_HTML % {"width": width, "height": height, "ar": DRAFT_WATERMARK_AR,
+                                          "en": DRAFT_WATERMARK_EN}
+                marks[key] = pikepdf.open(io.BytesIO(HTML(string=html).write_pdf()))
+            page.add_overlay(marks[key].pages[0], pikepdf.Rectangle(box))
+        out = io.BytesIO()
+        document.save(out)
+        for mark in marks.values():
+            mark.close()
+    return out.getvalue()

@@ -469,3 +469,84 @@ def test_the_governance_dashboard_renders_its_charts_for_the_monitor(
         expect(page.locator("#generate-form")).to_be_visible()
     finally:
         page.context.close()
+
+
+def test_a_file_returned_for_two_missing_papers_is_completed_at_the_window_and_issued(
+    served: tuple[str, Path], browser: object, tmp_path: Path
+) -> None:
+    """Issue 13's browser flow: registered without the survey and the supervision certificate, the reviewer cannot
+    recommend it and returns it naming both; the window sees them in its returned list, drops the two scans on the
+    application page and resubmits; the file is back at the reviewer's step and ends in an issued permit."""
+    from playwright.sync_api import Browser, Page, expect
+
+    from tests.intake_files import png_bytes
+
+    assert isinstance(browser, Browser)
+    base, data_dir = served
+    pki_password = (data_dir / "demo-pki" / "password.txt").read_text().strip()
+
+    def scan(name: str) -> list[dict[str, object]]:
+        return [{"name": name, "mimeType": "image/png", "buffer": png_bytes()}]
+
+    clerk = log_in(browser, base, data_dir, "demo.clerk")
+    assert isinstance(clerk, Page)
+    clerk.goto(base + "/applications/new?service=BUILD-PERMIT")
+    clerk.fill("#applicant_name", "هالة عبد الحميد منصور")
+    clerk.fill("#national_id", "29001012601235")
+    clerk.fill("#applicant_phone", "01012345678")
+    clerk.fill("#d-plot_number", "٧٧")
+    clerk.fill("#d-district", "حي الزهور")
+    clerk.fill("#d-area_m2", "210")
+    for code in ("ID_COPY", "OWNERSHIP", "DRAWINGS"):
+        clerk.set_input_files(f"#f-{code}", files=scan(f"{code.lower()}.png"))
+    clerk.fill("#incomplete_reason", "الرفع المساحي وشهادة الإشراف لم يصدرا بعد")
+    clerk.click("#intake-form button[type=submit]")
+    expect(clerk).to_have_url(re.compile(re.escape(base) + r"/applications/SOH01-\d{4}-\d{6}-[0-9A-Z]$"))
+    tracking = clerk.url.rsplit("/", 1)[-1]
+
+    reviewer = log_in(browser, base, data_dir, "demo.reviewer")
+    assert isinstance(reviewer, Page)
+    reviewer.goto(f"{base}/applications/{tracking}")
+    expect(reviewer.locator("#missing-guard")).to_contain_text("الرفع المساحي")
+    reviewer.click("#action-recommend")  # refused: nothing is approved while papers are missing
+    expect(reviewer.locator("#workflow-error")).to_contain_text("مستندات مطلوبة ناقصة")
+    reviewer.select_option("#item-SURVEY", "missing")
+    reviewer.select_option("#item-ENGINEER_CERT", "missing")
+    reviewer.fill("#reason", "أحضر الرفع المساحي وشهادة الإشراف الهندسي")
+    reviewer.click("#action-return")
+    expect(reviewer).to_have_url(base + "/inbox")
+
+    clerk.goto(base + "/inbox")
+    row = clerk.locator(f"#returned tr[data-tracking='{tracking}']")
+    expect(row).to_contain_text("الرفع المساحي")
+    expect(row).to_contain_text("شهادة الإشراف الهندسي")
+    row.locator("a").click()
+    expect(clerk.locator("#requested-papers li")).to_have_count(2)
+    clerk.set_input_files("#add-SURVEY", files=scan("الرفع المساحي.png"))
+    clerk.set_input_files("#add-ENGINEER_CERT", files=scan("شهادة الإشراف.png"))
+    clerk.click("#add-documents-button")
+    expect(clerk.locator(".flash")).to_contain_text("الرفع المساحي.png")
+    expect(clerk.locator("#requested-papers li.provided")).to_have_count(2)
+    clerk.screenshot(path=str(tmp_path / "completed-at-the-window.png"), full_page=True)
+    clerk.click("#resubmit-form button[type=submit]")
+    expect(clerk.locator(".flash")).to_contain_text("عاد إلى الخطوة التي أعادته")
+    clerk.context.close()
+
+    reviewer.goto(base + "/inbox")
+    reviewer.locator(f"#inbox tr[data-tracking='{tracking}'] a").click()
+    reviewer.click("#action-recommend")
+    expect(reviewer).to_have_url(base + "/inbox")
+    reviewer.context.close()
+
+    for username in ("demo.signer", "demo.council"):
+        official = log_in(browser, base, data_dir, username)
+        assert isinstance(official, Page)
+        official.goto(f"{base}/applications/{tracking}")
+        official.check("#method-pkcs12")
+        official.set_input_files("#pkcs12", str(data_dir / "demo-pki" / f"{username}.p12"))
+        official.fill("#passphrase", pki_password)
+        official.click("#sign-button")
+        expect(official.locator(".flash")).to_be_visible()
+        if username == "demo.council":
+            expect(official.locator("#permit .badge")).to_have_text("صادر")
+        official.context.close()

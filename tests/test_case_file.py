@@ -238,7 +238,13 @@ def test_nothing_is_approved_prepared_or_signed_while_a_paper_is_missing(world: 
         assert missing_documents(app) == []
         refused("nothing_missing", override_missing, s, app, world.user(s, "council.head"), reason="مرة أخرى")
         decide(s, app, world.user(s, "reviewer"), "recommend", now=clock.NOW)
-        assert prepare_permit(s, world.store, app, base_url=BASE_URL, now=clock.NOW).status == "draft"
+        permit = prepare_permit(s, world.store, app, base_url=BASE_URL, now=clock.NOW)
+        assert permit.status == "draft"
+        # the permit's text comes from the catalogue's entry for the service, not from the application's name
+        assert permit.facts["permit_title_ar"] == "ترخيص أعمال بناء"
+        assert "119 لسنة 2008" in permit.facts["legal_basis_ar"] and permit.facts["works_ar"]
+        assert len(permit.facts["conditions"]) == 4
+        assert "national_id" not in permit.facts and permit.facts["national_id_masked"].endswith("1234")
     with world.database.session() as s:
         app = get_app(s, app_id)
         trail = trail_for(s, f"application:{app.tracking_number}")
@@ -261,3 +267,26 @@ def test_the_signature_step_is_guarded_too(world: World, demo_pki: DemoPki) -> N
                 revocation="off", base_url=BASE_URL)
         assert s.scalar(select(Permit.id)) is None
         assert isinstance(app, Application)
+
+
+def test_the_catalogue_checks_each_service_permit_text() -> None:
+    from intake.catalogue import CatalogueError, load_catalogue, parse_catalogue
+
+    entries = {s.code: s.permit for s in load_catalogue().services}
+    assert all(p is not None and p.title_ar and p.legal_basis_ar and p.works_ar for p in entries.values())
+    assert entries["SHOP-LICENCE"] is not None and "154 لسنة 2019" in entries["SHOP-LICENCE"].legal_basis_ar
+    base = """version: t
+services:
+  - code: X
+    name_ar: خدمة
+    name_en: Service
+    legal_days: 3
+    required_documents: [{code: A, name_ar: أ, name_en: A}]
+    signing_chain: [{step: s, role: signer, department: d, title_ar: ر, title_en: H}]
+"""
+    assert parse_catalogue(base).services[0].permit is None
+    for bad in ("    permit: just text\n", "    permit: {title_en: only English}\n",
+                "    permit: {title_ar: ت, conditions: [1, 2]}\n", "    permit: {title_ar: ت, validity_days: -3}\n",
+                "    permit: {title_ar: ت, stamp: yes}\n"):
+        with pytest.raises(CatalogueError):
+            parse_catalogue(base + bad)

@@ -110,9 +110,12 @@ def test_arabic_words_come_out_whole_and_in_logical_order(text: str) -> None:
         "رئيس الإدارة الهندسية",
         "رئيس مجلس المدينة",
         "امسح الرمز للتحقق من صحة",
+        "إقامة مبنى سكني من أربعة أدوار",  # what the permit allows, from the catalogue
+        "قانون البناء الصادر بالقانون رقم",  # its legal basis
+        "السند القانوني",
     ]:
         assert phrase in text, phrase
-    assert "ترخيص" in lines  # the title on a line of its own
+    assert "ترخيص أعمال بناء" in lines  # the permit's own title on a line of its own, not the application's name
     for condition in CONDITIONS:
         words = [w for w in condition.split() if not w.isdigit()]
         assert all(w in text for w in words), condition
@@ -123,9 +126,10 @@ def test_arabic_words_come_out_whole_and_in_logical_order(text: str) -> None:
 
 def test_numbers_and_latin_runs_are_intact(text: str, facts: PermitFacts) -> None:
     assert facts.permit_number == "SOH01-BP-2026-000045"
-    for run in [facts.permit_number, TRACKING, "**********1234", "SRV-2026-0912", "BUILD-PERMIT",
+    for run in [facts.permit_number, TRACKING, "29001012601234", "SRV-2026-0912", "Building works permit",
                 verify_url(facts.permit_number), "Arab Republic of Egypt", "Head of the city council"]:
         assert run in text, run
+    assert "BUILD-PERMIT" not in text and "**********" not in text  # no internal code; the holder's full ID
     # the dates: day and year around the Arabic month, digits never reversed
     assert re.search(r"24\s*نوفمبر\s*2026", text)
     assert re.search(r"23\s*نوفمبر\s*2027", text)
@@ -267,6 +271,8 @@ def test_verification_tokens_are_long_unique_and_url_safe() -> None:
     [
         ({"national_id_masked": "29001012601234"}, FIELDS),  # an unmasked national ID is refused
         ({"national_id_masked": "٢٩٠٠١٠١٢٦٠١٢٣٤"}, FIELDS),
+        ({"national_id": "2900101260123"}, FIELDS),  # the printed full ID: 14 ASCII digits
+        ({"national_id": "<b>29001012601234</b>"}, FIELDS),
         ({}, FIELDS[:1]),  # one field for two signatories
         ({}, ("approve.department", "approve_council")),  # dots make hierarchical field names
         ({}, ("same", "same")),
@@ -277,6 +283,19 @@ def test_bad_input_is_refused(change: dict[str, object], slots: tuple[str, ...])
     facts = sample_facts(**change)
     with pytest.raises(ValueError):
         render_permit(facts, verify_url=verify_url(facts.permit_number), slots_for=slots)
+
+
+def test_a_draft_reading_copy_carries_the_watermark_and_the_revision_is_untouched(
+    permit: RenderedPermit, tmp: Path
+) -> None:
+    from signing.permit import watermark_draft
+
+    marked = watermark_draft(permit.pdf)
+    text = pdftotext(marked, tmp)
+    assert "مسودة — غير صالح" in text and "DRAFT — not valid" in text  # shaped Arabic, real text
+    assert "ترخيص أعمال بناء" in text  # the permit is still all there under it
+    assert "مسودة" not in pdftotext(permit.pdf, tmp)
+    assert marked.startswith(b"%PDF-") and marked != permit.pdf
 
 
 def test_signatory_tuples_and_named_tuples_are_the_same() -> None:

@@ -227,3 +227,48 @@ def test_the_api_adds_documents_with_the_same_rules(world: World) -> None:
     spec = client.get("/api/v1/openapi.json").get_json()
     operation = spec["paths"]["/api/v1/applications/{tracking}/documents"]["post"]
     assert {"201", "400", "403", "409", "503"} <= set(operation["responses"])
+
+
+def test_the_window_form_keeps_the_chosen_files_when_another_field_fails(world: World) -> None:
+    """The clerk chose five scans and mistyped the national ID: the form comes back with the ID marked and the five
+    files kept (ticked); correcting the ID is all it takes. The kept files never reach the archive before that."""
+    import re
+
+    from tests.fixtures.app import csrf_token_from
+    from tests.test_web_routing import CLERK_REVIEWER
+
+    codes = ("ID_COPY", "OWNERSHIP", "SURVEY", "DRAWINGS", "ENGINEER_CERT")
+
+    def form(client: Any, **overrides: Any) -> dict[str, Any]:
+        token = csrf_token_from(client.get("/applications/new?service=BUILD-PERMIT").get_data(as_text=True))
+        return {"csrf_token": token, "service_code": "BUILD-PERMIT", "applicant_name": NAME,
+                "national_id": NATIONAL_ID, "applicant_phone": PHONE, "details.plot_number": "٤٥",
+                "details.district": "حي الكوثر", "details.area_m2": "180", **overrides}
+
+    clerk = world.client(CLERK)
+    chosen = {f"doc.{c}": [(io.BytesIO(png_bytes()), f"مسح {c.lower()}.png")] for c in codes}
+    response = clerk.post("/applications/new", data=form(clerk, national_id="2900101260123", **chosen),
+                          content_type="multipart/form-data")
+    html = text_of(response)
+    assert response.status_code == 400 and "الرقم القومي 14 رقمًا" in html
+    tokens = re.findall(r'name="kept" value="([^"]+)"', html)
+    assert len(tokens) == 5 and html.count("مسح ") >= 5 and "محفوظ من المحاولة السابقة" in html
+    assert count(world, Document) == 0 and list(world.rt.store.list()) == []  # nothing in the archive
+
+    # another clerk's session, or a token altered by hand, gets nothing from them
+    other = world.client(CLERK_REVIEWER)
+    response = other.post("/applications/new", data=form(other, kept=tokens), content_type="multipart/form-data")
+    assert response.status_code == 400 and "لم يُرفع أي مستند" in text_of(response)
+    assert 'name="kept"' not in text_of(response)
+    forged = [t[:-3] + ("AAA" if not t.endswith("AAA") else "BBB") for t in tokens]
+    response = clerk.post("/applications/new", data=form(clerk, kept=forged), content_type="multipart/form-data")
+    assert response.status_code == 400 and count(world, Document) == 0
+
+    # the clerk corrects the ID and sends the form with the kept files ticked: registered, with all five
+    response = clerk.post("/applications/new", data=form(clerk, kept=tokens), content_type="multipart/form-data")
+    assert response.status_code == 302, text_of(response)
+    tracking = response.headers["Location"].rsplit("/", 1)[-1]
+    assert sorted(documents_of(world, tracking)) == sorted((c, 1, f"مسح {c.lower()}.png") for c in codes)
+    # used once: the same tokens register nothing a second time
+    response = clerk.post("/applications/new", data=form(clerk, kept=tokens), content_type="multipart/form-data")
+    assert response.status_code == 400 and count(world, Document) == 5

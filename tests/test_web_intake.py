@@ -199,7 +199,7 @@ def test_invalid_national_id_and_corrupt_pdf_are_refused_in_arabic_and_nothing_i
     assert "لم يُسجَّل الطلب" in html
     assert "الرقم القومي 14 رقمًا، والمدخل 13 رقمًا." in html
     assert "broken.pdf: الملف تالف أو غير مكتمل" in html
-    assert "اختر الملفات مرة أخرى" in html
+    assert "اختر مرة أخرى الملفات المرفوضة فقط" in html and "محفوظ من المحاولة السابقة" in html
     # What was typed is kept; the error sits next to its field.
     assert f'value="{NAME}"' in html and 'value="2900101260123"' in html
     assert 'id="national_id" name="national_id"' in html and 'aria-invalid="true"' in html

@@ -294,6 +294,13 @@ def test_reviewer_and_two_signers_issue_a_permit_whose_qr_opens_a_green_page(
     assert draft.status_code == 200 and draft.mimetype == "application/pdf" and draft.data.startswith(b"%PDF-")
     assert "inline" in draft.headers["Content-Disposition"]
     assert seen_hash(html) == permit.current_pdf_sha256 == draft.headers["X-Permit-Revision"]
+    # the reading copy of a draft says so across every page; the archived revision, the one signed, does not
+    archived_draft = world.rt.store.get_bytes(permit.current_pdf_sha256)
+    assert draft.data != archived_draft
+    read = subprocess.run(["pdftotext", "-", "-"], input=draft.data, capture_output=True, check=True).stdout.decode()
+    assert "مسودة — غير صالح" in read and "DRAFT — not valid" in read
+    plain = subprocess.run(["pdftotext", "-", "-"], input=archived_draft, capture_output=True, check=True).stdout
+    assert "DRAFT" not in plain.decode()
 
     own_p12 = demo_pki.signer(HEAD).pkcs12_path.read_bytes()
     before = (world.transitions(tracking), world.permit(tracking).current_pdf_sha256, sorted(world.rt.store.list()))  # type: ignore[union-attr]
@@ -384,8 +391,8 @@ def test_reviewer_and_two_signers_issue_a_permit_whose_qr_opens_a_green_page(
     assert "أُضيف شيء إلى الترخيص" in html
     assert "FORMAT_FAILURE" in html and "تم تعديل المستند بعد هذا التوقيع تعديلًا غير مسموح به" in html
 
-    # the draft the head of engineering read is recognised as an earlier revision, not the permit
-    check = check_copy(citizen, path, draft.data, "draft.pdf")
+    # the draft revision the head of engineering signed is recognised as an earlier revision, not the permit
+    check = check_copy(citizen, path, archived_draft, "draft.pdf")
     assert "نسخة سابقة من هذا الترخيص" in text_of(check)
     assert check_result(text_of(check))[0] == "before_signatures" and "verdict-warn" in text_of(check)
 

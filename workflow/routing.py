@@ -66,13 +66,16 @@ on PostgreSQL; SQLite serialises writers itself), so two officials acting at onc
 The permit
 ----------
 :func:`prepare_permit` fixes the permit's text when the first signing step becomes active (call it when an official
-opens the permit to read it, or let :func:`sign_step` do it lazily with ``base_url``): facts with the national ID
-masked, the permit number derived from the tracking number (``signing.permit.permit_number_for``), a fresh QR token
-of which only the SHA-256 is stored, one empty signature field per signer step. The PDF goes into the object store
-*before* the row that points at it is flushed (the intake write order; an orphan is swept). The printed issue date is
-the day the text was fixed and the printed expiry that day plus the service's ``permit_validity_days`` (from the
-service definition; one calendar year when absent); ``Permit.expires_on`` copies the printed date so the database
-and the signed document never disagree, ``Permit.issued_at`` is the moment of the last signature.
+opens the permit to read it, or let :func:`sign_step` do it lazily with ``base_url``): the catalogue's text of the
+service's permit (its own title, the works or activity it allows, the legal basis, the conditions, the validity), the
+holder's name and full national ID as an official permit carries them (the stored facts snapshot, which public pages
+read, keeps the ID masked), no internal codes, the permit number derived from the tracking number
+(``signing.permit.permit_number_for``), a fresh QR token of which only the SHA-256 is stored, one empty signature
+field per signer step. The PDF goes into the object store *before* the row that points at it is flushed (the intake
+write order; an orphan is swept). The printed issue date is the day the text was fixed and the printed expiry that day
+plus the catalogue's ``permit.validity_days`` (one calendar year when absent); ``Permit.expires_on`` copies the
+printed date so the database and the signed document never disagree, ``Permit.issued_at`` is the moment of the
+last signature.
 
 A return or a rejection discards an unissued (draft) permit row: its token never left the building, and a
 resubmitted file gets a freshly rendered permit with a new token once it reaches its first signing step again.
@@ -597,6 +600,7 @@ def prepare_permit(
 
     service = application.service
     definition = service.definition or {}
+    text = _permit_text(definition)
     issued_on = now.astimezone(EGYPT).date()
     governorate = GOVERNORATES.get(application.centre.governorate_code, ("", ""))
     details = application.details or {}
@@ -608,6 +612,13 @@ def prepare_permit(
         service_name_en=service.name_en,
         applicant_name=application.applicant_name,
         national_id_masked=mask_national_id(application.national_id),
+        national_id=application.national_id,
+        permit_title_ar=str(text.get("title_ar") or ""),
+        permit_title_en=str(text.get("title_en") or ""),
+        works_ar=str(text.get("works_ar") or ""),
+        works_en=str(text.get("works_en") or ""),
+        legal_basis_ar=str(text.get("legal_basis_ar") or ""),
+        legal_basis_en=str(text.get("legal_basis_en") or ""),
         centre_name_ar=application.centre.name_ar,
         centre_name_en=application.centre.name_en,
         governorate=governorate[0] or application.centre.governorate_code,
@@ -615,7 +626,7 @@ def prepare_permit(
         issued_on=issued_on,
         expires_on=_expiry(issued_on, definition),
         signatories=[(s.title_ar, s.title_en, "") for s in signers],
-        conditions=tuple(str(c) for c in definition.get("permit_conditions") or ()),
+        conditions=tuple(str(c) for c in text.get("conditions") or definition.get("permit_conditions") or ()),
         property_details={k: v for k, v in details.items() if k != "notes"} or None,
     )
     token = new_verification_token()
@@ -1121,8 +1132,15 @@ def _discard_draft_permit(session: Session, application: Application) -> None:
         session.delete(permit)
 
 
+def _permit_text(definition: dict[str, Any]) -> dict[str, Any]:
+    """The catalogue's ``permit`` block of a service (title, works, legal basis, conditions, validity), or {}."""
+    text = definition.get("permit")
+    return text if isinstance(text, dict) else {}
+
+
 def _expiry(issued_on: date, definition: dict[str, Any]) -> date:
-    days = definition.get("permit_validity_days")
+    text = _permit_text(definition)
+    days = text.get("validity_days") or definition.get("permit_validity_days")
     if isinstance(days, int) and not isinstance(days, bool) and days > 0:
         return issued_on + timedelta(days=days)
     try:
@@ -1133,6 +1151,7 @@ def _expiry(issued_on: date, definition: dict[str, Any]) -> date:
 
 def _facts_json(facts: PermitFacts) -> dict[str, Any]:
     data = asdict(facts)
+    data.pop("national_id", None)  # printed on the permit; the snapshot (read by public pages) keeps the masked form
     for key, value in list(data.items()):
         if isinstance(value, date):
             data[key] = value.isoformat()

@@ -169,13 +169,19 @@ def ensure_permit(session: Session, application: Application, user: User) -> Per
 
 def permit_pdf_response(session: Session, application: Application, user: User) -> Response:
     """The permit's current revision, inline, with that revision's hash in ``X-Permit-Revision``: the official reads
-    (and the desk agent fetches) exactly what they will sign. 404 if there is no permit for them yet."""
+    (and the desk agent fetches) what they will sign. Until the permit is issued the copy carries the watermark
+    "مسودة — غير صالح / DRAFT — not valid" across every page (:func:`signing.permit.watermark_draft`); the revision
+    signed is the archived one, without it. 404 if there is no permit for them yet."""
+    from signing.permit import watermark_draft
+
     permit = ensure_permit(session, application, user)
     if permit is None:
         abort(404)
     name = f"permit-{permit.permit_number}.pdf"
-    response = send_object(permit.current_pdf_sha256, media_type="application/pdf", filename=name, fallback=name,
-                           disposition="inline")
+    draft = permit.status == PermitStatus.DRAFT.value
+    response = send_object(permit.current_pdf_sha256, media_type="application/pdf",
+                           filename=f"permit-{permit.permit_number}-draft.pdf" if draft else name, fallback=name,
+                           disposition="inline", transform=watermark_draft if draft else None)
     response.headers["X-Permit-Revision"] = permit.current_pdf_sha256
     return response
 

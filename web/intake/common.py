@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
@@ -302,6 +303,128 @@ def collect_uploads(files: MultiDict[str, FileStorage], service: Service | None)
     return filed
 
 
+KEPT_FIELD = "kept"
+"""Form field of a file already handed in with a registration that failed on another field (a signed token)."""
+KEPT_MAX_AGE = 4 * 3600
+"""A kept file is offered again for four hours; after that the clerk chooses it again (the sweeper removes it)."""
+_KEPT_SALT = "sijill.intake.kept-upload"
+
+
+@dataclass(frozen=True)
+class KeptUpload:
+    """A file of a refused registration, kept on the server so the clerk need not choose it again."""
+
+    token: str
+    field: str
+    requirement: str
+    filename: str
+    sha256: str
+    size: int
+    file_id: str
+    """Name of the copy in the spool directory."""
+
+
+def _kept_serializer() -> Any:
+    from flask import current_app
+    from itsdangerous import URLSafeTimedSerializer
+
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=_KEPT_SALT)
+
+
+def _kept_dir() -> Path:
+    directory = runtime().settings.data_dir / "kept-uploads"
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def _drop_stale_kept(directory: Path, now: float) -> None:
+    for path in directory.glob("*.upload"):
+        try:
+            if now - path.stat().st_mtime > KEPT_MAX_AGE:
+                path.unlink(missing_ok=True)
+        except OSError:
+            continue
+
+
+def keep_uploads(filed: list[FiledUpload], refused: set[int], *, owner: int) -> list[KeptUpload]:
+    """Keep every upload of a refused registration that was not itself refused, for the clerk's next attempt.
+
+    The copies go to a private spool directory on the server (``<data>/kept-uploads``), never to the archive: a
+    refused registration still stores nothing there. Each is named by a random id and offered back through a token
+    signed with the app's secret and bound to the clerk's account (a form cannot name a file it was not given);
+    copies older than :data:`KEPT_MAX_AGE` are removed whenever files are kept.
+    """
+    import hashlib
+    import secrets
+    import time
+
+    directory = _kept_dir()
+    _drop_stale_kept(directory, time.time())
+    serializer = _kept_serializer()
+    kept: list[KeptUpload] = []
+    for i, item in enumerate(filed):
+        stream = item.upload.stream
+        seek = getattr(stream, "seek", None)
+        if i in refused or seek is None:
+            continue
+        name = secrets.token_hex(16)
+        target = directory / f"{name}.upload"
+        digest = hashlib.sha256()
+        try:
+            seek(0)
+            with target.open("xb") as sink:
+                while chunk := stream.read(1024 * 1024):
+                    digest.update(chunk)
+                    sink.write(chunk)
+            size = target.stat().st_size
+        except OSError as exc:
+            target.unlink(missing_ok=True)
+            log.warning("could not keep %r for the form: %s", item.filename, exc)
+            continue
+        data = {"f": item.field, "r": item.upload.requirement, "n": item.filename, "i": name,
+                "k": digest.hexdigest(), "s": size, "u": owner}
+        kept.append(KeptUpload(serializer.dumps(data), item.field, item.upload.requirement, item.filename,
+                               digest.hexdigest(), size, name))
+    return kept
+
+
+def kept_uploads(tokens: Iterable[str], *, owner: int) -> list[KeptUpload]:
+    """The kept files the form sends back (ticked), each token checked; forged, foreign or stale ones are dropped."""
+    from itsdangerous import BadSignature
+
+    serializer = _kept_serializer()
+    result: list[KeptUpload] = []
+    seen: set[str] = set()
+    for token in list(tokens)[:200]:
+        try:
+            data = serializer.loads(token, max_age=KEPT_MAX_AGE)
+        except BadSignature:
+            continue
+        if not isinstance(data, dict) or data.get("u") != owner or data.get("i") in seen:
+            continue
+        name = str(data.get("i", ""))
+        if not re.fullmatch(r"[0-9a-f]{32}", name) or not (_kept_dir() / f"{name}.upload").is_file():
+            continue
+        seen.add(name)
+        result.append(KeptUpload(token, str(data["f"]), str(data["r"]), str(data["n"]), str(data["k"]),
+                                 int(data["s"]), name))
+    return result
+
+
+def reopen(kept: list[KeptUpload]) -> list[FiledUpload]:
+    """The kept files as uploads again (the intake service spools, hashes and inspects them as any upload)."""
+    directory = _kept_dir()
+    return [FiledUpload(k.field, k.filename, Upload(k.requirement, k.filename, (directory / f"{k.file_id}.upload")
+                                                    .open("rb"))) for k in kept]
+
+
+def discard_kept(kept: list[KeptUpload]) -> None:
+    """Remove kept copies once a registration used them."""
+    directory = _kept_dir()
+    for item in kept:
+        (directory / f"{item.file_id}.upload").unlink(missing_ok=True)
+
+
 def collect_details(form: Mapping[str, str], *, only_known: bool) -> dict[str, str]:
     """``details.<key>`` form fields as the service's ``details`` mapping (empty values are left to the service)."""
     known = {f.key for f in DETAIL_FIELDS}
@@ -481,7 +604,13 @@ def content_disposition(disposition: str, filename: str, fallback: str) -> str:
 
 
 def send_object(
-    key: str, *, media_type: str, filename: str, fallback: str, disposition: str = "attachment"
+    key: str,
+    *,
+    media_type: str,
+    filename: str,
+    fallback: str,
+    disposition: str = "attachment",
+    transform: Callable[[bytes], bytes] | None = None,
 ) -> Response:
     """Send the stored object ``key`` with the type its bytes show, a name made from its content and no sniffing.
 
@@ -492,7 +621,8 @@ def send_object(
     Small objects are read and hash-verified completely before the first byte goes out, so a damaged copy
     gives a clear error page instead of a download. Larger ones are streamed holding back the last chunk until the
     hash checked out; on a mismatch the connection is cut short of ``Content-Length``, so the browser reports a
-    failed download rather than saving damaged bytes, and the error is logged.
+    failed download rather than saving damaged bytes, and the error is logged. With ``transform`` the whole
+    (verified) object is read and what ``transform`` makes of it is sent instead (a draft permit's watermarked copy).
     """
     from web.download_names import detected_type, download_name
 
@@ -502,10 +632,14 @@ def send_object(
         "Cache-Control": "private, no-cache",
         "ETag": f'"{key}"',
     }
-    if key in request.if_none_match:
+    if transform is not None:
+        headers["ETag"] = f'"{key}-{transform.__name__}"'
+    if headers["ETag"].strip('"') in request.if_none_match:
         return Response(status=304, headers=headers)
     body: bytes | None = None
     try:
+        if transform is not None:
+            return Response(transform(store.get_bytes(key)), mimetype=media_type, headers=headers)
         size = store.stat(key).size
         if size <= SMALL_OBJECT_BYTES:
             body = store.get_bytes(key)

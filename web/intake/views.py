@@ -103,7 +103,10 @@ def new() -> ResponseReturnValue:
 
     form = request.form
     service = _active_service(session, form.get("service_code"))
-    filed = collect_uploads(request.files, service)
+    # files kept from a refused attempt (ticked), then the ones chosen now
+    kept = common.kept_uploads(form.getlist(common.KEPT_FIELD), owner=principal.id)
+    reopened = common.reopen(kept)
+    filed = reopened + collect_uploads(request.files, service)
     try:
         result = common.register(
             principal,
@@ -114,11 +117,17 @@ def new() -> ResponseReturnValue:
             filed=filed,
             channel=Channel.WINDOW,
         )
-    except IntakeInvalid as exc:
-        return _render_form(session, principal, service, failed=exc, filed=filed), 400
-    except common.ArchiveUnavailable as exc:
-        unavailable = IntakeInvalid({"archive": (exc.message_ar, exc.message_en)}, {"archive": "store_unavailable"})
-        return _render_form(session, principal, service, failed=unavailable, filed=filed), 503
+    except (IntakeInvalid, common.ArchiveUnavailable) as exc:
+        failed = exc if isinstance(exc, IntakeInvalid) else IntakeInvalid(
+            {"archive": (exc.message_ar, exc.message_en)}, {"archive": "store_unavailable"})
+        refused = {int(n[8:-1]) for n in failed.errors if n.startswith("uploads[") and n[8:-1].isdigit()}
+        again = common.keep_uploads(filed, refused, owner=principal.id)  # fresh copies and tokens
+        return _render_form(session, principal, service, failed=failed, filed=filed, kept=again), (
+            400 if isinstance(exc, IntakeInvalid) else 503)
+    finally:
+        for item in reopened:
+            item.upload.stream.close()  # type: ignore[attr-defined]
+        common.discard_kept(kept)
     tracking = result.tracking_number
     flash(
         escape(_("سُجّل الطلب برقم المتابعة %(tracking)s. %(receipt)s"))
@@ -139,7 +148,10 @@ def _render_form(
     *,
     failed: IntakeInvalid | None = None,
     filed: list[FiledUpload] | None = None,
+    kept: list[common.KeptUpload] | None = None,
 ) -> str:
+    """The window's form; after a refusal, with the values typed and the files already handed in kept (ticked), so
+    the clerk corrects the field at fault and chooses no file again."""
     services = session.scalars(select(Service).where(Service.active).order_by(Service.code)).all()
     centres = (
         session.scalars(select(Centre).where(Centre.active).order_by(Centre.code)).all()
@@ -176,10 +188,19 @@ def _render_form(
         field_errors=field_errors,
         general_errors=general_errors,
         failed=failed is not None,
-        had_files=bool(filed),
+        had_files=bool(filed) and len(kept or []) < len(filed or []),
+        kept_by_field=_group_kept(kept or []),
+        kept_field=common.KEPT_FIELD,
         accept=ACCEPTED_UPLOADS,
         principal=principal,
     )
+
+
+def _group_kept(kept: list[common.KeptUpload]) -> dict[str, list[common.KeptUpload]]:
+    grouped: dict[str, list[common.KeptUpload]] = defaultdict(list)
+    for item in kept:
+        grouped[item.field].append(item)
+    return grouped
 
 
 def _form_errors(

@@ -52,20 +52,24 @@
           item.appendChild(size);
           list.appendChild(item);
         });
-        zone.classList.toggle("has-files", files.length > 0);
+        // files kept from a refused attempt count as handed in while ticked
+        var count = files.length + zone.querySelectorAll(".kept-file:checked").length;
+        zone.classList.toggle("has-files", count > 0);
         var row = checklist && checklist.querySelector('li[data-requirement="' + zone.dataset.requirement + '"]');
         if (row) {
-          row.classList.toggle("provided", files.length > 0);
-          row.classList.toggle("missing", files.length === 0);
-          row.querySelector(".state").textContent = files.length
-            ? checklist.dataset.labelProvided + " (" + files.length + ")"
+          row.classList.toggle("provided", count > 0);
+          row.classList.toggle("missing", count === 0);
+          row.querySelector(".state").textContent = count
+            ? checklist.dataset.labelProvided + " (" + count + ")"
             : checklist.dataset.labelMissing;
-          if (!files.length) { missing += 1; }
+          if (!count) { missing += 1; }
         }
       });
       if (note) { note.hidden = missing === 0; }
       if (reason) { reason.setAttribute("aria-required", missing > 0 ? "true" : "false"); }
     }
+
+    forEach(form.querySelectorAll(".kept-file"), function (box) { box.addEventListener("change", refresh); });
 
     forEach(zones, function (zone) {
       var main = zone.querySelector("input[type=file]");
