@@ -638,10 +638,11 @@ def send_object(
         return Response(status=304, headers=headers)
     body: bytes | None = None
     try:
-        if transform is not None:
-            return Response(transform(store.get_bytes(key)), mimetype=media_type, headers=headers)
         size = store.stat(key).size
-        if size <= SMALL_OBJECT_BYTES:
+        if transform is not None:
+            body = transform(store.get_bytes(key))
+            head = body[:SNIFF_BYTES]
+        elif size <= SMALL_OBJECT_BYTES:
             body = store.get_bytes(key)
             head = body[:SNIFF_BYTES]
         else:
