@@ -2,22 +2,29 @@
 """Verification page throughput: requests per second of the public QR-code page on loopback, measured with `wrk`.
 
 What is measured, against ONE issued permit (two DEMO signatures, built in a temporary data directory the way
-`tests/test_routing.py::test_full_path_to_an_issued_permit_and_its_revocation` builds it) served by waitress
-(`web.create_app`, 8 threads, SQLite) on 127.0.0.1:
+`tests/test_routing.py::test_full_path_to_an_issued_permit_and_its_revocation` builds it) on 127.0.0.1 (SQLite), by
+each server under test: the production server, gunicorn as `sijill run` starts it (`sijill.serve`: cores + 1 worker
+processes of 4 threads, each building its own app after the fork), and, for comparison, waitress in one process
+(8 threads, what `sijill run` used before). Beside the page, the same server answers a trivial endpoint
+(`/bench/ping`, a registered Flask view returning a short text: routing, the WSGI server and wrk only) as the
+ceiling the page is compared with, in the same run.
 
 1. The first, uncached request: `/v/<number>/<token>` and `/api/v1/verify/<number>/<token>` right after the
    validation cache (`web.verify.model.ReportCache`, per archived revision) is cleared, median of a few tries, and
    the same request once cached.
-2. `wrk -t2 -c16 -d15s --latency` on the HTML page, the JSON answer and a forged token (the 404 path): requests/s
-   and latency p50/p90/p99.
-3. The default rate limit (`SIJILL_VERIFY_LIMIT`, 60 per minute per client address): 80 requests one after the other
+2. `wrk -t2 -c16 -d15s --latency` on the trivial endpoint, the HTML page (served from `web.verify.pagecache`, one
+   indexed query per hit), the JSON answer and a forged token (the 404 path): requests/s and latency p50/p90/p99, and
+   the page's requests/s as a share of the trivial endpoint's.
+3. (waitress, in this process) The default rate limit (`SIJILL_VERIFY_LIMIT`, 60 per minute per client
+   address): 80 requests one after the other
    and a short `wrk` run from one address, to show what a single client really gets.
 
 For 1 and 2 the read limit is raised to "1000000 per minute" so it does not cap the measurement. `wrk` and the server
 share the machine's cores: the numbers are a floor for the server alone.
 
-    .venv/bin/python bench/verify.py                        # ~1 min
+    .venv/bin/python bench/verify.py                        # ~2 min
     .venv/bin/python bench/verify.py --duration 5           # quick look
+    .venv/bin/python bench/verify.py --servers gunicorn     # the production server only
 
 Needs `wrk` (Debian: `apt-get install wrk`).
 """
@@ -26,13 +33,17 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import importlib.metadata
 import io
 import json
 import logging
+import multiprocessing
 import os
 import platform
 import re
 import shutil
+import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -70,9 +81,12 @@ from intake.service import Upload, register_application
 from ocr.limits import Limits
 from signing.dev_pki import create_demo_pki
 from signing.signers import Pkcs12Credential, open_signer
+from sijill.serve import default_workers, serve
 from sijill.settings import Settings
+from web.permissions import public
 from web.ratelimit import DEFAULT_READ_LIMIT, READ_LIMIT_KEY, UPLOAD_LIMIT_KEY
 from web.verify.model import report_cache
+from web.verify.pagecache import page_cache
 
 PKI_PASSWORD = b"demo-pki-password"
 PROPERTY = {"plot_number": "12/ب", "street": "شارع الجمهورية", "district": "الكوثر", "area_m2": "250"}
@@ -254,6 +268,7 @@ def cold_and_warm(app: Flask, url: str, tries: int) -> tuple[float, float, int]:
     for _ in range(tries):
         with app.app_context():
             report_cache().clear()
+            page_cache().clear()
         status, seconds = get(url)
         cold.append(seconds)
         warm.append(min(get(url)[1] for _ in range(3)))
@@ -290,9 +305,62 @@ def run_wrk(url: str, threads: int, connections: int, duration: int) -> WrkResul
     )
 
 
+gunicorn_version = importlib.metadata.version("gunicorn")
+
+
 def wrk_version() -> str:
     out = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False)
     return (out.stdout or out.stderr).splitlines()[0].split(" [")[0].strip() if (out.stdout or out.stderr) else "?"
+
+
+def bench_app(settings: Settings, read_limit: str) -> Flask:
+    """The app as `sijill run` builds it, with the read limit given and the trivial endpoint added."""
+    app = web.create_app(settings)
+    app.config[READ_LIMIT_KEY] = read_limit
+    app.add_url_rule("/bench/ping", "bench_ping", public(lambda: "pong"))
+    return app
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(url: str, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if get(url)[0] == 200:
+                return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise SystemExit(f"the server did not answer {url}")
+        time.sleep(0.2)
+
+
+def _gunicorn_child(settings: Settings, port: int, workers: int, threads: int) -> None:
+    logging.getLogger("gunicorn.error").setLevel(logging.WARNING)
+    serve(lambda: bench_app(settings, "1000000 per minute"), host="127.0.0.1", port=port, workers=workers,
+          threads=threads)
+
+
+def start_gunicorn(settings: Settings, workers: int, threads: int) -> tuple[str, Callable[[], None]]:
+    """gunicorn as `sijill run` starts it (`sijill.serve.serve`), in a forked child; its base URL and a stopper."""
+    port = free_port()
+    child = multiprocessing.get_context("fork").Process(
+        target=_gunicorn_child, args=(settings, port, workers, threads), daemon=False)
+    child.start()
+    base = f"http://127.0.0.1:{port}"
+    wait_until_up(base + "/bench/ping")
+
+    def stop() -> None:
+        if child.pid is not None:
+            os.kill(child.pid, signal.SIGTERM)
+        child.join(30)
+
+    return base, stop
 
 
 def main() -> int:
@@ -300,6 +368,9 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=15, help="seconds per wrk run (default 15)")
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
+    parser.add_argument("--servers", default="gunicorn,waitress", help="servers to load (default gunicorn,waitress)")
+    parser.add_argument("--workers", type=int, default=default_workers(), help="gunicorn workers (default cores+1)")
+    parser.add_argument("--worker-threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
     parser.add_argument("--server-threads", type=int, default=8, help="waitress threads (default 8)")
     parser.add_argument("--cold-tries", type=int, default=5, help="uncached first requests to time (default 5)")
     parser.add_argument("--flood-seconds", type=float, default=10, help="hostile upload flood (default 10 s)")
@@ -309,6 +380,7 @@ def main() -> int:
         print("wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING)
+    servers = [name.strip() for name in args.servers.split(",") if name.strip()]
 
     with tempfile.TemporaryDirectory(prefix="sijill-verify-bench-") as tmp:
         work = Path(tmp)
@@ -317,32 +389,47 @@ def main() -> int:
         started = time.perf_counter()
         permit = issue_permit(settings, work)
         setup_s = time.perf_counter() - started
+        forged = permit.token[:-1] + ("X" if permit.token[-1] != "X" else "Y")
 
-        app = web.create_app(settings)
-        app.config[READ_LIMIT_KEY] = "1000000 per minute"
+        def urls(base: str) -> dict[str, str]:
+            return {
+                "Trivial endpoint `/bench/ping` (ceiling)": f"{base}/bench/ping",
+                "HTML page `/v/<number>/<token>`": f"{base}/v/{permit.number}/{permit.token}",
+                "JSON `/api/v1/verify/<number>/<token>`": f"{base}/api/v1/verify/{permit.number}/{permit.token}",
+                "Forged token (404)": f"{base}/v/{permit.number}/{forged}",
+            }
+
+        def load(base: str) -> dict[str, WrkResult]:
+            for url in urls(base).values():
+                for _ in range(args.workers * args.worker_threads):
+                    get(url)  # warm every worker's caches and first template render before the load
+            return {label: run_wrk(url, args.threads, args.connections, args.duration)
+                    for label, url in urls(base).items()}
+
+        results: dict[str, dict[str, WrkResult]] = {}
+        if "gunicorn" in servers:
+            base, stop = start_gunicorn(settings, args.workers, args.worker_threads)
+            try:
+                results["gunicorn"] = load(base)
+            finally:
+                stop()
+
+        app = bench_app(settings, "1000000 per minute")
         server = create_server(app, host="127.0.0.1", port=0, threads=args.server_threads)
         port = int(server.effective_port)
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
         base = f"http://127.0.0.1:{port}"
-        forged = permit.token[:-1] + ("X" if permit.token[-1] != "X" else "Y")
-        urls = {
-            "HTML page `/v/<number>/<token>`": f"{base}/v/{permit.number}/{permit.token}",
-            "JSON `/api/v1/verify/<number>/<token>`": f"{base}/api/v1/verify/{permit.number}/{permit.token}",
-            "Forged token (404)": f"{base}/v/{permit.number}/{forged}",
-        }
         try:
             cold_rows = []
-            for label, url in list(urls.items())[:2]:
+            for label, url in list(urls(base).items())[1:3]:
                 cold, warm, status = cold_and_warm(app, url, args.cold_tries)
                 cold_rows.append((label, status, f"{cold * 1000:.0f}", f"{warm * 1000:.1f}"))
-            for url in urls.values():
-                get(url)  # warm the cache and the first template render before the load
-            results = {label: run_wrk(url, args.threads, args.connections, args.duration)
-                       for label, url in urls.items()}
-            time.sleep(2)  # wrk leaves requests queued in waitress: let them drain before the limit comes back
+            if "waitress" in servers:
+                results["waitress"] = load(base)
+                time.sleep(2)  # wrk leaves requests queued in waitress: let them drain before the limit comes back
             app.config[READ_LIMIT_KEY] = DEFAULT_READ_LIMIT
-            limited_url = next(iter(urls.values())) + "?limited"
+            limited_url = urls(base)["HTML page `/v/<number>/<token>`"] + "?limited"
             statuses = [get(limited_url)[0] for _ in range(LIMITED_TRIES)]
             limited_s = 5
             refused = run_wrk(limited_url, 1, 4, limited_s)
@@ -358,22 +445,28 @@ def main() -> int:
     print(f"- Date: {dt.date.today().isoformat()}")
     print(f"- Machine: {cores} cores ({_cpu_model()}), {_memory_gib():.0f} GiB RAM, {platform.system()} "
           f"{platform.release()}, Python {platform.python_version()}; `wrk` and the server share these cores")
-    print(f"- Software: {wrk_version()}, waitress ({args.server_threads} threads), SQLite, in-memory rate-limit "
-          "storage; one issued permit with two DEMO signatures")
+    print(f"- Software: {wrk_version()}; gunicorn {gunicorn_version} ({args.workers} workers x "
+          f"{args.worker_threads} threads, gthread); waitress ({args.server_threads} threads, one process); SQLite, "
+          "in-memory rate-limit storage (per process); one issued permit with two DEMO signatures")
     print("- Command: `.venv/bin/python bench/verify.py`"
           + (f" (this run: `{' '.join(sys.argv[1:])}`)" if sys.argv[1:] else ""))
     print(f"- Load average when the numbers were printed (1/5/15 min): {load_average()}")
     print(f"- Setting up the issued permit (migrate, seed, DEMO PKI, two signatures): {setup_s:.1f} s")
     print()
-    print(f"First request after the validation cache is cleared (median of {args.cold_tries}), and once cached:")
+    print(f"First request (waitress, in process) after the validation and page caches are cleared (median of "
+          f"{args.cold_tries}), and once cached:")
     print()
     print(table(["Request", "Status", "Uncached (ms)", "Cached (ms)"], cold_rows))
     print()
     print(f"`{wrk_cmd} URL`, read limit raised to 1000000 per minute:")
     print()
-    rows = [(label, f"{r.rps:,.0f}", r.requests, r.p50, r.p90, r.p99, r.non_2xx, r.errors)
-            for label, r in results.items()]
-    print(table(["URL", "Requests/s", "Requests", "p50", "p90", "p99", "Non-2xx", "Socket errors"], rows))
+    rows = []
+    for name, by_url in results.items():
+        ceiling = next(iter(by_url.values())).rps or 1.0
+        rows += [(name, label, f"{r.rps:,.0f}", f"{r.rps / ceiling:.0%}", r.requests, r.p50, r.p90, r.p99,
+                  r.non_2xx, r.errors) for label, r in by_url.items()]
+    print(table(["Server", "URL", "Requests/s", "Of trivial", "Requests", "p50", "p90", "p99", "Non-2xx",
+                 "Socket errors"], rows))
     print()
     print(f"With the default limit ({DEFAULT_READ_LIMIT} per address), {LIMITED_TRIES} requests one after the other "
           f"from one address: {statuses.count(200)} answered 200, {statuses.count(429)} refused with 429. Then "

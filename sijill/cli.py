@@ -77,21 +77,22 @@ def preflight(settings: Settings) -> Database:
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
-@click.option("--threads", default=8, show_default=True, type=int)
+@click.option("--workers", default=1, show_default=True, type=int,
+              help="Web server processes: above 1, gunicorn (e.g. cores + 1); 1 = waitress in one process.")
+@click.option("--threads", default=8, show_default=True, type=int, help="Threads per web server process.")
 @click.option("--worker/--no-worker", default=True, show_default=True, help="Also start a background worker.")
 @click.option("--concurrency", default=max(1, os.cpu_count() or 1), show_default=True, type=int,
               help="Worker processes (OCR runs best with one per core).")
 @click.pass_context
-def run(ctx: click.Context, host: str, port: int, threads: int, worker: bool, concurrency: int) -> None:
-    """Serve the web app (and, by default, one worker) until interrupted."""
-    import waitress
-
+def run(ctx: click.Context, host: str, port: int, workers: int, threads: int, worker: bool,
+        concurrency: int) -> None:
+    """Serve the web app (waitress, or gunicorn with --workers N; by default also one worker) until interrupted."""
+    from sijill.serve import serve
     from web import create_app
     from worker.run import settings_environ, worker_argv
 
     settings = _settings(ctx)
-    db = preflight(settings)
-    app = create_app(settings, db)
+    preflight(settings).dispose()  # each server process opens its own connections after the fork
     child: subprocess.Popen[bytes] | None = None
     if worker:
         child = subprocess.Popen(
@@ -108,7 +109,8 @@ def run(ctx: click.Context, host: str, port: int, threads: int, worker: bool, co
     signal.signal(signal.SIGTERM, stop)
     click.echo(f"Sijill is serving at http://{host}:{port}  (settings: {settings.env})")
     try:
-        waitress.serve(app, host=host, port=port, threads=threads, ident="sijill")
+        serve(lambda: create_app(settings), host=host, port=port, workers=workers,
+              threads=threads)
     finally:
         if child is not None:
             _stop_child(child)

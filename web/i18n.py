@@ -7,6 +7,7 @@ starts (and again whenever it changes), so there is no build step and no binary 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -36,7 +37,7 @@ def compile_catalogues(target: Path) -> Path:
         mo_path.parent.mkdir(parents=True, exist_ok=True)
         with po_path.open("rb") as fh:
             catalog = read_po(fh)
-        tmp = mo_path.with_suffix(".tmp")
+        tmp = mo_path.with_suffix(f".{os.getpid()}.tmp")  # several server processes may compile at once
         with tmp.open("wb") as out:
             write_mo(out, catalog)
         tmp.replace(mo_path)

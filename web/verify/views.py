@@ -22,6 +22,7 @@ from signing.bounded import warm_up
 from web.errors import N_
 from web.permissions import public
 from web.runtime import db_session
+from web.verify import pagecache
 from web.verify.copy import CopyVerdict, check_copy
 from web.verify.model import INDICATIONS, STATES, PermitView, permit_view
 from workflow.routing import find_permit_by_token
@@ -52,14 +53,19 @@ def verify_helpers() -> dict[str, object]:
 @bp.route("/v/<permit_number>/<token>")
 @public
 def show(permit_number: str, token: str) -> ResponseReturnValue:
+    cached = pagecache.cached_body(permit_number, token)
+    if cached is not None:
+        return _public(cached)
     session = db_session()
     permit = find_permit_by_token(session, permit_number, token)
     if permit is None:
         return not_found()
     view = permit_view(session, permit)
     warm_up()  # the copy check's workers start while the citizen picks the file (no wait here)
-    return _public(render_template("verify/permit.html", v=view, check=None, check_error=None,
-                                   permit_number=permit.permit_number, token=token))
+    body = render_template("verify/permit.html", v=view, check=None, check_error=None,
+                           permit_number=permit.permit_number, token=token)
+    pagecache.remember(permit_number, token, permit, body)
+    return _public(body)
 
 
 @bp.route("/v/<permit_number>/<token>/check", methods=["POST"])
