@@ -228,3 +228,48 @@ def test_the_inbox_shows_the_reminders_sent_about_a_step(world: World, api: Api)
     html = world.client(REVIEWER).get("/inbox").get_data(as_text=True)
     assert 'data-reminder="due_in_1d"' in html and 'data-reminder="overdue"' in html
     assert "أُبلغ رئيس الإدارة بالتأخير" in html
+
+
+def test_the_completion_loop_through_the_api(world: World, api: Api) -> None:
+    """Returned for two missing papers, completed at the window through the API, back to its step; not before."""
+    import io
+
+    from tests.intake_files import pdf_bytes
+
+    tracking = world.register(complete=False)  # only the ID card; the rest "later"
+    path = f"/api/v1/applications/{tracking}"
+    refused(api.decide(REVIEWER, tracking, "recommend"), 409, "documents_missing")
+    detail = api.get(REVIEWER, path).get_json()["workflow"]
+    assert "OWNERSHIP" in detail["missing_documents"]
+    refused(api.post(REVIEWER, path + "/decisions", {"action": "return", "reason": "ناقص",
+                                                      "items": [{"code": "NOT_A_PAPER"}]}), 400, "unknown_item")
+    returned = api.post(REVIEWER, path + "/decisions", {
+        "action": "return", "reason": "أحضر الرفع المساحي وعقد الملكية",
+        "items": [{"code": "SURVEY", "problem": "missing"}, {"code": "OWNERSHIP", "problem": "unreadable"}]})
+    assert returned.status_code == 200, returned.get_data(as_text=True)
+    items = returned.get_json()["workflow"]["completion_items"]
+    assert sorted((i["code"], i["problem"]) for i in items) == [("OWNERSHIP", "unreadable"), ("SURVEY", "missing")]
+    refused(api.post(CLERK, path + "/resubmit", {}), 400, "items_outstanding")
+
+    # the window adds the survey through the API (idempotent) and answers for the deed
+    key = {"Idempotency-Key": "add-survey-1"}
+    files = {"doc.SURVEY": (io.BytesIO(pdf_bytes("الرفع المساحي")), "survey.pdf")}
+    added = api.client.post(path + "/documents", headers={**api.headers[CLERK], **key},
+                            content_type="multipart/form-data", data=files)
+    assert added.status_code == 201, added.get_data(as_text=True)
+    again = api.client.post(path + "/documents", headers={**api.headers[CLERK], **key},
+                            content_type="multipart/form-data",
+                            data={"doc.SURVEY": (io.BytesIO(pdf_bytes("الرفع المساحي")), "survey.pdf")})
+    assert again.status_code in (201, 422)  # a PDF made again differs in its dates: same key, other body
+    resubmitted = api.post(CLERK, path + "/resubmit", {"note": "استكمل", "answers": {
+        "OWNERSHIP": "العقد الأصلي لدى الشهر العقاري؛ صورة واضحة في الزيارة القادمة"}})
+    assert resubmitted.status_code == 200, resubmitted.get_data(as_text=True)
+    assert resubmitted.get_json()["status"] == "in_review"
+    # still missing papers: a head overrides with a reason, then the reviewer may recommend
+    still = api.get(HEAD, path).get_json()["workflow"]
+    if still["missing_documents"]:
+        assert "override" in still["actions"]
+        over = api.post(HEAD, path + "/override", {"reason": "الملف يكفي للمراجعة الفنية"})
+        assert over.status_code == 200, over.get_data(as_text=True)
+        assert over.get_json()["workflow"]["override"]["reason"] == "الملف يكفي للمراجعة الفنية"
+    assert api.decide(REVIEWER, tracking, "recommend", "مكتمل").status_code == 200

@@ -243,32 +243,47 @@ class DocumentsAdded(Schema):
 @blp.alt_response(409, schema=InvalidApplication, description="The application is decided; it takes no documents")
 @blp.alt_response(413, description="The request is larger than the upload limit")
 @blp.alt_response(503, description="The archive cannot store the files right now; nothing was added")
+@blp.alt_response(422, schema=ApiError, description="The Idempotency-Key was used for a different request")
+@blp.doc(parameters=[idempotency.PARAMETER])
 @requires(Permission.APPLICATION_CREATE)
+@idempotent
 def add_documents(tracking: str) -> Any:
-    """Add scans to a registered application (the same inspection, store, OCR, index and audit as intake)."""
+    """Add scans to a registered application (the same inspection, store, OCR, index and audit as intake).
+
+    With an Idempotency-Key, a retry returns the first answer and adds nothing.
+    """
     principal = _principal()
-    application = application_for(db_session(), principal, tracking)
+    session = db_session()
+    application = application_for(session, principal, tracking)
     filed = collect_uploads(flask_request.files, application.service)
+    answer: list[Response] = []
+
+    def answer_in_the_same_transaction(_session: Session, result: Any) -> None:
+        added = result.application
+        body = {
+            "tracking_number": added.tracking_number,
+            "status": added.status,
+            "missing_documents": list(added.missing_documents or []),
+            "documents": [
+                {"id": d.id, "requirement": d.requirement, "filename": d.filename, "page_count": d.page_count,
+                 "version": d.version, "supersedes": d.supersedes_id, "sha256": d.sha256}
+                for d in result.documents
+            ],
+        }
+        answer.append(remember(DocumentsAdded, body, 201))
+
     try:
-        result = common.add(principal, application.id, filed)
+        common.add(principal, application.id, filed, session=session, before_commit=answer_in_the_same_transaction)
     except IntakeInvalid as exc:
+        session.rollback()
         response = _invalid(exc, filed, what=("The documents cannot be added; nothing was stored. See fields.",
                                               "لم تُضف المستندات ولم يُحفظ شيء. راجع الحقول."))
         response.status_code = common.add_refusal_status(exc.codes)
         return response
     except common.ArchiveUnavailable as exc:
+        session.rollback()
         raise ExplainedError(503, exc.message_ar, exc.message_en, "store_unavailable") from None
-    added = result.application
-    return {
-        "tracking_number": added.tracking_number,
-        "status": added.status,
-        "missing_documents": list(added.missing_documents or []),
-        "documents": [
-            {"id": d.id, "requirement": d.requirement, "filename": d.filename, "page_count": d.page_count,
-             "version": d.version, "supersedes": d.supersedes_id, "sha256": d.sha256}
-            for d in result.documents
-        ],
-    }, 201
+    return answer[0]
 
 
 @blp.route("/applications/<tracking>")

@@ -45,6 +45,7 @@ from web.api.schemas import (
     DecisionRequest,
     DecisionResult,
     InboxOut,
+    OverrideRequest,
     ReassignRequest,
     ResubmitRequest,
     RevokeRequest,
@@ -61,11 +62,15 @@ from workflow.reminders import OVERDUE, reminders_of
 from workflow.routing import (
     OPEN_STATUSES,
     InboxItem,
+    ReturnItem,
     RoutingRefused,
     active_trust_roots,
     decide,
     inbox,
+    missing_documents,
+    open_completion_items,
     open_pending_workflows,
+    override_missing,
     reassign,
     resubmit,
     revoke_permit,
@@ -208,6 +213,9 @@ def available_actions(session: Session, application: Application, user: User, pe
         s.department == user.department and s.status in (StepStatus.WAITING, StepStatus.ACTIVE) for s in steps
     ):
         actions.append("reassign")
+    if (is_head and application.status in OPEN_STATUSES and missing_documents(application)
+            and user.department in {s.department for s in steps}):
+        actions.append("override")
     if (permit is not None and permit.status == PermitStatus.ISSUED.value and is_head
             and user.department in {s.department for s in steps if s.signs} and user.can(Permission.APPLICATION_SIGN)):
         actions.append("revoke")
@@ -221,9 +229,20 @@ def workflow_json(session: Session, application: Application, user: User | None)
         select(Transition).where(Transition.application_id == application.id).order_by(Transition.at, Transition.id)
     ))
     names = _usernames(session, {s.assignee_id for s in steps} | {s.decided_by_id for s in steps}
-                       | {t.actor_id for t in transitions})
+                       | {t.actor_id for t in transitions} | {application.override_by_id})
     permit = permit_of(session, application)
+    missing = missing_documents(application)
     return {
+        "completion_items": [
+            {"code": i.code, "problem": i.problem, "document_id": i.document_id, "answer_reason": i.answer_reason}
+            for i in open_completion_items(session, application)
+        ],
+        "missing_documents": missing,
+        "override": None if not application.override_codes else {
+            "codes": list(application.override_codes), "reason": application.override_reason,
+            "by": names.get(application.override_by_id) if application.override_by_id is not None else None,
+            "at": application.override_at.isoformat() if application.override_at is not None else None,
+        },
         "steps": [
             {
                 "position": s.position, "step": s.step, "title_ar": s.title_ar, "title_en": s.title_en,
@@ -333,7 +352,9 @@ def post_decision(payload: dict[str, Any], tracking: str) -> Response:
     application = application_for(session, _principal(), tracking)
     user = _user(session)
     try:
-        transition = decide(session, application, user, payload["action"], reason=payload["reason"])
+        items = ([ReturnItem(i["code"], i["problem"]) for i in payload["items"]]
+                 if payload["action"] == "return" else None)
+        transition = decide(session, application, user, payload["action"], reason=payload["reason"], items=items)
     except RoutingRefused as exc:
         raise _refused(exc) from None
     except ValueError:
@@ -377,7 +398,28 @@ def post_resubmit(payload: dict[str, Any], tracking: str) -> Response:
     application = application_for(session, _principal(), tracking)
     user = _user(session)
     try:
-        transition = resubmit(session, application, user, note=payload["note"])
+        transition = resubmit(session, application, user, note=payload["note"], answers=payload["answers"])
+    except RoutingRefused as exc:
+        raise _refused(exc) from None
+    except ValueError:
+        raise _too_long() from None
+    return _result(session, application, transition, user)
+
+
+@blp.route("/applications/<tracking>/override", methods=["POST"])
+@blp.arguments(OverrideRequest)
+@blp.response(200, DecisionResult)
+@_doc()
+@requires(Permission.APPLICATION_SIGN)
+@idempotent
+def post_override(payload: dict[str, Any], tracking: str) -> Response:
+    """A head of department lets the file go on without the required documents missing now (reason required;
+    audited and shown on the application page)."""
+    session = db_session()
+    application = application_for(session, _principal(), tracking)
+    user = _user(session)
+    try:
+        transition = override_missing(session, application, user, reason=payload["reason"])
     except RoutingRefused as exc:
         raise _refused(exc) from None
     except ValueError:

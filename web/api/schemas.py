@@ -399,12 +399,21 @@ class ApiError(Schema):
     )
 
 
+class ReturnItemIn(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=64),
+                         metadata={"description": "A required_documents code of the service (GET /api/v1/services)"})
+    problem = fields.String(load_default="missing", validate=validate.OneOf(["missing", "unreadable"]))
+
+
 class DecisionRequest(Schema):
     action = fields.String(required=True, validate=validate.OneOf(["recommend", "approve", "reject", "return"]),
                            metadata={"description": "recommend (a reviewer step), approve (a step that does not "
                                                     "sign), reject or return (both need a reason)"})
     reason = fields.String(load_default="", validate=REASON,
                            metadata={"description": "Required for reject and return; shown to the citizen on return"})
+    items = fields.List(fields.Nested(ReturnItemIn), load_default=list, validate=validate.Length(max=50),
+                        metadata={"description": "For return: the checklist items to bring, each missing or "
+                                                 "unreadable; the citizen's SMS/e-mail names them"})
 
 
 class ReassignRequest(Schema):
@@ -418,6 +427,15 @@ class ReassignRequest(Schema):
 class ResubmitRequest(Schema):
     note = fields.String(load_default="", validate=REASON,
                          metadata={"description": "What the citizen brought to complete the file"})
+    answers = fields.Dict(keys=fields.String(validate=validate.Length(min=1, max=64)),
+                          values=fields.String(validate=REASON), load_default=dict,
+                          metadata={"description": "For each paper the return asked for and no scan was added "
+                                                   "(POST …/documents): code → why the file goes on without it"})
+
+
+class OverrideRequest(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000),
+                           metadata={"description": "Why the file may go on without its missing documents"})
 
 
 class RevokeRequest(Schema):
@@ -465,7 +483,21 @@ class PermitOut(Schema):
     pdf_url = fields.String(metadata={"description": "The current revision (signers of the file)"})
 
 
+class CompletionItemOut(Schema):
+    code = fields.String()
+    problem = fields.String(metadata={"description": "missing or unreadable"})
+    document_id = fields.Integer(allow_none=True, metadata={"description": "The scan added for it, if any"})
+    answer_reason = fields.String(allow_none=True)
+
+
 class WorkflowOut(Schema):
+    completion_items = fields.List(fields.Nested(CompletionItemOut), metadata={
+        "description": "Papers the last return asked for that are still open (the window collects them)"})
+    missing_documents = fields.List(fields.String(), metadata={
+        "description": "Required documents missing from the file now; no approval or signature until they are "
+                       "added or a head overrides"})
+    override = fields.Dict(allow_none=True, metadata={
+        "description": "A head's override of missing documents: codes, reason, by, at"})
     steps = fields.List(fields.Nested(StepOut))
     transitions = fields.List(fields.Nested(TransitionOut))
     permit = fields.Nested(PermitOut, allow_none=True)

@@ -500,7 +500,14 @@ def register(
     return result
 
 
-def add(principal: StaffPrincipal, application_id: int, filed: list[FiledUpload]) -> AddedDocuments:
+def add(
+    principal: StaffPrincipal,
+    application_id: int,
+    filed: list[FiledUpload],
+    *,
+    session: Session | None = None,
+    before_commit: Callable[[Session, AddedDocuments], None] | None = None,
+) -> AddedDocuments:
     """Run :func:`intake.service.add_documents` in one committed transaction, then queue the OCR of the new pages.
 
     Raises :class:`intake.errors.IntakeInvalid` (nothing stored, nothing written) as the service does, and
@@ -508,13 +515,16 @@ def add(principal: StaffPrincipal, application_id: int, filed: list[FiledUpload]
     """
     rt = runtime()
     try:
-        with rt.db.session() as session:
+        with rt.db.session() if session is None else nullcontext(session) as session:
             application = session.get(Application, application_id)
             user = session.get(User, principal.id)
             if application is None or user is None:
                 abort(404)
             result = add_documents(session, rt.store, application, [item.upload for item in filed], added_by=user,
                                    limits=rt.limits)
+            if before_commit is not None:
+                before_commit(session, result)
+            session.commit()
     except StoreUnavailable as exc:
         log.error("documents refused: the object store is unavailable: %s", exc)
         raise ArchiveUnavailable() from exc
