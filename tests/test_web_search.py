@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from html import unescape
+from urllib.parse import urljoin
 
 import pytest
 from flask import Flask
@@ -103,6 +106,20 @@ def test_csv_export(login: Login, archive: dict[str, str], database: Database) -
     assert rows[0][0] == "tracking_number"
     assert sorted(r[0] for r in rows[1:]) == sorted(archive.values())
     assert events(database, "search.export")[0].details["rows"] == 2
+
+
+def test_the_pages_export_link_reaches_the_export(login: Login, archive: dict[str, str]) -> None:
+    """The results page's own "export" link, resolved as a browser does against /search, gives the CSV (a relative
+    ``export.csv`` once resolved to /export.csv, a 404)."""
+    client = login(Role.AUDITOR)
+    html = client.get("/search", query_string={"q": "ترخيص"}).get_data(as_text=True)
+    match = re.search(r'href="([^"]*export\.csv[^"]*)"', html)
+    assert match is not None
+    link = urljoin("http://localhost/search?q=x", unescape(match.group(1)))
+    response = client.get(link)
+    assert response.status_code == 200 and response.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert sorted(r[0] for r in rows[1:]) == sorted(archive.values())
 
 
 def test_bad_input_is_explained_in_arabic(login: Login, archive: dict[str, str]) -> None:

@@ -94,7 +94,7 @@ def page() -> ResponseReturnValue:
         labels=facet_labels(), facets=FACETS, statuses=[s.value for s in ApplicationStatus],
         pages=pages, page_url=lambda n: "?" + urlencode([*_pairs(base), ("page", str(n))]),
         filter_url=lambda name, value: "?" + urlencode([*_pairs(base), (name, value)]),
-        export_url="export.csv?" + urlencode(_pairs(base)),
+        export_url=url_for("search.export") + "?" + urlencode(_pairs(base)),  # absolute: /search has no slash
         scope_all=principal.can(Permission.ARCHIVE_SEARCH) or principal.centre_code is None,
         principal=principal,
     )
