@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import threading
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -120,11 +121,16 @@ def _aware(value: datetime) -> datetime:
 
 @worker_ready.connect
 def _recover_on_start(**_: Any) -> None:
-    """A worker that starts (after a crash, a deploy) resumes what was left at once, not at the next beat."""
-    try:
-        reconcile_after_crash.apply_async(ignore_result=True)
-    except Exception:  # the broker is not there yet: the beat runs it within 15 s
-        log.warning("could not queue the start-up recovery", exc_info=True)
+    """A worker that starts (after a crash, a deploy) resumes what was left at once: run here, in a thread of the
+    starting worker, not queued, so it never waits behind a backlog of other tasks; the beat repeats it every 15 s."""
+
+    def run() -> None:
+        try:
+            reconcile_after_crash()
+        except Exception:  # the database is not there yet: the beat runs it within 15 s
+            log.warning("start-up recovery failed; the beat retries it", exc_info=True)
+
+    threading.Thread(target=run, name="sijill-start-up-recovery", daemon=True).start()
 
 
 @shared_task(name="archive.sweep")
