@@ -226,17 +226,27 @@ def service_abbreviation(service_code: str) -> str:
     return letters.ljust(2, "X")
 
 
-def render_permit(facts: PermitFacts, *, verify_url: str, slots_for: Sequence[str]) -> RenderedPermit:
+def render_permit(facts: PermitFacts, *, verify_url: str, slots_for: Sequence[str],
+                  sealed_payload: str | None = None) -> RenderedPermit:
     """Render ``facts`` as a PDF/A-3b permit with a QR code of ``verify_url`` and one signature box per step.
 
     ``slots_for`` names the signature field of each signing step, in the order of ``facts.signatories``; the returned
-    slots say where each box was drawn.
+    slots say where each box was drawn. ``sealed_payload`` (``signing/sealed_payload.py``) goes into the QR as the
+    URL's fragment (``<verify_url>#SJ1:...``): phones still open the online page (browsers never send a fragment),
+    and ``sijill verify-qr`` checks the facts offline. The printed URL stays the short one.
     """
     signatories = [Signatory(*s) for s in facts.signatories]
     field_names = list(slots_for)
     _check(facts, signatories, field_names, verify_url)
 
-    qr = segno.make(verify_url, error="m")
+    if sealed_payload:
+        # ~350 characters instead of ~90: level L and a larger, 2-module-margin symbol keep each module ≥ 3 px at
+        # 150 dpi (the paper around it is white, so the quiet zone is still there).
+        qr = segno.make(f"{verify_url}#{sealed_payload}", error="l", boost_error=False)
+        qr_data_uri = qr.png_data_uri(scale=6, border=2)
+    else:
+        qr = segno.make(verify_url, error="m")
+        qr_data_uri = qr.png_data_uri(scale=6, border=4)
     box_ids = [f"sig-box-{i}" for i in range(len(field_names))]
     html = _env.get_template("permit.html").render(
         permit_number=facts.permit_number,
@@ -261,7 +271,8 @@ def render_permit(facts: PermitFacts, *, verify_url: str, slots_for: Sequence[st
         detail_sections=_detail_sections(facts),
         conditions=list(facts.conditions),
         verify_url=verify_url,
-        qr_data_uri=qr.png_data_uri(scale=6, border=4),
+        qr_data_uri=qr_data_uri,
+        sealed=bool(sealed_payload),
         signatories=[
             {"title_ar": s.title_ar, "title_en": s.title_en, "name_ar": s.name_ar, "box_id": box_id}
             for s, box_id in zip(signatories, box_ids, strict=True)

@@ -880,3 +880,32 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+@cli.command("verify-qr")
+@click.argument("qr_text", required=False)
+@click.option("--image", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A photo or scan of the permit's QR code (read with zbarimg) instead of QR_TEXT.")
+@click.option("--keys", "keys_source", required=True,
+              help="The key set: a file saved from /.well-known/sijill-keys.json, or that URL.")
+@click.option("--pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Compare this file with the PDF hash the payload seals (if it seals one).")
+@click.pass_context
+def verify_qr(ctx: click.Context, qr_text: str | None, image: Path | None, keys_source: str,
+              pdf: Path | None) -> None:
+    """Check a permit's sealed QR payload offline. Exit 0 genuine, 1 not genuine, 2 could not check."""
+    from sijill.verify_qr import CANNOT_CHECK, CannotCheck, check, load_keys, read_qr_image
+
+    try:
+        if (qr_text is None) == (image is None):
+            raise CannotCheck("Give either the QR text or --image. / أعط نص الرمز أو صورة له.")
+        text = read_qr_image(image) if image is not None else str(qr_text)
+        keys = load_keys(keys_source)
+        outcome = check(text, keys, pdf=pdf.read_bytes() if pdf is not None else None)
+    except CannotCheck as exc:
+        click.echo(f"? تعذر التحقق — CANNOT CHECK: {exc}", err=True)
+        ctx.exit(CANNOT_CHECK)
+        return
+    for line in outcome.lines:
+        click.echo(line)
+    ctx.exit(outcome.status)

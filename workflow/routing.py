@@ -91,6 +91,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session, contains_eager
 
@@ -119,6 +120,7 @@ from signing.certificates import Revocation, check_signing_certificate, fingerpr
 from signing.errors import SigningRefused
 from signing.pades import add_signature_fields, sign_pdf
 from signing.permit import PermitFacts, new_verification_token, permit_number_for, render_permit, verification_path
+from signing.sealed_payload import seal
 from signing.signers import LoadedSigner
 from signing.stamp import StampText
 from signing.trust import active_trust_roots, add_trust_root, load_certificate
@@ -578,8 +580,12 @@ def prepare_permit(
     *,
     base_url: str,
     now: datetime | None = None,
+    sealing_key: Ed25519PrivateKey | None = None,
 ) -> Permit:
     """The application's permit, rendering the unsigned draft (empty signature fields) if there is none yet.
+
+    With ``sealing_key`` (the centre's sealing key) the QR also carries the sealed payload of the permit's facts
+    (``signing/sealed_payload.py``), checkable offline.
 
     Idempotent: an existing permit is returned as it is. Refused (``wrong_state``) unless the file is open and its
     workflow has a signer step. The draft is stored before the row is flushed.
@@ -631,7 +637,12 @@ def prepare_permit(
     )
     token = new_verification_token()
     verify_url = base_url.rstrip("/") + verification_path(facts.permit_number, token)
-    rendered = render_permit(facts, verify_url=verify_url, slots_for=[field_name_for(s) for s in signers])
+    payload = None if sealing_key is None else seal(
+        sealing_key, permit_number=facts.permit_number, holder_name=facts.applicant_name,
+        service_ar=facts.service_name_ar, issued_on=facts.issued_on,
+        expires_on=facts.expires_on)
+    rendered = render_permit(facts, verify_url=verify_url, slots_for=[field_name_for(s) for s in signers],
+                             sealed_payload=payload)
     pdf = add_signature_fields(rendered.pdf, rendered.slots)
     key = store.put(pdf)  # before any row points at it
     permit = Permit(

@@ -27,6 +27,7 @@ from archive.models import (
     WorkflowStep,
 )
 from archive.roles import Permission, Role
+from archive.sealing import SealingKeyError, load_sealing_key
 from intake.service import required_documents
 from web.errors import N_
 from web.intake.common import pick, send_object
@@ -158,7 +159,14 @@ def ensure_permit(session: Session, application: Application, user: User) -> Per
     if active is None or not active.signs or not is_my_step(session, user, application):
         return None
     try:
-        permit = prepare_permit(session, runtime().store, application, base_url=runtime().settings.base_url)
+        settings = runtime().settings
+        try:
+            sealing_key = load_sealing_key(settings.sealing_key_path).private
+        except SealingKeyError as exc:  # the permit is still whole without its offline payload; say so loudly
+            log.error("permit of %s has no sealed QR payload: %s", application.tracking_number, exc)
+            sealing_key = None
+        permit = prepare_permit(session, runtime().store, application, base_url=settings.base_url,
+                                sealing_key=sealing_key)
         session.commit()
     except RoutingRefused as exc:
         session.rollback()
