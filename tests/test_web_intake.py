@@ -253,6 +253,19 @@ def test_reviewer_views_but_cannot_register(rt: Runtime, client: FlaskClient, lo
     assert 'href="/applications"' in nav and 'href="/applications/new"' not in nav
 
 
+def test_the_application_page_shows_only_labelled_details(rt: Runtime, login: Login) -> None:
+    """A marker in ``details`` that is not a form field (the DEMO year's ``demo_history``) is not shown as a raw key."""
+    clerk = login(Role.CLERK)
+    tracking = register(clerk)
+    with rt.db.session() as session:
+        application = session.scalars(select(Application).where(Application.tracking_number == tracking)).one()
+        application.details = {**(application.details or {}), "demo_history": True}
+    for lang in ("ar", "en"):
+        html = clerk.get(f"/applications/{tracking}?lang={lang}").get_data(as_text=True)
+        assert "demo_history" not in html
+    assert "Plot number" in html  # the labelled fields are still there
+
+
 def test_staff_of_another_centre_cannot_see_the_application(rt: Runtime, app: Flask, login: Login) -> None:
     tracking = register(login(Role.CLERK))
     with rt.db.session() as session:
