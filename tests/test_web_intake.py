@@ -415,17 +415,62 @@ def test_large_objects_stream_intact(rt: Runtime, login: Login, monkeypatch: pyt
     assert response.get_data() == tiff and response.mimetype == "image/tiff"
 
 
-def test_too_large_upload_gives_the_arabic_413_page(rt: Runtime, app: Flask, login: Login) -> None:
+def test_too_large_upload_is_answered_on_the_form_in_both_languages(rt: Runtime, app: Flask, login: Login) -> None:
     client = login(Role.CLERK)
     data = full_form(client, **{"doc.OTHER": [upload(b"%PDF-1.7\n" + os.urandom(200_000), "big.pdf")]})
     app.config["MAX_CONTENT_LENGTH"] = 100_000
-    response = client.post("/applications/new", data=data, content_type="multipart/form-data")
+    rt.settings = rt.settings.with_overrides(max_upload_mb=7)
+    response = client.post(f"/applications/new?service={SERVICE}", data=data, content_type="multipart/form-data")
+    html = response.get_data(as_text=True)
     assert response.status_code == 413
-    assert "الملف المرفوع أكبر من الحد المسموح به." in response.get_data(as_text=True)
+    # the window's form again (its service chosen), the limit in the error summary, linked to the documents
+    assert 'id="intake-form"' in html and f'name="service_code" value="{SERVICE}"' in html
+    summary = error_summary(html)
+    assert "يوجد خطأ في البيانات" in summary and "(7 ميجابايت للطلب كله)" in summary
+    assert summary_links(html) == ["documents"] and 'id="documents"' in html
+
+    client.get("/lang/en")
+    data = full_form(client, **{"doc.OTHER": [upload(os.urandom(200_000), "big.pdf")]})
+    english = client.post(f"/applications/new?service={SERVICE}", data=data, content_type="multipart/form-data")
+    summary = error_summary(english.get_data(as_text=True))
+    assert english.status_code == 413 and "There is a problem" in summary and "(7 MB for the whole" in summary
+
     api = client.post("/api/v1/applications", data=api_form(**{"doc.OTHER": [upload(os.urandom(200_000), "x.pdf")]}),
                       headers=api_token(client, Role.CLERK), content_type="multipart/form-data")
     assert api.status_code == 413 and api.get_json()["error"] == "The upload is larger than the allowed limit."
+    assert api.get_json()["error_ar"] == "الملف المرفوع أكبر من الحد المسموح به."
     assert count(rt, Application) == 0
+
+
+def error_summary(html: str) -> str:
+    """The error summary box of a page (the GOV.UK pattern every form shares)."""
+    match = re.search(r'<div class="error-summary" id="error-summary" role="alert".*?</div>', html, re.S)
+    assert match, "no error summary on the page"
+    return match.group(0)
+
+
+def summary_links(html: str) -> list[str]:
+    """The ids the summary links to, each checked to exist and to point back at its message."""
+    ids = re.findall(r'<a href="#([^"]+)">', error_summary(html))
+    for field_id in ids:
+        assert f'id="{field_id}"' in html
+    return ids
+
+
+def test_the_error_summary_links_to_each_field_and_each_field_names_its_message(rt: Runtime, login: Login) -> None:
+    client = login(Role.CLERK)
+    data = full_form(client, national_id="١٢٣", applicant_phone="٠١٢", applicant_name="",
+                     **{"doc.SITE_PLAN": [upload(b"plain text, not a scan", "plan.pdf")]})
+    response = client.post("/applications/new", data=data, content_type="multipart/form-data")
+    html = response.get_data(as_text=True)
+    assert response.status_code == 400
+    links = summary_links(html)
+    assert {"applicant_name", "national_id", "applicant_phone", "f-SITE_PLAN"} <= set(links)
+    assert len(links) == len(set(links))
+    for field_id in ("national_id", "applicant_phone", "f-SITE_PLAN"):
+        assert re.search(rf'id="{field_id}"[^>]*aria-invalid="true" aria-describedby="{field_id}-error"', html)
+        assert f'<p class="error field-error" id="{field_id}-error">' in html
+    assert html.index('id="error-summary"') < html.index('id="intake-form"')
 
 
 def test_broker_down_does_not_stop_registration(

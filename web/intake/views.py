@@ -15,13 +15,14 @@ from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from archive.audit import trail_for
 from archive.legal_hold import holds_of
 from archive.models import Application, Centre, Channel, Document, OcrStatus, Page, Service, User
 from archive.roles import Permission
 from intake.errors import IntakeInvalid
-from intake.fields import DETAIL_FIELDS
+from intake.fields import DETAIL_FIELDS, DetailField
 from intake.id_card import application_check
 from intake.service import ADDABLE_STATUSES, OTHER, checklist, current_documents, required_documents
 from intake.tracking import parse_tracking
@@ -30,6 +31,7 @@ from web import audit_trail
 from web.audit import audit
 from web.auth.principal import StaffPrincipal
 from web.download_names import display_original, download_name
+from web.errors import handle_http_exception
 from web.intake import common
 from web.intake.common import (
     ACCEPTED_UPLOADS,
@@ -56,7 +58,7 @@ from web.intake.common import (
     recent_applications,
     send_object,
 )
-from web.permissions import current_principal, requires
+from web.permissions import current_principal, is_api_request, requires
 from web.runtime import db_session, runtime
 
 bp = Blueprint("intake", __name__)
@@ -141,6 +143,40 @@ def new() -> ResponseReturnValue:
     return redirect(url_for(".show", tracking=tracking))
 
 
+@bp.errorhandler(RequestEntityTooLarge)
+def upload_too_large(error: RequestEntityTooLarge) -> ResponseReturnValue:
+    """An upload over the limit answered on the form: the window's page again, the limit in its error summary.
+
+    Werkzeug refuses the body before any field is read (CSRF included), so nothing was recorded and no value can
+    be shown again; the service comes from the form's own address (``?service=``). The API and every other page
+    keep the plain 413 (JSON with both languages for the API).
+    """
+    principal = current_principal()
+    if (
+        request.endpoint != "intake.new"
+        or is_api_request()
+        or principal is None
+        or not principal.can(Permission.APPLICATION_CREATE)
+    ):
+        return handle_http_exception(error)
+    session = db_session()
+    megabytes = runtime().settings.max_upload_mb
+    too_large = IntakeInvalid(
+        {
+            "uploads": (
+                f"الملفات المرفوعة أكبر من الحد المسموح به ({megabytes} ميجابايت للطلب كله). لم يُسجَّل شيء: "
+                "اختر ملفات أصغر أو أقل عددًا ثم أرسل مرة أخرى.",
+                f"The uploaded files are larger than the allowed limit ({megabytes} MB for the whole application). "
+                "Nothing was recorded: choose smaller or fewer files and send again.",
+            )
+        },
+        {"uploads": "upload_too_large"},
+    )
+    page = _render_form(session, principal, _active_service(session, request.args.get("service")), failed=too_large,
+                        values={})
+    return page, 413
+
+
 def _render_form(
     session: Session,
     principal: StaffPrincipal,
@@ -149,6 +185,7 @@ def _render_form(
     failed: IntakeInvalid | None = None,
     filed: list[FiledUpload] | None = None,
     kept: list[common.KeptUpload] | None = None,
+    values: Any = None,
 ) -> str:
     """The window's form; after a refusal, with the values typed and the files already handed in kept (ticked), so
     the clerk corrects the field at fault and chooses no file again."""
@@ -174,6 +211,11 @@ def _render_form(
     if centres:
         shown.add("centre_code")
     field_errors, general_errors = _form_errors(failed, filed or [], shown)
+    field_ids = _field_ids(detail_fields, documents)
+    summary: list[tuple[str | None, str]] = [
+        (field_ids.get(name, name), message) for name, messages in field_errors.items() for message in messages
+    ]
+    summary += [(None, message) for message in general_errors]
     return render_template(
         "intake/new.html",
         services=services,
@@ -184,9 +226,10 @@ def _render_form(
         other_field=DOC_PREFIX + OTHER,
         other_provided=counts.get(OTHER, 0),
         checklist=items,
-        values=request.form if failed is not None else {},
+        values=values if values is not None else (request.form if failed is not None else {}),
         field_errors=field_errors,
-        general_errors=general_errors,
+        field_ids=field_ids,
+        summary=summary,
         failed=failed is not None,
         had_files=bool(filed) and len(kept or []) < len(filed or []),
         kept_by_field=_group_kept(kept or []),
@@ -201,6 +244,15 @@ def _group_kept(kept: list[common.KeptUpload]) -> dict[str, list[common.KeptUplo
     for item in kept:
         grouped[item.field].append(item)
     return grouped
+
+
+def _field_ids(detail_fields: list[DetailField], documents: list[dict[str, str]]) -> dict[str, str]:
+    """The id of the input each form field name is shown in, for the error summary's links and aria-describedby."""
+    ids = {"service_code": "service", "documents": "documents"}
+    ids |= {DETAILS_PREFIX + f.key: f"d-{f.key}" for f in detail_fields}
+    ids |= {doc["field"]: f"f-{doc['code']}" for doc in documents}
+    ids[DOC_PREFIX + OTHER] = "f-OTHER"
+    return ids
 
 
 def _form_errors(
