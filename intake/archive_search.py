@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from archive.audit import record_event
 from archive.models import Application, AuditEvent, Centre, Document, Page, Transition, WorkflowStep
+from intake.dates import parse_day
 from intake.indexing import SIGNED_ATTACHMENTS_TERM
 from search.highlight import hit_spans, mark
 from search.model import MAX_QUERY_CHARS, SORTS, BadQuery, Engine, Filters, Fragment, Query, Results
@@ -34,9 +35,11 @@ FILTER_FIELDS = ("governorate", "centre", "service", "status")
 
 
 class BadSearch(ValueError):
-    def __init__(self, message_ar: str, message_en: str) -> None:
+    """A search that cannot be run; ``field`` names the form field at fault (``from``, ``to``) when there is one."""
+
+    def __init__(self, message_ar: str, message_en: str, field: str | None = None) -> None:
         super().__init__(message_en)
-        self.message_ar, self.message_en = message_ar, message_en
+        self.message_ar, self.message_en, self.field = message_ar, message_en, field
 
 
 @dataclass(frozen=True)
@@ -56,12 +59,13 @@ def scope(session: Session, searcher: Searcher) -> frozenset[int] | None:
     return frozenset({centre_id}) if centre_id is not None else frozenset()
 
 
-def _day(value: str, name_ar: str, name_en: str) -> date:
+def _day(value: str, name_ar: str, name_en: str, field: str) -> date:
     try:
-        return date.fromisoformat(value.strip())
+        return parse_day(value)
     except ValueError:
-        raise BadSearch(f"{name_ar} غير صحيح: اكتبه بالصيغة سنة-شهر-يوم.",
-                        f"The {name_en} is not a date: write it as YYYY-MM-DD.") from None
+        raise BadSearch(f"{name_ar} غير صحيح: اكتبه يومًا/شهرًا/سنة، مثل 05/12/2026.",
+                        f"The {name_en} is not a date: write it as dd/mm/yyyy, for example 05/12/2026.",
+                        field) from None
 
 
 def parse_request(args: Mapping[str, Any]) -> Query:
@@ -88,8 +92,8 @@ def parse_request(args: Mapping[str, Any]) -> Query:
     filters = Filters(
         governorate=many("governorate"), centre=many("centre"), service=many("service"), status=many("status"),
         signer=one("signer") or None, national_id=one("national_id") or None,
-        date_from=_day(one("from"), "تاريخ البداية", "start date") if one("from") else None,
-        date_to=_day(one("to"), "تاريخ النهاية", "end date") if one("to") else None,
+        date_from=_day(one("from"), "تاريخ البداية", "start date", "from") if one("from") else None,
+        date_to=_day(one("to"), "تاريخ النهاية", "end date", "to") if one("to") else None,
     )
     text = one("q")
     if one("signed").lower() in ("1", "true", "yes", "on"):  # has signed attachments (see intake.indexing)

@@ -125,8 +125,11 @@ def test_the_pages_export_link_reaches_the_export(login: Login, archive: dict[st
 def test_bad_input_is_explained_in_arabic(login: Login, archive: dict[str, str]) -> None:
     client = login(Role.AUDITOR)
     response = client.get("/search", query_string={"q": "x", "from": "2025-13-40"})
+    html = response.get_data(as_text=True)
     assert response.status_code == 400
-    assert "سنة-شهر-يوم" in response.get_data(as_text=True)
+    # the error summary names the field and links to it; the field points back at its message
+    assert "يوجد خطأ في البيانات" in html and '<a href="#from">تاريخ البداية غير صحيح' in html
+    assert re.search(r'id="from"[^>]*aria-describedby="from-hint from-error" aria-invalid="true"', html)
     response = client.get("/search", query_string={"q": "x", "from": "2025-05-02", "to": "2025-05-01"})
     assert response.status_code == 400
 
@@ -135,7 +138,19 @@ def test_bad_input_is_explained_in_arabic(login: Login, archive: dict[str, str])
         response = client.get(path, query_string={"q": "x", "from": "2025-13-40"})
         html = response.get_data(as_text=True)
         assert response.status_code == 400, path
-        assert "write it as YYYY-MM-DD" in html and "سنة-شهر-يوم" not in html, (path, html)
+        assert "write it as dd/mm/yyyy" in html and "يومًا/شهرًا/سنة" not in html, (path, html)
+
+
+def test_dates_are_typed_and_shown_day_first_in_any_digits(login: Login, archive: dict[str, str]) -> None:
+    client = login(Role.AUDITOR)
+    for typed in ("٠٥/١٢/٢٠٢٥", "5/12/2025", "05-12-2025", "2025-12-05"):
+        response = client.get("/search", query_string={"q": "x", "from": typed})
+        html = response.get_data(as_text=True)
+        assert response.status_code == 200, (typed, html)
+        assert re.search(r'id="from"[^>]*value="05/12/2025"', html), typed
+    assert 'type="date"' not in html and 'inputmode="numeric"' in html
+    for wrong in ("31/02/2025", "12/31/2025", "05/12/25", "٠٥/١٢"):
+        assert client.get("/search", query_string={"q": "x", "to": wrong}).status_code == 400, wrong
 
 
 def test_the_api_answers_the_same_search(client: FlaskClient, archive: dict[str, str], database: Database) -> None:

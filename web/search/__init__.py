@@ -26,6 +26,8 @@ from intake.archive_search import (
     search,
     subject_of,
 )
+from intake.dates import INPUT_PATTERN as DATE_INPUT_PATTERN
+from intake.dates import parse_day, show_day
 from intake.national_id import GOVERNORATES
 from search.model import FACETS, Query, Results, SearchError
 from web import audit_trail
@@ -67,6 +69,18 @@ def facet_labels() -> dict[str, dict[str, str]]:
     }
 
 
+def _shown_dates(args: Any) -> dict[str, str]:
+    """The date fields as typed, or as dd/mm/yyyy when they name a day (a link's ISO date is shown day first)."""
+    shown: dict[str, str] = {}
+    for name in ("from", "to"):
+        typed = str(args.get(name) or "")
+        try:
+            shown[name] = show_day(parse_day(typed))
+        except ValueError:
+            shown[name] = typed
+    return shown
+
+
 @bp.route("/search")
 @requires(Permission.APPLICATION_VIEW)
 def page() -> ResponseReturnValue:
@@ -74,6 +88,7 @@ def page() -> ResponseReturnValue:
     args = request.args
     wanted = any(args.get(k) for k in ("q", "signer", "signed", "national_id", "from", "to", *FACETS))
     error: str | None = None
+    error_field: str | None = None
     results: Results | None = None
     query = Query()
     status = 200
@@ -84,13 +99,14 @@ def page() -> ResponseReturnValue:
             results = search(session, runtime().search, searcher_of(principal), query)
             session.commit()
     except BadSearch as exc:
-        error, status = pick(exc.message_ar, exc.message_en), 400
+        error, error_field, status = pick(exc.message_ar, exc.message_en), exc.field, 400
     except SearchError as exc:
         raise unavailable(exc) from None
     base = {k: v for k, v in args.items(multi=True) if k != "page"}
     pages = _pages(results, query) if results else []
     body = render_template(
         "search/search.html", args=args, query=query, results=results, error=error, wanted=wanted,
+        error_field=error_field, shown_dates=_shown_dates(args), date_pattern=DATE_INPUT_PATTERN,
         labels=facet_labels(), facets=FACETS, statuses=[s.value for s in ApplicationStatus],
         pages=pages, page_url=lambda n: "?" + urlencode([*_pairs(base), ("page", str(n))]),
         filter_url=lambda name, value: "?" + urlencode([*_pairs(base), (name, value)]),
