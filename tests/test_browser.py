@@ -419,8 +419,8 @@ def test_the_status_inquiry_works_on_a_phone_and_refuses_a_wrong_id_suffix(
         # A wrong suffix: refused, with the same words as for a number that does not exist.
         page.fill("#access_code", "ABCDE-FGHJK")
         page.locator("#inquiry-form button[type=submit]").tap()
-        expect(page.locator("#inquiry-error")).to_be_visible()
-        wrong = page.locator("#inquiry-error").inner_text()
+        expect(page.locator("#error-summary")).to_be_visible()
+        wrong = page.locator("#error-summary").inner_text()
         assert "تم استلام الطلب" not in page.locator("main").inner_text()
         page.screenshot(path=str(tmp_path / "inquiry-wrong-phone.png"), full_page=True)
         unknown = tracking[:-8] + "999999"
@@ -430,7 +430,7 @@ def test_the_status_inquiry_works_on_a_phone_and_refuses_a_wrong_id_suffix(
         page.fill("#number", unknown)
         page.fill("#access_code", "ABCDE-FGHJK")
         page.locator("#inquiry-form button[type=submit]").tap()
-        expect(page.locator("#inquiry-error")).to_have_text(wrong)
+        expect(page.locator("#error-summary")).to_have_text(wrong)
 
         # The right code (in lower case, digits Arabic-Indic, as a phone keyboard may give them).
         page.fill("#number", tracking)

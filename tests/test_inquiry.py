@@ -119,10 +119,12 @@ def test_input_that_cannot_be_an_inquiry_is_refused_before_any_lookup(world: Wor
     citizen = world.client()
     status, html = ask(citizen, tracking[:-1] + ("A" if tracking[-1] != "A" else "B"), RIGHT)  # wrong check char
     assert status == 400 and "رقم المتابعة غير صحيح" in html
+    assert 'role="alert"' in html and '<a href="#number">' in html  # the error summary links to the field
     # the last four ID digits (shown on the permit's public page) are no longer an answer, nor any other shape
     for code in (NATIONAL_ID[-4:], "ABCDE-FGHJ", "ABCDE-FGHJKL", "ABCDE-FGH0K", "ABCDE-FGHIK", "أبجده-هوزحط", ""):
         status, html = ask(citizen, tracking, code)
         assert status == 400 and "رمز الاستعلام المطبوع على الإيصال" in html, code
+        assert '<a href="#access_code">' in html and "يوجد خطأ في البيانات" in html, code
     with world.session() as s:
         try:
             inquire(s, tracking, "1234")

@@ -25,6 +25,17 @@ def test_login_page_is_arabic_and_right_to_left(client: FlaskClient) -> None:
     assert 'name="csrf_token"' in html
 
 
+def test_an_empty_login_names_each_missing_field_in_the_error_summary(client: FlaskClient) -> None:
+    token = csrf_token_from(client.get("/login").get_data(as_text=True))
+    html = client.post("/login", data={"csrf_token": token, "username": "", "password": ""}).get_data(as_text=True)
+    summary = html[html.index('id="error-summary"'):html.index("</div>", html.index('id="error-summary"'))]
+    assert 'role="alert"' in summary and "يوجد خطأ في البيانات" in summary
+    assert '<a href="#username">' in summary and '<a href="#password">' in summary
+    for field in ("username", "password"):
+        assert f'aria-describedby="{field}-error"' in html and f'id="{field}-error"' in html
+    assert "autofocus" not in html  # the summary takes the focus, not the first box
+
+
 def test_english_switch(client: FlaskClient) -> None:
     client.get("/lang/en", headers={"Referer": "http://localhost/login"})
     html = client.get("/login").get_data(as_text=True)
