@@ -312,8 +312,19 @@ def test_a_permit_is_reviewed_signed_twice_and_verified_from_its_qr_code(
         row.locator("a").click()
         expect(official.locator("#sign-form")).to_be_visible()
         expect(official.locator("#permit-link")).to_be_visible()
+        # only the chosen method's fields show; the file is picked through an Arabic button, its name shown
+        token_offered = official.locator("#method-pkcs11").count() > 0
+        if token_offered:
+            official.check("#method-pkcs11")
+            expect(official.locator("#method-body-pkcs11")).to_be_visible()
+            expect(official.locator("#method-body-pkcs12")).to_be_hidden()
         official.check("#method-pkcs12")
+        expect(official.locator("#method-body-pkcs12")).to_be_visible()
+        if token_offered:
+            expect(official.locator("#method-body-pkcs11")).to_be_hidden()
+        expect(official.locator("#pkcs12-button")).to_have_text("اختر ملف الشهادة")
         official.set_input_files("#pkcs12", str(data_dir / "demo-pki" / f"{username}.p12"))
+        expect(official.locator("#method-body-pkcs12 [data-file-name]")).to_have_text(f"{username}.p12")
         official.fill("#passphrase", pki_password)
         official.screenshot(path=str(shots / f"sign-{username}.png"), full_page=True)
         official.click("#sign-button")
