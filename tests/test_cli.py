@@ -129,3 +129,29 @@ def test_reindex_rebuilds_the_search_index_with_a_progress_bar(tmp_path: Path) -
     assert sorted(h.id for h in engine.search(Query(text="المحافظه")).hits) == sorted(ids)
     broken = sijill(tmp_path, "reindex", search_url="http://127.0.0.1:1")
     assert "Elasticsearch" in one_sentence(broken)
+
+
+def test_sqlite_migrations_rebuild_tables_that_rows_reference(tmp_path: Path) -> None:
+    """A batch migration on SQLite copies and drops a table (0020 does it to ``applications``); with rows that point at
+    it and foreign keys enforced, the DROP failed and left ``_alembic_tmp_*`` tables behind, so an existing
+    `make run` archive could not be upgraded at all."""
+    from alembic import command
+    from sqlalchemy import func, select
+
+    from archive.db import Database
+    from archive.migrate import alembic_config, upgrade
+    from archive.models import Application, Document
+    from tests.test_indexing import make_application
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite3'}"
+    upgrade(url)
+    db = Database(url)
+    with db.session() as session:
+        make_application(session, 1)  # an application with a document and a page that reference it
+    command.downgrade(alembic_config(url), "0019_15_access_code")  # rebuilds applications, as the upgrade does
+    upgrade(url)
+    with db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Application)) == 1
+        assert session.scalar(select(func.count()).select_from(Document)) == 1
+        assert session.connection().exec_driver_sql("PRAGMA foreign_keys").scalar() == 1  # enforced again after
+    db.dispose()
