@@ -90,6 +90,12 @@ def test_only_monitors_see_it_and_bad_dates_are_explained(rt: Runtime, login: Lo
                                  "csrf_token": token})
     bad = monitor.get("/governance", query_string={"from": "2026-13-01"})
     assert bad.status_code == 400 and "التاريخ غير صحيح" in bad.get_data(as_text=True)
+    assert '<a href="#period-from">' in bad.get_data(as_text=True)  # the error summary, linked to the field
+    # dd/mm/yyyy in either digit set reads as the same period, and is shown day first
+    typed = monitor.get("/governance", query_string={"from": "٠١/١٠/٢٠٢٦", "to": "31/10/2026"})
+    assert typed.status_code == 200
+    assert re.search(r'id="period-from"[^>]*value="01/10/2026"', typed.get_data(as_text=True))
+    assert re.search(r'id="period-to"[^>]*value="31/10/2026"', typed.get_data(as_text=True))
     reverse = monitor.get("/governance", query_string={"from": "2026-11-30", "to": "2026-11-01"})
     assert reverse.status_code == 400
     monitor.get("/lang/en")

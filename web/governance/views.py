@@ -20,6 +20,8 @@ from governance.charts import dashboard_charts
 from governance.figures import Filters, Period, compute
 from governance.reports import KINDS, MEDIA_TYPES, generate, period_for, period_title
 from governance.reports import filename as report_filename
+from intake.dates import INPUT_PATTERN as DATE_INPUT_PATTERN
+from intake.dates import parse_day, show_day
 from intake.national_id import GOVERNORATES, today_in_egypt
 from web.errors import N_
 from web.intake.common import is_arabic, pick, send_object
@@ -39,8 +41,8 @@ def parse_period(args: dict[str, str], today: date) -> tuple[Period, bool]:
     if not raw_from and not raw_to:
         return default, False
     try:
-        start = date.fromisoformat(raw_from) if raw_from else default.start
-        end = date.fromisoformat(raw_to) + timedelta(days=1) if raw_to else default.end
+        start = parse_day(raw_from) if raw_from else default.start
+        end = parse_day(raw_to) + timedelta(days=1) if raw_to else default.end
         return Period(start, end), False
     except ValueError:
         return default, True
@@ -78,7 +80,8 @@ def dashboard() -> ResponseReturnValue:
     governorates = sorted({c.governorate_code for c in centres})
     body = render_template(
         "governance/dashboard.html", f=figures, charts=charts, error=BAD_PERIOD if bad else None,
-        period_from=period.start.isoformat(), period_to=(period.end - timedelta(days=1)).isoformat(),
+        period_from=show_day(period.start), period_to=show_day(period.end - timedelta(days=1)),
+        date_pattern=DATE_INPUT_PATTERN,
         presets=presets(today), centres=centres, services=services, governorates=governorates,
         governorate_names=GOVERNORATES, args=args,
         centre_names={c.code: pick(c.name_ar, c.name_en) for c in centres},
