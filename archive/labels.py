@@ -86,6 +86,7 @@ DEPARTMENTS: dict[str, Pair] = {
     "council": ("مجلس المدينة", "City council"),
     "finance": ("الشؤون المالية", "Finance"),
     "state_property": ("أملاك الدولة", "State property"),
+    "licensing": ("إدارة التراخيص", "Licensing"),
 }
 
 # Audit actions as sentences: {actor} did this (to {subject} where it says so).

@@ -1,4 +1,9 @@
-"""Staff accounts: creation, password checks (argon2) and API tokens.
+"""Staff accounts: creation, changes, password checks (argon2) and API tokens.
+
+The rules live here once, for the ``sijill users`` command and the web administration alike: what a username and a
+password must be, that a user keeps at least one role, and that the system never loses its last active
+administrator (nor may an administrator switch themselves off). Every change is an audit event in the caller's
+transaction, with the acting administrator as its actor.
 
 Passwords are hashed with argon2id; an unknown username still costs one hash verification so response time does not
 reveal which usernames exist. API tokens are random, shown once, and stored as SHA-256.
@@ -18,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from archive.audit import record_event
+from archive.labels import DEPARTMENTS
 from archive.models import ApiToken, Centre, User, UserRole, utcnow
 from archive.roles import Role
 
@@ -39,7 +45,81 @@ def _unknown_user_hash() -> str:
 
 
 class AccountError(ValueError):
-    """A request about accounts cannot be carried out; the message says why in one sentence."""
+    """A request about accounts cannot be carried out; the message says why in one sentence.
+
+    ``str(error)`` is the English sentence (the command line); ``message_ar`` is the same in Arabic for the web.
+    """
+
+    def __init__(self, message_en: str, message_ar: str = "") -> None:
+        super().__init__(message_en)
+        self.message_en = message_en
+        self.message_ar = message_ar or message_en
+
+
+GENERATED_PASSWORD_BYTES = 12  # 16 URL-safe characters, ~96 bits
+
+
+def generate_password() -> str:
+    """A one-time password for a reset, shown once to the administrator and never stored in clear."""
+    return secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
+
+
+def check_password(password: str) -> None:
+    """The one strength rule for every password an administrator or the command line sets."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AccountError(
+            f"Passwords must be at least {MIN_PASSWORD_LENGTH} characters long.",
+            f"يجب ألا تقل كلمة المرور عن {MIN_PASSWORD_LENGTH} أحرف.",
+        )
+
+
+def check_username(username: str) -> str:
+    name = username.strip().lower()
+    if not USERNAME_PATTERN.match(name):
+        raise AccountError(
+            "Usernames are 3-64 characters: lower-case Latin letters, digits, '.', '_' or '-', starting with a letter.",
+            "اسم المستخدم من 3 إلى 64 حرفًا: حروف لاتينية صغيرة وأرقام و'.' و'_' و'-'، ويبدأ بحرف.",
+        )
+    return name
+
+
+def _centre(session: Session, centre_code: str | None) -> Centre | None:
+    if not centre_code:
+        return None
+    centre = session.scalar(select(Centre).where(Centre.code == centre_code))
+    if centre is None:
+        raise AccountError(f"There is no centre with the code {centre_code!r}.", "المركز المختار غير موجود.")
+    return centre
+
+
+def _department(department: str | None) -> str | None:
+    if not department:
+        return None
+    if department not in DEPARTMENTS:
+        raise AccountError(f"There is no department {department!r}.", "الإدارة المختارة غير موجودة.")
+    return department
+
+
+def _roles(roles: Iterable[Role]) -> set[Role]:
+    role_set = set(roles)
+    if not role_set:
+        raise AccountError("A user needs at least one role.", "يجب أن يكون للمستخدم دور واحد على الأقل.")
+    return role_set
+
+
+def _other_active_admins(session: Session, user: User) -> int:
+    return len(session.scalars(
+        select(User.id).join(UserRole).where(User.active.is_(True), UserRole.role == Role.ADMIN.value,
+                                            User.id != user.id)
+    ).all())
+
+
+def _keep_an_admin(session: Session, user: User) -> None:
+    if user.active and Role.ADMIN in user.roles and _other_active_admins(session, user) == 0:
+        raise AccountError(
+            "This is the last active administrator; make another administrator first.",
+            "هذا آخر مسؤول نظام نشط؛ عيّن مسؤولًا آخر أولًا.",
+        )
 
 
 def hash_password(password: str) -> str:
@@ -53,44 +133,118 @@ def create_user(
     roles: Iterable[Role],
     full_name: str,
     centre_code: str | None = None,
+    *,
+    department: str | None = None,
+    email: str | None = None,
+    actor: str | None = None,
 ) -> User:
-    """Create an active user; raises :class:`AccountError` for a bad username, weak password or unknown centre."""
-    username = username.strip().lower()
-    if not USERNAME_PATTERN.match(username):
-        raise AccountError(
-            "Usernames are 3-64 characters: lower-case Latin letters, digits, '.', '_' or '-', starting with a letter."
-        )
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise AccountError(f"Passwords must be at least {MIN_PASSWORD_LENGTH} characters long.")
-    role_set = set(roles)
-    if not role_set:
-        raise AccountError("A user needs at least one role.")
+    """Create an active user; raises :class:`AccountError` for a bad username, weak password or unknown centre.
+
+    ``email`` is checked by the caller (``intake.fields.normalise_email``); ``actor`` is the administrator acting.
+    """
+    username = check_username(username)
+    check_password(password)
+    role_set = _roles(roles)
     if session.scalar(select(User).where(User.username == username)) is not None:
-        raise AccountError(f"A user named {username!r} already exists.")
-    centre = None
-    if centre_code:
-        centre = session.scalar(select(Centre).where(Centre.code == centre_code))
-        if centre is None:
-            raise AccountError(f"There is no centre with the code {centre_code!r}.")
+        raise AccountError(f"A user named {username!r} already exists.", "يوجد مستخدم بهذا الاسم بالفعل.")
+    centre = _centre(session, centre_code)
     user = User(
         username=username,
         full_name=full_name.strip() or username,
         password_hash=hash_password(password),
         centre=centre,
+        department=_department(department),
+        email=email,
         role_rows=[UserRole(role=r.value) for r in sorted(role_set)],
     )
     session.add(user)
     session.flush()
-    record_event(session, actor=None, action="admin.user.create", subject=f"user:{username}",
-                 details={"roles": sorted(r.value for r in role_set), "centre": centre_code})
+    record_event(session, actor=actor, action="admin.user.create", subject=f"user:{username}",
+                 details={"roles": sorted(r.value for r in role_set), "centre": centre_code,
+                          "department": user.department})
     return user
+
+
+def update_user(
+    session: Session,
+    user: User,
+    *,
+    roles: Iterable[Role],
+    full_name: str,
+    centre_code: str | None,
+    department: str | None,
+    email: str | None,
+    actor: str | None,
+) -> dict[str, object]:
+    """Change a user's roles, name, centre, department and e-mail; returns what changed (also the audit details).
+
+    Taking the administrator role from the last active administrator is refused.
+    """
+    role_set = _roles(roles)
+    if Role.ADMIN in user.roles and Role.ADMIN not in role_set:
+        _keep_an_admin(session, user)
+    centre = _centre(session, centre_code)
+    wanted: dict[str, object] = {
+        "roles": sorted(r.value for r in role_set),
+        "full_name": full_name.strip() or user.username,
+        "centre": centre.code if centre else None,
+        "department": _department(department),
+        "email": email,
+    }
+    before: dict[str, object] = {
+        "roles": sorted(r.value for r in user.roles), "full_name": user.full_name,
+        "centre": user.centre.code if user.centre else None, "department": user.department, "email": user.email,
+    }
+    changes = {key: value for key, value in wanted.items() if before[key] != value}
+    if not changes:
+        return changes
+    if "roles" in changes:
+        current = {row.role: row for row in user.role_rows}
+        user.role_rows = [current.get(r.value) or UserRole(role=r.value) for r in sorted(role_set)]
+    user.full_name = str(wanted["full_name"])
+    user.centre = centre
+    user.department = _department(department)
+    user.email = email
+    session.flush()
+    record_event(session, actor=actor, action="admin.user.update", subject=f"user:{user.username}",
+                 details=changes)
+    return changes
+
+
+def reset_password(session: Session, user: User, password: str | None = None, *, actor: str | None) -> str:
+    """Set a new password (generated when none is given, to be shown once) and return it; the audit event records
+    that it happened and how, never the password."""
+    if password is None:
+        password = generate_password()
+        generated = True
+    else:
+        check_password(password)
+        generated = False
+    user.password_hash = hash_password(password)
+    record_event(session, actor=actor, action="admin.user.password_reset", subject=f"user:{user.username}",
+                 details={"generated": generated})
+    return password
+
+
+def set_active(session: Session, user: User, active: bool, *, actor: str | None) -> None:
+    """Deactivate (no more sign-in, API tokens stop working) or reactivate a user; the account and its history
+    stay. An administrator cannot deactivate themselves, and the last active administrator stays."""
+    if user.active == active:
+        return
+    if not active:
+        if actor is not None and actor == user.username:
+            raise AccountError("You cannot deactivate your own account.", "لا يمكنك إيقاف حسابك أنت.")
+        _keep_an_admin(session, user)
+    user.active = active
+    record_event(session, actor=actor, action="admin.user.activate" if active else "admin.user.deactivate",
+                 subject=f"user:{user.username}")
 
 
 def set_email(session: Session, username: str, email: str | None) -> User:
     """Set (or clear, with None) where a member of staff's reminders go; the address is checked by the caller."""
     user = session.scalar(select(User).where(User.username == username.strip().lower()))
     if user is None:
-        raise AccountError(f"There is no user named {username!r}.")
+        raise AccountError(f"There is no user named {username!r}.", "لا يوجد مستخدم بهذا الاسم.")
     user.email = email
     record_event(session, actor=None, action="admin.user.email", subject=f"user:{user.username}",
                  details={"email": email})

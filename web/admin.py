@@ -4,15 +4,26 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from archive.models import OfficialCertificate, Service, TrustRoot, User, utcnow
+from archive.labels import DEPARTMENTS
+from archive.models import Centre, OfficialCertificate, Service, TrustRoot, User, UserRole, utcnow
 from archive.roles import ROLE_LABELS, Permission, Role
+from archive.users import (
+    MIN_PASSWORD_LENGTH,
+    AccountError,
+    create_user,
+    generate_password,
+    reset_password,
+    set_active,
+    update_user,
+)
 from intake.catalogue import CatalogueError, apply_catalogue, export_catalogue, parse_catalogue
+from intake.fields import FieldInvalid, normalise_email
 from signing.errors import SigningRefused
 from signing.trust import add_trust_root
 from web.audit import audit
@@ -25,11 +36,167 @@ from workflow.routing import RoutingRefused, register_certificate
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
 
+# --- staff accounts ------------------------------------------------------------------------------------------
+# The rules (username, password strength, the last administrator) are archive.users', shared with `sijill users`;
+# these views only read the form, show the Arabic or English refusal and commit what the service recorded.
+
+USER_STATES = ("active", "inactive")
+
+
 @bp.route("/users")
 @requires(Permission.ADMIN_USERS)
 def users() -> ResponseReturnValue:
-    rows = db_session().scalars(select(User).order_by(User.username)).all()
-    return render_template("admin/users.html", users=rows, role_labels=ROLE_LABELS)
+    """Staff accounts, filtered by a name or username fragment, a role, a centre and active or not."""
+    session = db_session()
+    query = select(User).order_by(User.username)
+    text = (request.args.get("q") or "").strip()[:64]
+    if text:
+        pattern = f"%{text.lower()}%"
+        query = query.where(or_(func.lower(User.username).like(pattern), User.full_name.like(f"%{text}%")))
+    role = request.args.get("role") or ""
+    if role in {r.value for r in Role}:
+        query = query.where(User.role_rows.any(UserRole.role == role))
+    centre = request.args.get("centre") or ""
+    if centre:
+        query = query.join(Centre, User.centre_id == Centre.id).where(Centre.code == centre)
+    state = request.args.get("state") or ""
+    if state in USER_STATES:
+        query = query.where(User.active.is_(state == "active"))
+    rows = session.scalars(query.limit(500)).all()
+    return render_template("admin/users.html", users=rows, role_labels=ROLE_LABELS, roles=list(Role),
+                           centres=_centres(session), filters={"q": text, "role": role, "centre": centre,
+                                                               "state": state})
+
+
+def _centres(session: Session) -> list[Centre]:
+    return list(session.scalars(select(Centre).order_by(Centre.code)).all())
+
+
+def _form_roles() -> set[Role]:
+    valid = {r.value: r for r in Role}
+    return {valid[v] for v in request.form.getlist("roles") if v in valid}
+
+
+def _form_email() -> str | None:
+    try:
+        return normalise_email(request.form.get("email", ""))
+    except FieldInvalid as exc:
+        raise AccountError(exc.message_en, exc.message_ar) from None
+
+
+def _actor() -> str:
+    principal = current_principal()
+    assert principal is not None  # @requires ran first
+    return principal.username
+
+
+def _user_form(template_user: User | None, error: str | None, status: int = 200,
+               password: str | None = None) -> ResponseReturnValue:
+    session = db_session()
+    response = make_response(render_template(
+        "admin/user_form.html", user=template_user, roles=list(Role), centres=_centres(session),
+        departments=list(DEPARTMENTS), error=error, form=request.form, one_time_password=password,
+        min_password=MIN_PASSWORD_LENGTH,
+    ), 400 if error else status)
+    if password:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+@requires(Permission.ADMIN_USERS)
+def user_new() -> ResponseReturnValue:
+    """Create an account; with no password typed, a generated one is shown once on the next page."""
+    if request.method == "GET":
+        return _user_form(None, None)
+    session = db_session()
+    typed = request.form.get("password", "")
+    password = typed or generate_password()
+    try:
+        user = create_user(
+            session, request.form.get("username", ""), password, _form_roles(),
+            request.form.get("full_name", ""), request.form.get("centre") or None,
+            department=request.form.get("department") or None, email=_form_email(), actor=_actor(),
+        )
+    except AccountError as exc:
+        session.rollback()
+        return _user_form(None, pick(exc.message_ar, exc.message_en))
+    session.commit()
+    flash(_("أُنشئ حساب %(username)s.", username=user.username), "info")
+    if typed:
+        return redirect(url_for("admin.user_edit", user_id=user.id), code=303)
+    return _user_form(user, None, 201, password=password)
+
+
+def _user_or_404(user_id: int) -> User:
+    user = db_session().get(User, user_id)
+    if user is None:
+        abort(404)
+    return user
+
+
+@bp.route("/users/<int:user_id>", methods=["GET", "POST"])
+@requires(Permission.ADMIN_USERS)
+def user_edit(user_id: int) -> ResponseReturnValue:
+    """Change an account's name, roles, centre, department and e-mail."""
+    user = _user_or_404(user_id)
+    if request.method == "GET":
+        return _user_form(user, None)
+    session = db_session()
+    try:
+        changes = update_user(
+            session, user, roles=_form_roles(), full_name=request.form.get("full_name", ""),
+            centre_code=request.form.get("centre") or None, department=request.form.get("department") or None,
+            email=_form_email(), actor=_actor(),
+        )
+    except AccountError as exc:
+        session.rollback()
+        return _user_form(_user_or_404(user_id), pick(exc.message_ar, exc.message_en))
+    session.commit()
+    if changes:
+        flash(_("حُفظت تعديلات حساب %(username)s.", username=user.username), "info")
+    else:
+        flash(_("لا تغيير في حساب %(username)s.", username=user.username), "info")
+    return redirect(url_for("admin.user_edit", user_id=user.id), code=303)
+
+
+@bp.route("/users/<int:user_id>/password", methods=["POST"])
+@requires(Permission.ADMIN_USERS)
+def user_password(user_id: int) -> ResponseReturnValue:
+    """Reset a password: the one typed (same strength rule as at creation) or a generated one, shown once."""
+    user = _user_or_404(user_id)
+    session = db_session()
+    typed = request.form.get("new_password", "")
+    try:
+        password = reset_password(session, user, typed or None, actor=_actor())
+    except AccountError as exc:
+        session.rollback()
+        return _user_form(_user_or_404(user_id), pick(exc.message_ar, exc.message_en))
+    session.commit()
+    flash(_("أُعيد تعيين كلمة مرور %(username)s.", username=user.username), "info")
+    if typed:
+        return redirect(url_for("admin.user_edit", user_id=user.id), code=303)
+    return _user_form(user, None, password=password)
+
+
+@bp.route("/users/<int:user_id>/active", methods=["POST"])
+@requires(Permission.ADMIN_USERS)
+def user_active(user_id: int) -> ResponseReturnValue:
+    """Deactivate or reactivate an account (``active`` = ``1`` or ``0``); the account and its history stay."""
+    user = _user_or_404(user_id)
+    session = db_session()
+    active = request.form.get("active") == "1"
+    try:
+        set_active(session, user, active, actor=_actor())
+    except AccountError as exc:
+        session.rollback()
+        return _user_form(_user_or_404(user_id), pick(exc.message_ar, exc.message_en))
+    session.commit()
+    if active:
+        flash(_("أُعيد تفعيل حساب %(username)s.", username=user.username), "info")
+    else:
+        flash(_("أُوقف حساب %(username)s؛ لم يعد ممكنا الدخول به.", username=user.username), "info")
+    return redirect(url_for("admin.user_edit", user_id=user.id), code=303)
 
 
 @bp.route("/catalogue", methods=["GET", "POST"])
