@@ -89,6 +89,32 @@ DEPARTMENTS: dict[str, Pair] = {
     "licensing": ("إدارة التراخيص", "Licensing"),
 }
 
+# Fields of a certificate's subject or issuer name (asn1crypto's names for the X.500 attributes), shown to people.
+CERTIFICATE_NAME_FIELDS: dict[str, Pair] = {
+    "common_name": ("الاسم الشائع", "Common name"),
+    "given_name": ("الاسم الأول", "Given name"),
+    "surname": ("اسم العائلة", "Surname"),
+    "name": ("الاسم", "Name"),
+    "pseudonym": ("الاسم المستعار", "Pseudonym"),
+    "title": ("الصفة الوظيفية", "Title"),
+    "serial_number": ("الرقم التسلسلي للشخص", "Serial number"),
+    "organization_name": ("المؤسسة", "Organisation"),
+    "organizational_unit_name": ("الوحدة التنظيمية", "Organisational unit"),
+    "organization_identifier": ("معرّف المؤسسة", "Organisation identifier"),
+    "business_category": ("فئة النشاط", "Business category"),
+    "country_name": ("الدولة", "Country"),
+    "state_or_province_name": ("المحافظة / الولاية", "State or province"),
+    "locality_name": ("المدينة", "Locality"),
+    "street_address": ("العنوان", "Street address"),
+    "postal_code": ("الرمز البريدي", "Postal code"),
+    "telephone_number": ("الهاتف", "Telephone"),
+    "email_address": ("البريد الإلكتروني", "E-mail address"),
+    "domain_component": ("مكوّن النطاق", "Domain component"),
+    "user_id": ("معرّف المستخدم", "User ID"),
+    "initials": ("الأحرف الأولى", "Initials"),
+    "dn_qualifier": ("مميّز الاسم", "DN qualifier"),
+}
+
 # Audit actions as sentences: {actor} did this (to {subject} where it says so).
 AUDIT_SENTENCES: dict[str, Pair] = {
     "application.register": ("سجّل {actor} الطلب في الشباك", "{actor} registered the application at the window"),

@@ -752,6 +752,9 @@ def test_admin_registers_certificates_and_trust_roots(world: World, demo_pki: De
     assert f'<option value="{head_id}">' in html and f'<option value="{world.user_id(REVIEWER)}">' not in html
     response = upload("/admin/certificates", der, user_id=str(head_id), label="شريحة رئيس الهندسة")
     assert response.status_code == 303
+    listed = text_of(admin.get("/admin/certificates"))  # the subject in Arabic field names, the country by name
+    assert "الاسم الشائع:" in listed and "المؤسسة:" in listed and "الدولة:" in listed and "مصر" in listed
+    assert "Common Name" not in listed and "Country" not in listed
     response = upload("/admin/certificates", der, user_id=str(world.user_id(COUNCIL)), label="مرة أخرى")
     assert response.status_code == 400 and "هذه الشهادة مسجلة من قبل." in text_of(response)
     response = upload("/admin/certificates", der, user_id="nobody")

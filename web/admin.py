@@ -27,6 +27,7 @@ from intake.fields import FieldInvalid, normalise_email
 from signing.errors import SigningRefused
 from signing.trust import add_trust_root
 from web.audit import audit
+from web.certificate_names import subject_fields
 from web.errors import N_
 from web.intake.common import pick
 from web.permissions import current_principal, requires
@@ -297,6 +298,7 @@ def certificates() -> ResponseReturnValue:
     expired = {c.id for c in rows if (c.not_after if c.not_after.tzinfo else c.not_after.replace(tzinfo=UTC)) < now}
     return render_template(
         "admin/certificates.html", certificates=rows, officials=_officials(session), error=error, expired=expired,
+        subject_fields=subject_fields,
     ), 400 if error else 200
 
 

@@ -912,7 +912,7 @@ def register_certificate(
         certificate_der=cert.dump(),
         subject=cert.subject.human_friendly[:500],
         not_after=cert.not_valid_after,
-        label=(label.strip() or cert.subject.human_friendly)[:100],
+        label=(label.strip() or str(cert.subject.native.get("common_name") or cert.subject.human_friendly))[:100],
         active=True,
         registered_at=utcnow(),
         registered_by_id=by.id if by is not None else None,
