@@ -123,6 +123,7 @@ AUDIT_SENTENCES: dict[str, Pair] = {
     "application.approve": ("اعتمد {actor} الطلب", "{actor} approved the application"),
     "application.sign": ("وقّع {actor} الترخيص إلكترونيًا", "{actor} signed the permit electronically"),
     "application.reject": ("رفض {actor} الطلب", "{actor} rejected the application"),
+    "application.add_documents": ("أضاف {actor} مستندات إلى الطلب", "{actor} added documents to the application"),
     "application.return": ("أعاد {actor} الطلب إلى الشباك للاستكمال",
                            "{actor} returned the application for completion"),
     "application.resubmit": ("أعاد {actor} تقديم الطلب بعد استكماله", "{actor} resubmitted the application"),
