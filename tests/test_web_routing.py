@@ -322,6 +322,8 @@ def test_reviewer_and_two_signers_issue_a_permit_whose_qr_opens_a_green_page(
     for response, status, message in refusals:
         assert response.status_code == status, text_of(response)
         assert 'id="workflow-error"' in text_of(response) and message in text_of(response)
+        assert 'id="error-summary" role="alert"' in text_of(response)
+    assert '<a href="#method-pkcs12">' in text_of(refusals[0][0])  # the summary links to the form's first field
     after = (world.transitions(tracking), world.permit(tracking).current_pdf_sha256, sorted(world.rt.store.list()))  # type: ignore[union-attr]
     assert after == before  # nothing signed, nothing stored, nothing recorded
 
