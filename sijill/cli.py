@@ -780,9 +780,11 @@ def hold_list(ctx: click.Context) -> None:
 
 
 @cli.command()
+@click.option("--no-history", is_flag=True,
+              help="Leave out the DEMO year of applications (for an empty archive, e.g. crash and import tests).")
 @click.pass_context
-def demo(ctx: click.Context) -> None:
-    """Load DEMO centres, the service catalogue, one user per role and a DEMO signing PKI."""
+def demo(ctx: click.Context, no_history: bool) -> None:
+    """Load DEMO centres, the service catalogue, one user per role, a DEMO signing PKI and a DEMO year of history."""
     from sijill.demo import load_demo, open_demo_pki, register_demo_pki
 
     settings = _settings(ctx)
@@ -805,7 +807,8 @@ def demo(ctx: click.Context) -> None:
     else:
         click.echo(f"DEMO accounts already exist; their passwords are in {settings.data_dir / 'demo-credentials.txt'}")
     click.echo(f"DEMO PKCS#12 passphrase (for the officials' .p12 files in {pki_dir}): {pki_password.decode()}")
-    _demo_history(settings)
+    if not no_history:
+        _demo_history(settings)
 
 
 def _demo_history(settings: Settings) -> None:

@@ -69,7 +69,7 @@ def test_window_to_searchable_pdf_through_sijill_run(tmp_path: Path) -> None:
         return done.stdout
 
     sijill("db", "upgrade")
-    sijill("demo")
+    sijill("demo", "--no-history")
     token = sijill("users", "token", "demo.clerk").strip()
     with serving(env, "--concurrency", "2", log=tmp_path / "run.log") as base:
         body, content_type = multipart(
