@@ -225,19 +225,20 @@ def export_catalogue(session: Session) -> str:
     services = []
     for row in rows:
         d = row.definition
-        services.append(
-            {
-                "code": row.code,
-                "name_ar": row.name_ar,
-                "name_en": row.name_en,
-                "legal_days": row.legal_days,
-                "fee_egp": row.fee_piastres / 100 if row.fee_piastres % 100 else row.fee_piastres // 100,
-                "needs_property": bool(d.get("needs_property", False)),
-                "departments": list(d.get("departments", [])),
-                "required_documents": list(d.get("required_documents", [])),
-                "signing_chain": list(d.get("signing_chain", [])),
-            }
-        )
+        service: dict[str, Any] = {
+            "code": row.code,
+            "name_ar": row.name_ar,
+            "name_en": row.name_en,
+            "legal_days": row.legal_days,
+            "fee_egp": row.fee_piastres / 100 if row.fee_piastres % 100 else row.fee_piastres // 100,
+            "needs_property": bool(d.get("needs_property", False)),
+            "departments": list(d.get("departments", [])),
+            "required_documents": list(d.get("required_documents", [])),
+            "signing_chain": list(d.get("signing_chain", [])),
+        }
+        if d.get("permit") is not None:  # the permit's own text: an export that dropped it would erase it on load
+            service["permit"] = d["permit"]
+        services.append(service)
     body = {"version": current_version(session) or "1", "services": services}
     header = "# Sijill service catalogue, exported from the database. Change `version` when you change anything.\n"
     return header + yaml.safe_dump(body, allow_unicode=True, sort_keys=False, width=200)
