@@ -12,6 +12,5 @@ echo "== mypy"
 echo "== pytest"
 # -n: pytest-xdist workers. Many tests wait on real servers and processes, so one more worker than the two cores of
 # the CI machines keeps both busy (measured in docs/PERFORMANCE.md); SIJILL_TEST_WORKERS=0 runs in one process.
-# --dist loadgroup: tests marked with one xdist_group run on one worker (a module whose tests share state);
 # --durations: the slowest tests are named in every run, so the suite can be kept well under 15 minutes.
-exec "$VENV/bin/pytest" -q -ra -n "${SIJILL_TEST_WORKERS:-3}" --dist loadgroup --durations=15 "$@"
+exec "$VENV/bin/pytest" -q -ra -n "${SIJILL_TEST_WORKERS:-3}" --durations=15 "$@"

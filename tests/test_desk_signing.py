@@ -34,8 +34,7 @@ from tests.desk_world import Desk, agent, desk_server
 from tests.fixtures.pki import TestPki
 from tests.fixtures.softhsm import SoftHsmToken
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("desk")]  # one worker: later tests read the batch the
-# signing tests issue (module-scoped desk)
+pytestmark = pytest.mark.slow
 
 BATCH = 4
 SPARE = 3  # pending permits for the refusal cases
