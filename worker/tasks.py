@@ -28,7 +28,7 @@ from archive.db import DatabaseUnavailable
 from archive.models import utcnow
 from archive.store import StoreUnavailable
 from archive.sweeper import sweep_unreferenced
-from intake.digitise import PageHeld, PageNotFound, digitise_page, mark_sent_again, orphaned_page_ids
+from intake.digitise import LEASE, PageHeld, PageNotFound, digitise_page, mark_sent_again, orphaned_page_ids
 from intake.indexing import application_of_page, catch_up, index_applications
 from intake.recovery import WORKFLOW_GRACE
 from ocr.errors import OcrFailed
@@ -65,8 +65,13 @@ def ocr_page(self: Task, page_id: int) -> dict[str, Any]:
         outcome = digitise_page(rt.database, rt.store, int(page_id), limits=rt.limits, work_dir=rt.work_dir)
     except PageNotFound:
         return {"page_id": page_id, "status": "missing"}
-    except PageHeld:
-        return {"page_id": page_id, "status": "held by another worker"}  # a duplicate message: nothing to do
+    except PageHeld as exc:
+        # Another worker holds the page under a live lease. It may be alive (this message is a duplicate) or dead
+        # (this is the broker's redelivery of its message, the only copy left): look again once the lease would
+        # have lapsed. Then the page is done (nothing to do) or free to claim; the recovery beat is the backstop.
+        if self.request.retries < self.max_retries:
+            raise self.retry(exc=exc, countdown=LEASE.total_seconds() + 2) from exc
+        return {"page_id": page_id, "status": "held by another worker"}
     except TRANSIENT as exc:
         raise self.retry(exc=exc, countdown=min(300, 10 * 2**self.request.retries)) from exc
     if outcome.document_done:
