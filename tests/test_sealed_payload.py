@@ -60,8 +60,10 @@ def test_round_trip_shows_only_the_masked_name(key: SealingKey) -> None:
 
 
 def test_the_public_page_and_the_payload_mask_names_alike() -> None:
-    for name in ["محمد أحمد علي", "أبو بكر الصديق", "منى", "عبد الله", "  سارة   خالد  ", ""]:
-        assert mask_name(name) == page_mask_name(name)
+    assert page_mask_name is mask_name  # one function, so the QR can never tell more than the page
+    expected = {"محمد أحمد علي": "محمد أ.", "أبو بكر الصديق": "أبو بكر ا.", "منى": "منى", "عبد الله": "عبد الله",
+                "  سارة   خالد  ": "سارة خ.", "": "", "عبد الرحمن محمود سالم": "عبد الرحمن م."}
+    assert {name: mask_name(name) for name in expected} == expected
 
 
 def test_a_payload_with_a_pdf_hash_binds_that_file(key: SealingKey) -> None:

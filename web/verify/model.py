@@ -30,6 +30,7 @@ from sqlalchemy.orm import Session
 from archive.models import Permit, PermitStatus, WorkflowStep
 from archive.store import StoreError
 from intake.national_id import EGYPT
+from signing.public_name import mask_name
 from signing.validate import SignatureReport, ValidationReport, validate_pdf
 from web.errors import N_
 from web.runtime import runtime
@@ -58,28 +59,6 @@ ARCHIVE_UNREADABLE = (
     N_("تعذرت قراءة النسخة المؤرشفة من الترخيص للتحقق من توقيعاتها؛ حاول لاحقا."),
     "The archived copy of the permit could not be read to check its signatures; try again later.",
 )
-
-_COMPOUND_FIRST = ("عبد", "أبو", "ابو", "أبي", "ابي")
-
-
-def mask_name(name: str) -> str:
-    """The first name and the initial of the second: ``محمد أحمد علي`` → ``محمد أ.``.
-
-    The verification URL is a capability held by whoever holds the paper, which already shows the full name; but the
-    link can travel further than the paper (a photo, a chat), so the page confirms the name without spelling it out.
-    ``عبد``/``أبو`` stay joined to the word they belong to (``عبد الله``).
-    """
-    words = name.split()
-    if not words:
-        return ""
-    first = words[0]
-    rest = words[1:]
-    if first in _COMPOUND_FIRST and rest:
-        first, rest = f"{first} {rest[0]}", rest[1:]
-    if not rest:
-        return first
-    return f"{first} {rest[0][0]}."
-
 
 # --- the report cache -------------------------------------------------------------------------------------------
 
