@@ -123,7 +123,10 @@ class TantivyEngine:
     def _searcher(self) -> tantivy.Searcher:
         index = self._index()
         try:
-            stamp = (self.path / "meta.json").stat().st_mtime_ns
+            # meta.json is replaced by a rename on every commit: its inode changes even when two commits fall in
+            # one tick of the file system's clock (mtime alone missed those, and a reader kept old documents)
+            meta = (self.path / "meta.json").stat()
+            stamp: tuple[int, int, int] | None = (meta.st_mtime_ns, meta.st_ino, meta.st_size)
         except OSError:
             stamp = None
         if stamp != self._local.seen:  # another writer committed since: see its segments
