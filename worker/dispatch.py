@@ -84,6 +84,15 @@ class _Coalescer:
                 self._timer.daemon = True
                 self._timer.start()
 
+    def discard(self) -> None:
+        """Drop what is pending and wait for a flush already running (its database is about to go away); what was
+        dropped is caught up by the beat, as after a crash."""
+        with self._lock:
+            timer, self._pending, self._timer = self._timer, set(), None
+        if timer is not None:
+            timer.cancel()
+            timer.join(timeout=10)
+
     def flush(self) -> None:
         """Send what is pending now (the timer does it; also at exit)."""
         with self._lock:
@@ -122,6 +131,19 @@ def _coalescer(
         if key not in _coalescers:
             _coalescers[key] = _Coalescer(settings, sessions=sessions, store=store)
         return _coalescers[key]
+
+
+def discard_pending() -> None:
+    """Forget every coalescer of this process, with its pending changes, once no timer thread of theirs runs.
+
+    For a process (a test) about to drop the database its coalescers write to: a timer left running would write
+    manifests of a database that no longer exists, from a thread that outlives its test.
+    """
+    with _coalescers_lock:
+        coalescers = list(_coalescers.values())
+        _coalescers.clear()
+    for coalescer in coalescers:
+        coalescer.discard()
 
 
 @atexit.register
