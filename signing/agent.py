@@ -20,6 +20,10 @@ not start (login, token, PIN, server).
 Why this design: the private key stays on the device, the PIN is typed only into the official's own machine, and the
 server checks every value it receives against the registered certificate before embedding it, so a compromised or
 buggy agent can at worst fail to sign, never sign something else under the permit's name.
+
+Each prepare and complete request carries a fresh ``Idempotency-Key``; when the connection fails before the answer
+arrives (the server may have done the work), the agent sends the same request again with the same key, up to
+``RETRIES`` times, and gets the first answer: nothing is prepared or signed twice.
 """
 
 from __future__ import annotations
@@ -30,8 +34,10 @@ import getpass
 import json
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +49,8 @@ from signing.signers import Pkcs11Credential, open_signer, sign_raw
 __all__ = ["AgentError", "DeskClient", "main"]
 
 TIMEOUT_S = 120.0
+RETRIES = 2
+"""Resends of a prepare or complete request (same Idempotency-Key) after a failed connection."""
 BATCH = 10
 """Permits prepared and completed per request: short requests, and progress shown as each batch completes."""
 """Permits per prepare / complete request: bounded requests, one PIN entry for any number of batches."""
@@ -79,23 +87,38 @@ class DeskClient:
         return self._call("POST", "/api/v1/signing/prepare", {
             "certificate": base64.b64encode(certificate_der).decode("ascii"),
             "tracking_numbers": list(tracking_numbers),
-        })
+        }, key=str(uuid.uuid4()))
 
     def complete(self, signatures: Sequence[tuple[int, bytes]]) -> dict[str, Any]:
         return self._call("POST", "/api/v1/signing/complete", {
             "signatures": [{"prepared_id": pid, "signature": base64.b64encode(value).decode("ascii")}
                            for pid, value in signatures],
-        })
+        }, key=str(uuid.uuid4()))
 
     # --- HTTP ---
 
     def _call(self, method: str, path: str, payload: dict[str, Any] | None = None, *,
-              auth: bool = True) -> dict[str, Any]:
-        data = self._raw(method, path, payload, auth=auth)
+              auth: bool = True, key: str | None = None) -> dict[str, Any]:
+        data = self._raw(method, path, payload, auth=auth, key=key)
         result: dict[str, Any] = json.loads(data)
         return result
 
-    def _raw(self, method: str, path: str, payload: dict[str, Any] | None = None, *, auth: bool = True) -> bytes:
+    def _raw(self, method: str, path: str, payload: dict[str, Any] | None = None, *, auth: bool = True,
+             key: str | None = None) -> bytes:
+        """One request; with an idempotency ``key``, resent with the same key after a failed connection."""
+        attempts = 1 + (RETRIES if key is not None else 0)
+        for attempt in range(1, attempts + 1):
+            try:
+                return self._once(method, path, payload, auth=auth, key=key)
+            except _ConnectionLost as exc:
+                if attempt == attempts:
+                    raise AgentError(f"تعذر الاتصال بالخادم {self.server}.",
+                                     f"Cannot reach the server {self.server}: {exc.reason}") from None
+                time.sleep(0.5 * attempt)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _once(self, method: str, path: str, payload: dict[str, Any] | None, *, auth: bool,
+              key: str | None) -> bytes:
         headers = {"Accept": "application/json"}
         body = None
         if payload is not None:
@@ -103,6 +126,8 @@ class DeskClient:
             headers["Content-Type"] = "application/json"
         if auth:
             headers["Authorization"] = f"Bearer {self.token}"
+        if key is not None:
+            headers["Idempotency-Key"] = key
         url = self.server.rstrip("/") + path
         if not url.startswith(("http://", "https://")):
             raise AgentError("عنوان الخادم يجب أن يبدأ بـ ⁦https://⁩.",
@@ -114,8 +139,15 @@ class DeskClient:
         except urllib.error.HTTPError as exc:
             raise _http_error(exc) from None
         except (urllib.error.URLError, OSError) as exc:
-            raise AgentError(f"تعذر الاتصال بالخادم {self.server}.",
-                             f"Cannot reach the server {self.server}: {exc}") from None
+            raise _ConnectionLost(str(exc)) from None
+
+
+class _ConnectionLost(Exception):
+    """The request or its answer was lost on the network (the server may or may not have acted on it)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 def _http_error(exc: urllib.error.HTTPError) -> AgentError:

@@ -7,18 +7,23 @@ threads against the same database while the first one is held inside its transac
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding
 from flask import Flask
 from sqlalchemy import func, select
 
-from archive.models import Application, IdempotencyKey, Notification, Transition
+from archive.models import Application, IdempotencyKey, Notification, PreparedSignature, Transition
+from signing.dev_pki import DemoPki, create_demo_pki
 from tests.intake_files import pdf_bytes, png_bytes
 from tests.test_api_decisions import token
-from tests.test_web_routing import CLERK, REVIEWER, World, make_world
+from tests.test_web_routing import CLERK, COUNCIL, HEAD, PKI_PASSWORD, REVIEWER, World, make_world, trust_demo_pki
 
 KEY = "4f1c9a6e-6f0b-4b7e-9d5e-2c1f0b9e7a11"
 
@@ -208,3 +213,82 @@ def test_keys_are_kept_thirty_days_then_pruned(world: World) -> None:
         assert prune_idempotency_keys(s, now=created + KEEP + timedelta(minutes=1)) == 1
     # judged afresh once pruned: the step has moved on
     assert client.post(path, json={"action": "recommend"}, headers=headers).status_code in (403, 409)
+
+
+# --- the desk agent's prepare and complete -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def desk_pki(tmp_path_factory: pytest.TempPathFactory) -> DemoPki:
+    signers = [(HEAD, "رئيس الإدارة الهندسية - تجريبي"), (COUNCIL, "رئيس مجلس المدينة - تجريبي")]
+    return create_demo_pki(tmp_path_factory.mktemp("desk-pki") / "demo", signers, PKI_PASSWORD)
+
+
+def test_desk_prepare_and_complete_retried_after_a_lost_answer_act_once(world: World, desk_pki: DemoPki) -> None:
+    """The agent lost both answers: the retries get the first preparation (the same bytes to sign) and the first
+    signature, and the database holds one preparation, one signature and one transition for it."""
+    trust_demo_pki(world, desk_pki)
+    tracking = world.register()
+    client = world.app.test_client()
+    assert client.post(f"/api/v1/applications/{tracking}/decisions", json={"action": "recommend", "reason": "مطابق"},
+                       headers=token(client, REVIEWER)).status_code == 200
+    bundle = desk_pki.load_signer(HEAD, PKI_PASSWORD)
+    assert bundle.cert is not None and bundle.key is not None
+    certificate = base64.b64encode(bundle.cert.certificate.public_bytes(Encoding.DER)).decode("ascii")
+    headers = {**token(client, HEAD), "Idempotency-Key": KEY}
+    batch = {"certificate": certificate, "tracking_numbers": [tracking, "SOH01-2026-999999-X"]}
+
+    lost = lose_the_next_answer(world.app, "/signing/prepare")
+    post_and_lose(client, "/api/v1/signing/prepare", json=batch, headers=headers)
+    assert lost == [200] and count(world, PreparedSignature) == 1
+    retry = client.post("/api/v1/signing/prepare", json=batch, headers=headers)
+    assert retry.status_code == 200 and retry.headers["Idempotent-Replayed"] == "true"
+    (prepared,) = retry.get_json()["prepared"]
+    assert [r["tracking_number"] for r in retry.get_json()["refused"]] == ["SOH01-2026-999999-X"]
+    with world.session() as s:
+        (row,) = s.scalars(select(PreparedSignature))
+        assert prepared["prepared_id"] == row.id and base64.b64decode(prepared["to_sign"]) == row.signed_attributes
+    assert count(world, PreparedSignature) == 1  # the retry prepared nothing new
+
+    private_key = bundle.key
+    assert isinstance(private_key, ec.EllipticCurvePrivateKey) and prepared["digest_algorithm"] == "sha256"
+    value = private_key.sign(base64.b64decode(prepared["to_sign"]), ec.ECDSA(hashes.SHA256()))
+    signatures = {"signatures": [{"prepared_id": prepared["prepared_id"],
+                                  "signature": base64.b64encode(value).decode("ascii")}]}
+    complete_headers = {**headers, "Idempotency-Key": KEY + "-complete"}
+    lost = lose_the_next_answer(world.app, "/signing/complete")
+    post_and_lose(client, "/api/v1/signing/complete", json=signatures, headers=complete_headers)
+    assert lost == [200]
+    transitions = count(world, Transition)
+    with world.session() as s:
+        application = s.scalar(select(Application).where(Application.tracking_number == tracking))
+        assert application is not None
+        signed_steps = [st for st in application.steps if st.signed_pdf_sha256]
+        assert len(signed_steps) == 1 and signed_steps[0].status == "done"
+        first_revision = signed_steps[0].signed_pdf_sha256
+
+    again = client.post("/api/v1/signing/complete", json=signatures, headers=complete_headers)
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true", again.get_data(as_text=True)
+    (signed,) = again.get_json()["signed"]
+    assert signed["tracking_number"] == tracking and again.get_json()["refused"] == []
+    assert count(world, Transition) == transitions
+    with world.session() as s:
+        application = s.scalar(select(Application).where(Application.tracking_number == tracking))
+        assert application is not None
+        assert [st.signed_pdf_sha256 for st in application.steps if st.signed_pdf_sha256] == [first_revision]
+    # without the key the same values are judged afresh: the preparation was used, nothing is signed twice
+    bare = {"Authorization": headers["Authorization"]}
+    fresh = client.post("/api/v1/signing/complete", json=signatures, headers=bare)
+    assert fresh.status_code == 200 and fresh.get_json()["signed"] == []
+    assert count(world, Transition) == transitions
+    # the same key with another batch is refused
+    reused = client.post("/api/v1/signing/prepare", json={**batch, "tracking_numbers": [tracking]}, headers=headers)
+    assert reused.status_code == 422 and reused.get_json()["code"] == "idempotency_key_reused"
+
+
+def test_the_openapi_document_declares_the_desk_keys(world: World) -> None:
+    paths = world.app.test_client().get("/api/v1/openapi.json").get_json()["paths"]
+    for name in ("prepare", "complete"):
+        operation = paths[f"/api/v1/signing/{name}"]["post"]
+        assert any(p["name"] == "Idempotency-Key" for p in operation["parameters"]), name
+        assert {"200", "400", "422", "503"} <= set(operation["responses"]), name

@@ -2,8 +2,14 @@
 
 The desk agent ``sijill-sign`` (:mod:`signing.agent`) drives these; the private key never reaches the server, only
 the token's certificate (to prepare) and signature values (to complete). Thin: each item calls
-:mod:`workflow.deferred` and commits on its own, so one refused permit in a batch of fifty does not undo the others;
-a refusal rolls back that item only and is reported with its code and both sentences.
+:mod:`workflow.deferred` inside its own savepoint, so one refused permit in a batch of fifty does not undo the
+others; a refusal rolls back that item only and is reported with its code and both sentences.
+
+Prepare and complete take an ``Idempotency-Key`` like the API's other POSTs (:mod:`web.api.idempotency`): the whole
+batch, the key and the answer are one transaction, committed once at the end. An agent that lost the answer and
+sends the batch again with the same key gets the first answer (the same ``prepared_id`` values to sign; the same
+signed permits) and nothing is prepared or signed twice. A crash before that commit leaves nothing of the batch, so
+the retry simply runs; an unreachable archive mid-batch likewise saves nothing (503).
 """
 
 from __future__ import annotations
@@ -15,14 +21,16 @@ from datetime import timedelta
 from typing import Any
 
 from asn1crypto import x509
-from flask import abort, url_for
+from flask import Response, abort, url_for
 from flask_smorest import Blueprint
 
 from archive.models import PermitStatus, PreparedSignature, User
 from archive.roles import Permission
 from archive.store import StoreUnavailable
 from signing.errors import SigningRefused
-from web.api.schemas import CompleteRequest, CompleteResponse, PrepareRequest, PrepareResponse, Queue
+from web.api import idempotency
+from web.api.idempotency import idempotent, respond
+from web.api.schemas import ApiError, CompleteRequest, CompleteResponse, PrepareRequest, PrepareResponse, Queue
 from web.auth.principal import StaffPrincipal
 from web.decisions.credentials import ca_chain, signing_options
 from web.decisions.panel import permit_of, permit_pdf_response
@@ -122,10 +130,18 @@ def permit_pdf(tracking: str) -> Any:
 @blp.route("/prepare", methods=["POST"])
 @blp.arguments(PrepareRequest)
 @blp.response(200, PrepareResponse)
-@blp.alt_response(400, description="The certificate is not a certificate")
+@blp.alt_response(400, schema=ApiError, description="The certificate is not a certificate, or a malformed "
+                                                    "Idempotency-Key; nothing was prepared")
+@blp.alt_response(422, schema=ApiError, description="The body failed validation, or the Idempotency-Key was used for "
+                                                    "a different request")
+@blp.alt_response(503, schema=ApiError, description="The archive cannot be reached; nothing was prepared")
+@blp.doc(parameters=[idempotency.PARAMETER])
 @requires(Permission.APPLICATION_SIGN)
-def prepare(payload: dict[str, Any]) -> dict[str, Any]:
-    """Prepare each permit for a signature with this certificate; returns the bytes the token must sign for each."""
+@idempotent
+def prepare(payload: dict[str, Any]) -> Response:
+    """Prepare each permit for a signature with this certificate; returns the bytes the token must sign for each.
+
+    With an Idempotency-Key, a retry returns the first answer (the same preparations) and prepares nothing new."""
     try:
         certificate = x509.Certificate.load(base64.b64decode(payload["certificate"], validate=True))
         certificate.native  # noqa: B018 - parse fully now
@@ -141,11 +157,10 @@ def prepare(payload: dict[str, Any]) -> dict[str, Any]:
             refused.append(_refusal(RoutingRefused("not_your_step", "unknown"), tracking_number=tracking))
             continue
         try:
-            row = prepare_step_signature(session, runtime().store, application, _user(), certificate, options,
-                                         base_url=runtime().settings.base_url)
-            session.commit()
+            with session.begin_nested():
+                row = prepare_step_signature(session, runtime().store, application, _user(), certificate, options,
+                                             base_url=runtime().settings.base_url)
         except (RoutingRefused, SigningRefused) as exc:
-            session.rollback()
             log.info("desk preparation of %s by %s refused: %s (%s)", tracking, principal.username, exc.code,
                      exc.detail)
             refused.append(_refusal(exc, tracking_number=tracking))
@@ -160,16 +175,24 @@ def prepare(payload: dict[str, Any]) -> dict[str, Any]:
             "digest_algorithm": row.digest_algorithm,
             "expires_at": row.expires_at,
         })
-    return {"prepared": prepared, "refused": refused}
+    return respond(session, PrepareResponse, {"prepared": prepared, "refused": refused})
 
 
 @blp.route("/complete", methods=["POST"])
 @blp.arguments(CompleteRequest)
 @blp.response(200, CompleteResponse)
-@blp.alt_response(400, description="A signature value is not base64")
+@blp.alt_response(400, schema=ApiError, description="A signature value is not base64, or a malformed "
+                                                    "Idempotency-Key; nothing was signed")
+@blp.alt_response(422, schema=ApiError, description="The body failed validation, or the Idempotency-Key was used for "
+                                                    "a different request")
+@blp.alt_response(503, schema=ApiError, description="The archive cannot be reached; nothing was signed")
+@blp.doc(parameters=[idempotency.PARAMETER])
 @requires(Permission.APPLICATION_SIGN)
-def complete(payload: dict[str, Any]) -> dict[str, Any]:
-    """Embed each signature value into its prepared permit after checking it; each permit is signed or refused."""
+@idempotent
+def complete(payload: dict[str, Any]) -> Response:
+    """Embed each signature value into its prepared permit after checking it; each permit is signed or refused.
+
+    With an Idempotency-Key, a retry returns the first answer and signs nothing again."""
     try:
         values = [(item["prepared_id"], base64.b64decode(item["signature"], validate=True))
                   for item in payload["signatures"]]
@@ -183,10 +206,9 @@ def complete(payload: dict[str, Any]) -> dict[str, Any]:
         row = session.get(PreparedSignature, prepared_id)
         tracking = row.step.application.tracking_number if row is not None and row.user_id == principal.id else None
         try:
-            finish_step_signature(session, runtime().store, prepared_id, _user(), value, options)
-            session.commit()
+            with session.begin_nested():
+                finish_step_signature(session, runtime().store, prepared_id, _user(), value, options)
         except (RoutingRefused, SigningRefused) as exc:
-            session.rollback()
             log.info("desk signature %s by %s refused: %s (%s)", prepared_id, principal.username, exc.code,
                      exc.detail)
             refused.append(_refusal(exc, prepared_id=prepared_id, tracking_number=tracking))
@@ -204,4 +226,4 @@ def complete(payload: dict[str, Any]) -> dict[str, Any]:
             "application_status": application.status if application is not None else "",
             "permit_status": permit.status if permit is not None else PermitStatus.DRAFT.value,
         })
-    return {"signed": signed, "refused": refused}
+    return respond(session, CompleteResponse, {"signed": signed, "refused": refused})
