@@ -115,6 +115,19 @@ def test_signed_pdfs_are_validated_after_intake_and_shown_and_searchable(
     [engineer] = by_requirement["DRAWINGS"]["signatures"]
     assert engineer["indication"] == "TOTAL_PASSED" and engineer["signed_at"] and engineer["level"] == "B-B"
     assert by_requirement["SURVEY"]["signature_check"] == "none" and by_requirement["SURVEY"]["signatures"] == []
+    # and the case file shows the page's signature report per version
+    checklist = {e["code"]: e for e in detail["checklist"]}
+    [[drawn]] = [v["files"] for v in checklist["DRAWINGS"]["versions"]]
+    report = drawn["signature_report"]
+    assert (report["check"], report["signed"], report["valid"], report["invalid"]) == ("TOTAL_PASSED", True, 1, 0)
+    [line] = report["signatures"]
+    assert "حسن عبد الرحيم" in line["signer"] and line["verdict_ar"] == "توقيع صحيح" and line["time"]
+    [[contract_file]] = [v["files"] for v in checklist["OWNERSHIP"]["versions"]]
+    assert contract_file["signature_report"]["indeterminate"] == 1
+    assert contract_file["signature_report"]["signatures"][0]["verdict_ar"] == "تعذر التحقق من التوقيع"
+    assert contract_file["signature_report"]["signatures"][0]["reasons_ar"]
+    [[survey_file]] = [v["files"] for v in checklist["SURVEY"]["versions"]]
+    assert survey_file["signature_report"]["check"] == "none" and survey_file["signature_report"]["signed"] is False
 
     # the archive search: "has signed attachments"
     with world.session() as s:

@@ -272,3 +272,68 @@ def test_the_window_form_keeps_the_chosen_files_when_another_field_fails(world: 
     # used once: the same tokens register nothing a second time
     response = clerk.post("/applications/new", data=form(clerk, kept=tokens), content_type="multipart/form-data")
     assert response.status_code == 400 and count(world, Document) == 5
+
+
+def test_the_api_detail_lists_every_version_of_each_checklist_item(world: World) -> None:
+    """GET /api/v1/applications/<tracking>: the case file as the page shows it, per checklist item and version."""
+    import hashlib
+
+    tracking = register_without(world, ("SURVEY",))
+    client = world.client()
+
+    def token(username: str) -> dict[str, str]:
+        response = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+        assert response.status_code == 201
+        return {"Authorization": f"Bearer {response.get_json()['token']}"}
+
+    clerk, reviewer = token(CLERK), token(REVIEWER)
+    returned = client.post(f"/api/v1/applications/{tracking}/decisions", headers=reviewer, json={
+        "action": "return", "reason": "ينقص الرفع المساحي", "items": [{"code": "SURVEY", "problem": "missing"}]})
+    assert returned.status_code == 200, returned.get_json()
+
+    def detail() -> dict[str, Any]:
+        response = client.get(f"/api/v1/applications/{tracking}", headers=reviewer)
+        assert response.status_code == 200
+        return {e["code"]: e for e in response.get_json()["checklist"]}
+
+    before = detail()
+    assert list(before) == ["ID_COPY", "OWNERSHIP", "SURVEY", "DRAWINGS", "ENGINEER_CERT"]  # the catalogue's order
+    assert before["SURVEY"]["provided"] is False and before["SURVEY"]["requested"] == "missing"
+    assert before["SURVEY"]["versions"] == [] and before["DRAWINGS"]["requested"] is None
+    assert before["ID_COPY"]["name_ar"] and before["ID_COPY"]["required"] is True
+
+    rescan, survey = png_bytes("الرسومات المعدلة"), png_bytes("الرفع المساحي")
+    added = client.post(f"/api/v1/applications/{tracking}/documents", headers=clerk, content_type="multipart/form-data",
+                        data={"doc.SURVEY": (io.BytesIO(survey), "survey.png"),
+                              "doc.DRAWINGS": (io.BytesIO(rescan), "drawings-v2.png"),
+                              "doc.OTHER": (io.BytesIO(png_bytes("خطاب")), "letter.png")})
+    assert added.status_code == 201, added.get_json()
+
+    after = detail()
+    assert list(after) == ["ID_COPY", "OWNERSHIP", "SURVEY", "DRAWINGS", "ENGINEER_CERT", "OTHER"]
+    drawings = after["DRAWINGS"]
+    assert [(v["version"], v["current"], v["added_after_registration"]) for v in drawings["versions"]] == [
+        (1, False, False), (2, True, True)]
+    first, second = drawings["versions"]
+    (old,), (new,) = first["files"], second["files"]
+    assert old["filename"] == "drawings.png" and new["filename"] == "drawings-v2.png"
+    assert new["supersedes"] == old["id"] and new["current"] is True and old["current"] is False
+    assert new["sha256"] == hashlib.sha256(rescan).hexdigest() and new["size_bytes"] == len(rescan)
+    assert new["media_type"] == "image/png" and new["page_count"] == 1 and new["ocr_status"] == "pending"
+    assert [(p["index"], p["status"]) for p in new["pages"]] == [(0, "pending")]
+    assert new["uploaded_by"]["username"] == CLERK and new["uploaded_at"] and second["uploaded_by"]["username"] == CLERK
+    assert old["uploaded_by"]["username"] == CLERK  # the registering clerk for the registration's own files
+    assert new["signature_report"] is None  # not a PDF
+    assert after["SURVEY"]["provided"] is True and after["SURVEY"]["requested"] == "missing"  # open until resubmit
+    survey_files = [f["sha256"] for v in after["SURVEY"]["versions"] for f in v["files"]]
+    assert survey_files == [hashlib.sha256(survey).hexdigest()]
+    assert after["OTHER"]["required"] is False and after["OTHER"]["versions"][0]["files"][0]["filename"] == "letter.png"
+
+    spec = client.get("/api/v1/openapi.json").get_json()
+    schemas = spec["components"]["schemas"]
+    assert "checklist" in schemas["ApplicationDetail"]["properties"]
+    version_fields = set(schemas["DocumentVersion"]["properties"])
+    assert {"version", "current", "uploaded_at", "uploaded_by", "files"} <= version_fields
+    assert {"sha256", "size_bytes", "media_type", "uploaded_at", "uploaded_by", "pages", "signature_report"} <= set(
+        schemas["DocumentFile"]["properties"])
+    assert {"check", "valid", "invalid", "indeterminate", "signatures"} <= set(schemas["SignatureReport"]["properties"])

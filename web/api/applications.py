@@ -22,6 +22,7 @@ from intake.id_card import application_check
 from intake.service import RegisteredApplication
 from signing.attachments import signatures_of
 from web.api import idempotency
+from web.api.case_file import checklist_json
 from web.api.decisions import workflow_json
 from web.api.idempotency import idempotent, remember
 from web.api.schemas import ApiError, ApplicationCreated, ApplicationDetail, InvalidApplication
@@ -291,8 +292,9 @@ def add_documents(tracking: str) -> Any:
 @blp.alt_response(404, schema=ApiError, description="No such application (or one of another centre)")
 @requires(Permission.APPLICATION_VIEW)
 def get_application(tracking: str) -> dict[str, Any]:
-    """Status of an application, its workflow (steps, transitions, permit, what the caller may do) and the OCR of
-    each document and page (text included once read).
+    """Status of an application, its workflow (steps, transitions, permit, what the caller may do), its case file
+    (per checklist item every version of its document: who uploaded it when, its pages' OCR status, a signed PDF's
+    signature report) and the OCR of each document and page (text included once read).
 
     The tracking number is read tolerantly (lower case, Arabic-Indic digits). Applications of another centre are
     reported as not found to staff tied to a centre.
@@ -303,6 +305,7 @@ def get_application(tracking: str) -> dict[str, Any]:
     signatures = signatures_of(session, [d.id for d in application.documents])
     return {
         "workflow": workflow_json(session, application, session.get(User, _principal().id)),
+        "checklist": checklist_json(session, application),
         "national_id_check": _id_check(application),
         "tracking_number": number,
         "status": application.status,

@@ -555,10 +555,93 @@ class NationalIdCheck(Schema):
     document_id = fields.Integer(metadata={"description": "The ID card's document that was read"})
 
 
+class Uploader(Schema):
+    username = fields.String()
+    full_name = fields.String()
+
+
+class PageOcr(Schema):
+    id = fields.Integer()
+    index = fields.Integer(metadata={"description": "0-based position in the document"})
+    status = fields.String(metadata={"description": "OCR status: pending, running, done or failed"})
+    mean_confidence = fields.Float(allow_none=True, metadata={"description": "Tesseract's mean word confidence"})
+    low_confidence = fields.Boolean(metadata={"description": "Recognition was poor: re-scan the page"})
+    is_blank = fields.Boolean()
+    error = fields.String(allow_none=True)
+
+
+class SignatureLine(Schema):
+    signer = fields.String(metadata={"description": "The common name in the signing certificate"})
+    indication = fields.String(metadata={"description": "TOTAL_PASSED, INDETERMINATE or TOTAL_FAILED"})
+    sub_indication = fields.String(allow_none=True)
+    verdict_ar = fields.String(metadata={"example": "توقيع صحيح"})
+    verdict_en = fields.String(metadata={"example": "Valid signature"})
+    time = UtcDateTime(allow_none=True, metadata={"description": "The trusted timestamp's time if any, else the time "
+                                                                 "the signer states"})
+    time_proven = fields.Boolean(metadata={"description": "time comes from a trusted timestamp"})
+    level = fields.String(metadata={"description": "B-B, B-T, B-LT or B-LTA"})
+    reasons_ar = fields.List(fields.String())
+    reasons_en = fields.List(fields.String())
+
+
+class SignatureReport(Schema):
+    check = fields.String(metadata={"description": "pending (not checked yet), none (no signature), too_large, or "
+                                                   "the overall indication"})
+    signed = fields.Boolean(metadata={"description": "The PDF carries at least one signature"})
+    count = fields.Integer()
+    valid = fields.Integer()
+    invalid = fields.Integer()
+    indeterminate = fields.Integer()
+    signatures = fields.List(fields.Nested(SignatureLine))
+
+
+class DocumentFile(Schema):
+    id = fields.Integer()
+    version = fields.Integer()
+    current = fields.Boolean(metadata={"description": "Part of the newest version of its checklist item"})
+    supersedes = fields.Integer(allow_none=True, metadata={"description": "The earlier document this scan replaced"})
+    filename = fields.String()
+    media_type = fields.String(metadata={"description": "Content type as inspected at upload"})
+    size_bytes = fields.Integer()
+    sha256 = fields.String(metadata={"description": "SHA-256 of the original bytes (its key in the archive)"})
+    uploaded_at = UtcDateTime()
+    uploaded_by = fields.Nested(Uploader, allow_none=True, metadata={
+        "description": "The window official who added it (the registering clerk for the files of the registration)"})
+    page_count = fields.Integer()
+    ocr_status = fields.String()
+    searchable_pdf = fields.Boolean()
+    pages = fields.List(fields.Nested(PageOcr))
+    signature_report = fields.Nested(SignatureReport, allow_none=True, metadata={
+        "description": "PDFs only (null otherwise): the signatures it carries, as the application page shows them"})
+
+
+class DocumentVersion(Schema):
+    version = fields.Integer(metadata={"description": "1 for the registration's files; each rescan is the next"})
+    current = fields.Boolean(metadata={"description": "The version that counts now; earlier ones stay archived"})
+    uploaded_at = UtcDateTime()
+    uploaded_by = fields.Nested(Uploader, allow_none=True)
+    added_after_registration = fields.Boolean()
+    files = fields.List(fields.Nested(DocumentFile))
+
+
+class ChecklistEntry(Schema):
+    code = fields.String(metadata={"example": "SURVEY", "description": "Required-document code, or OTHER"})
+    name_ar = fields.String()
+    name_en = fields.String()
+    required = fields.Boolean(metadata={"description": "On the service's checklist (false for OTHER)"})
+    provided = fields.Boolean()
+    requested = fields.String(allow_none=True, metadata={
+        "description": "missing or unreadable when the last return asked for this item and it is still open"})
+    versions = fields.List(fields.Nested(DocumentVersion), metadata={"description": "Oldest first"})
+
+
 class ApplicationDetail(ApplicationOut):
     """An application with its workflow (GET /api/v1/applications/<tracking>)."""
 
     workflow = fields.Nested(WorkflowOut)
+    checklist = fields.List(fields.Nested(ChecklistEntry), metadata={
+        "description": "The case file: per checklist item (the catalogue's order, then OTHER) every version of its "
+                       "document, as the application page shows it"})
     national_id_check = fields.Nested(
         NationalIdCheck, allow_none=True,
         metadata={"description": "The ID card read by OCR against the typed national ID (null until read); a flag "
