@@ -418,6 +418,13 @@ class WorkflowStep(Base):
     decision: Mapped[str | None] = mapped_column(String(16), nullable=True)
     reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    legal_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """Snapshot of the catalogue's duration for this step in calendar days (like ``services.legal_days``); None when
+    the catalogue gives the step none."""
+    due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
+    """The step's legal due date, set each time the file reaches the step: ``activated_at`` plus ``legal_days``, or
+    the application's ``due_at`` when the step has no duration of its own. Reminders and the inbox use it; None while
+    the step is waiting (``workflow.routing.step_due``)."""
     certificate_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
     """SHA-256 of the certificate a signing step was signed with."""
     signed_pdf_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)

@@ -41,6 +41,9 @@ class ChainStep:
     department: str
     title_ar: str
     title_en: str
+    legal_days: int | None = None
+    """This step's own legal duration in calendar days (as the service's ``legal_days``), counted from when the file
+    reaches the step; absent: the step is due when the application is (``workflow.routing.step_due``)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,9 @@ class ServiceDefinition:
         if self.permit is not None:
             keys += ("permit",)
         loaded: dict[str, Any] = json.loads(json.dumps({k: data[k] for k in keys}))
+        for step in loaded["signing_chain"]:  # a step without its own duration is stored as before
+            if step.get("legal_days") is None:
+                step.pop("legal_days", None)
         return loaded
 
 
@@ -142,6 +148,10 @@ def _service(entry: Any) -> ServiceDefinition:
     for step in chain:
         if step.role not in (Role.REVIEWER, Role.SIGNER):
             raise CatalogueError(f"Service {code}: chain step {step.step!r} must be done by a reviewer or signer.")
+        days = step.legal_days
+        if days is not None and (not isinstance(days, int) or isinstance(days, bool) or days <= 0):
+            raise CatalogueError(f"Service {code}: chain step {step.step!r}: 'legal_days' must be a positive whole "
+                                 "number of days.")
     permit = _permit(code, entry.get("permit"))
     return ServiceDefinition(
         code=code,

@@ -172,3 +172,59 @@ def test_reminder_days_setting(tmp_path: Path) -> None:
     from worker.celery_app import BEAT_SCHEDULE
 
     assert BEAT_SCHEDULE["due-date-reminders"]["task"] == "workflow.reminders"
+
+
+def test_a_step_with_its_own_short_duration_is_reminded_before_the_application_falls_due(world: World) -> None:
+    """VALIDITY's reviewer step gets 2 days of its own in the catalogue (the application keeps its 7): the reviewers
+    hear a day before the step's date, the heads when the step (not the file) is late, and the inbox shows the step's
+    date; the signer step, which has no duration, falls due with the application."""
+    import yaml
+
+    from intake.catalogue import DEFAULT_CATALOGUE, CatalogueError, parse_catalogue, sync_catalogue
+    from workflow.routing import inbox
+
+    raw = yaml.safe_load(DEFAULT_CATALOGUE.read_text(encoding="utf-8"))
+    raw["version"] = str(raw["version"]) + "-steps"
+    (validity,) = [s for s in raw["services"] if s["code"] == "VALIDITY"]
+    validity["signing_chain"][0]["legal_days"] = 2
+    with world.database.session() as s:
+        assert sync_catalogue(s, parse_catalogue(yaml.safe_dump(raw, allow_unicode=True))) == (0, 1)
+    validity["signing_chain"][0]["legal_days"] = 0
+    with pytest.raises(CatalogueError, match="legal_days"):
+        parse_catalogue(yaml.safe_dump(raw, allow_unicode=True))
+
+    with world.database.session() as s:
+        application = register(world, s)
+        app_id, app_due = application.id, application.due_at
+        reviewer_step = application.steps[0]
+        assert (reviewer_step.legal_days, reviewer_step.due_at) == (2, clock.NOW + timedelta(days=2))
+        assert application.steps[1].due_at is None  # waiting: not reached yet
+    assert app_due - clock.NOW == timedelta(days=7)  # the application's legal date is unchanged (governance)
+    step_due = clock.NOW + timedelta(days=2)
+
+    with world.database.session() as s:  # the application has 6 days left, the step 1: the reviewers hear now
+        report = send_due_reminders(s, days_before=(3, 1), now=step_due - timedelta(hours=20))
+        assert [(n, p, t) for n, p, t in report.reminders] == [(application_number(world, app_id), 0, "due_in_1d")]
+        assert {e for e, _r in staff_mail(s)} == {"staff_due"}
+        (row,) = s.scalars(select(StepReminder))
+        assert row.due_at.replace(tzinfo=None) == step_due.replace(tzinfo=None)
+        (item,) = [i for i in inbox(s, world.user(s, "reviewer"), now=step_due - timedelta(hours=20))
+                   if i.application.id == app_id]
+        assert item.due_at == step_due and item.days_left in (0, 1) and not item.overdue
+    with world.database.session() as s:  # the step is late, the file is not: the heads are told
+        report = send_due_reminders(s, days_before=(3, 1), now=step_due + timedelta(hours=1))
+        assert [t for _n, _p, t in report.reminders] == ["overdue"]
+        (item,) = [i for i in inbox(s, world.user(s, "reviewer"), now=step_due + timedelta(hours=1))
+                   if i.application.id == app_id]
+        assert item.overdue and item.application.due_at.replace(tzinfo=None) > (step_due + timedelta(days=4)).replace(
+            tzinfo=None)
+
+    with world.database.session() as s:  # recommended on day 3: the signer step has no duration of its own
+        application = s.get(Application, app_id)
+        assert application is not None
+        decide(s, application, world.user(s, "reviewer"), "recommend", now=clock.NOW + timedelta(days=3))
+        signer_step = application.steps[1]
+        assert signer_step.legal_days is None
+        assert signer_step.due_at is not None
+        assert signer_step.due_at.replace(tzinfo=None) == app_due.replace(tzinfo=None)
+        assert application.steps[0].status == "done"

@@ -1,7 +1,9 @@
 """Due-date reminders: the officials of a step hear before its legal due date, the heads of its department after it.
 
-A step's legal due date is the application's (``applications.due_at``: received plus the service's legal duration),
-the date the inbox shows and governance measures. :func:`send_due_reminders`, run by the beat task
+Each step has its own legal due date (``workflow_steps.due_at``, :func:`workflow.routing.due_of`): when the file
+reached the step plus the step's duration from the catalogue, or the application's legal due date
+(``applications.due_at``, received plus the service's legal duration) for a step without one. The inbox shows the
+step's date; governance keeps measuring the application's. :func:`send_due_reminders`, run by the beat task
 ``workflow.reminders``, looks at every active step of an open file:
 
 * ``due_in_<n>d`` for each ``n`` of ``SIJILL_REMINDER_DAYS`` (default 3 and 1): once the due date is ``n`` days or
@@ -25,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager
 
@@ -41,7 +43,7 @@ from archive.models import (
 )
 from archive.roles import Permission, Role
 from notify.messages import staff_reminder_texts
-from workflow.routing import OPEN_STATUSES
+from workflow.routing import OPEN_STATUSES, due_of
 
 OVERDUE = "overdue"
 _ROLE_PERMISSION = {Role.REVIEWER.value: Permission.APPLICATION_REVIEW, Role.SIGNER.value: Permission.APPLICATION_SIGN}
@@ -99,14 +101,15 @@ def send_due_reminders(
     now = _aware(now or utcnow())
     thresholds = sorted({d for d in days_before if d > 0})
     horizon = now + timedelta(days=max(thresholds, default=0))
+    step_due = func.coalesce(WorkflowStep.due_at, Application.due_at)
     steps = session.scalars(
         select(WorkflowStep)
         .join(Application, WorkflowStep.application_id == Application.id)
         .options(contains_eager(WorkflowStep.application))
         .where(WorkflowStep.status == StepStatus.ACTIVE.value)
         .where(Application.status.in_(OPEN_STATUSES))
-        .where(Application.due_at <= horizon)
-        .order_by(Application.due_at, WorkflowStep.id)
+        .where(step_due <= horizon)
+        .order_by(step_due, WorkflowStep.id)
     ).all()
     report = ReminderReport()
     if not steps:
@@ -114,7 +117,7 @@ def send_due_reminders(
     sent = _sent(session, [s.id for s in steps])
     for step in steps:
         application = step.application
-        due = _aware(application.due_at)
+        due = due_of(step)
         already = sent.get(step.id, set())
         if now >= due:
             if OVERDUE not in already:

@@ -137,6 +137,7 @@ __all__ = [
     "add_trust_root",
     "check_official_certificate",
     "decide",
+    "due_of",
     "ensure_workflow",
     "field_name_for",
     "find_permit_by_token",
@@ -153,6 +154,7 @@ __all__ = [
     "revoke_permit",
     "sign_step",
     "signing_target",
+    "step_due",
 ]
 
 OPEN_STATUSES = frozenset(
@@ -191,12 +193,12 @@ def ensure_workflow(session: Session, application: Application, *, now: datetime
             title_ar=str(s.get("title_ar") or s["step"]),
             title_en=str(s.get("title_en") or s["step"]),
             signs=bool(s.get("signs", s["role"] == Role.SIGNER.value)),
+            legal_days=int(s["legal_days"]) if s.get("legal_days") else None,
             status=StepStatus.WAITING.value,
         )
         for i, s in enumerate(chain)
     ]
-    steps[0].status = StepStatus.ACTIVE.value
-    steps[0].activated_at = now
+    _activate(application, steps[0], now)
     application.steps = steps
     _record(session, application, None, application.status, "open", 0, None, now)
     session.flush()
@@ -228,6 +230,28 @@ def open_pending_workflows(
     return opened
 
 
+def step_due(application: Application, step: WorkflowStep, reached: datetime) -> datetime:
+    """The legal due date of ``step`` when the file reaches it at ``reached``: its own duration from then (calendar
+    days, as the service's ``legal_days``), or, for a step the catalogue gives no duration, the application's legal
+    due date (what is left of the application's time, as before steps had their own)."""
+    if step.legal_days:
+        return _aware(reached) + timedelta(days=step.legal_days)
+    return _aware(application.due_at)
+
+
+def due_of(step: WorkflowStep) -> datetime:
+    """The date ``step`` falls due: its recorded ``due_at``, else (a step activated before steps had their own) the
+    application's."""
+    return _aware(step.due_at or step.application.due_at)
+
+
+def _activate(application: Application, step: WorkflowStep, now: datetime) -> None:
+    """The file reaches ``step``: it becomes active and its own legal due date starts."""
+    step.status = StepStatus.ACTIVE.value
+    step.activated_at = now
+    step.due_at = step_due(application, step, now)
+
+
 # --- inbox --------------------------------------------------------------------------------------------------------
 
 
@@ -235,8 +259,9 @@ def open_pending_workflows(
 class InboxItem:
     """One application waiting for ``user``: the active step, "step ``position`` of ``of``" (1-based), and time left.
 
-    ``days_left`` counts calendar days in Egypt between today and the legal due date (negative once overdue);
-    ``overdue`` is true as soon as the due moment has passed.
+    ``due_at`` is the step's legal due date (:func:`due_of`); ``days_left`` counts calendar days in Egypt between
+    today and it (negative once overdue); ``overdue`` is true as soon as the due moment has passed. The
+    application's own legal due date (``application.due_at``) stays what governance measures.
     """
 
     application: Application
@@ -245,6 +270,7 @@ class InboxItem:
     of: int
     overdue: bool
     days_left: int
+    due_at: datetime
 
 
 def inbox(session: Session, user: User, *, now: datetime | None = None) -> list[InboxItem]:
@@ -285,7 +311,7 @@ def inbox(session: Session, user: User, *, now: datetime | None = None) -> list[
     today = now.astimezone(EGYPT).date()
     items = []
     for step in rows:
-        due = _aware(step.application.due_at)
+        due = due_of(step)
         items.append(
             InboxItem(
                 application=step.application,
@@ -294,6 +320,7 @@ def inbox(session: Session, user: User, *, now: datetime | None = None) -> list[
                 of=int(counts[step.application_id]),
                 overdue=now > due,
                 days_left=(due.astimezone(EGYPT).date() - today).days,
+                due_at=due,
             )
         )
     return items
@@ -500,8 +527,7 @@ def resubmit(
     for step in steps:
         if step.position >= target.position:
             _reset(step)
-    target.status = StepStatus.ACTIVE.value
-    target.activated_at = now
+    _activate(application, target, now)
     for item in items:
         if item.document_id is None:
             item.answer_reason = cleaned.get(item.code)
@@ -1036,6 +1062,7 @@ def _reset(step: WorkflowStep) -> None:
     step.decision = None
     step.reason = None
     step.activated_at = None
+    step.due_at = None
     step.certificate_fingerprint = None
     step.signed_pdf_sha256 = None
 
@@ -1046,8 +1073,7 @@ def _activate_next(
     """Activate the step after ``done`` and set the status; True when ``done`` was the last step."""
     following = [s for s in steps if s.position > done.position and s.status == StepStatus.WAITING.value]
     if following:
-        following[0].status = StepStatus.ACTIVE.value
-        following[0].activated_at = now
+        _activate(application, following[0], now)
         application.status = _status_for(following[0])
         return False
     application.status = ApplicationStatus.APPROVED.value

@@ -279,6 +279,8 @@ def _entry(application: Application, item: InboxItem | None,
            reminders: dict[int, list[StepReminder]] | None = None,
            id_mismatches: dict[int, str] | None = None) -> dict[str, Any]:
     due = application.due_at if application.due_at.tzinfo else application.due_at.replace(tzinfo=UTC)
+    if item is not None:
+        due = item.due_at
     now = datetime.now(UTC)
     return {
         "tracking_number": application.tracking_number,
@@ -289,7 +291,8 @@ def _entry(application: Application, item: InboxItem | None,
         "applicant_name": application.applicant_name,
         "centre_code": application.centre.code,
         "created_at": application.created_at,
-        "due_at": application.due_at,
+        "due_at": due,
+        "application_due_at": application.due_at,
         "overdue": item.overdue if item is not None else now > due,
         "days_left": item.days_left if item is not None
         else (due.astimezone(EGYPT).date() - now.astimezone(EGYPT).date()).days,

@@ -280,7 +280,7 @@ class QueueItem(Schema):
     step_title_en = fields.String()
     position = fields.Integer(metadata={"description": "1-based position of the step in the chain"})
     of = fields.Integer()
-    due_at = fields.DateTime()
+    due_at = fields.DateTime(metadata={"description": "The signing step's legal due date"})
     overdue = fields.Boolean()
     pdf_url = fields.String(metadata={"description": "The permit's current revision (what the official signs)"})
 
@@ -530,9 +530,12 @@ class InboxEntry(Schema):
     applicant_name = fields.String()
     centre_code = fields.String()
     created_at = UtcDateTime()
-    due_at = UtcDateTime()
-    overdue = fields.Boolean()
-    days_left = fields.Integer(metadata={"description": "Calendar days in Egypt to the legal due date "
+    due_at = UtcDateTime(metadata={"description": "The active step's legal due date: when the file reached the step "
+                                                  "plus the step's duration, or the application's when it has none"})
+    application_due_at = UtcDateTime(metadata={"description": "The application's legal due date (received plus the "
+                                                              "service's legal duration), what governance measures"})
+    overdue = fields.Boolean(metadata={"description": "The step's due date has passed"})
+    days_left = fields.Integer(metadata={"description": "Calendar days in Egypt to the step's legal due date "
                                                         "(negative: late)"})
     step = fields.Nested(InboxStep, allow_none=True)
     flags = fields.List(fields.String(), metadata={"description": "What the official should know: reminder_sent "

@@ -110,7 +110,7 @@ def queue() -> dict[str, Any]:
             "step_title_en": item.step.title_en,
             "position": item.position,
             "of": item.of,
-            "due_at": application.due_at,
+            "due_at": item.due_at,
             "overdue": item.overdue,
             "pdf_url": url_for("api_signing.permit_pdf", tracking=application.tracking_number),
         })
