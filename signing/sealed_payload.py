@@ -25,9 +25,10 @@ QR (the draft's hash changes with the QR, and the issued PDF is made only after 
 the permit's QR (``<verification URL>#SJ1:...``; a browser never sends the fragment, the online page still opens)
 carries the facts **without** ``d``: it proves that the centre sealed these facts for this permit number, and that the
 paper's printed facts match them if the reader compares them. It does not prove the paper is an unaltered copy of the
-issued PDF, nor that the permit is still valid today (revocation needs the online page). ``seal`` with
-``pdf_sha256`` makes a payload that also binds the issued PDF (for a verification card, or to check a file with
-``sijill verify-qr --pdf``); that is the only form that says anything about a file.
+issued PDF, nor that the permit is still valid today (revocation needs the online page or the signed revocation
+list of ``signing/revocations.py``). ``seal`` with ``pdf_sha256`` makes a payload that also binds the issued PDF (for
+a verification card, or to check a file with ``sijill verify-qr --pdf``); that is the only form that says anything
+about a file.
 """
 
 from __future__ import annotations
@@ -55,7 +56,9 @@ __all__ = [
     "key_id",
     "keys_from_jwk_set",
     "mask_name",
+    "open_sign1",
     "seal",
+    "sign1",
     "verify",
 ]
 
@@ -112,11 +115,44 @@ def seal(private: Ed25519PrivateKey, *, permit_number: str, holder_name: str, se
     claims: dict[int, Any] = {6: _midnight(issued_on), CLAIM_PERMIT: facts}
     if expires_on is not None:
         claims[4] = _midnight(expires_on)
-    protected = cbor2.dumps({1: ALG_EDDSA, 4: key_id(private.public_key())})
-    payload = cbor2.dumps(claims)
-    signature = private.sign(_sig_structure(protected, payload))
-    message = cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected, {}, payload, signature]))
+    message = sign1(private, cbor2.dumps(claims))
     return PREFIX + base64.urlsafe_b64encode(message).rstrip(b"=").decode("ascii")
+
+
+def sign1(private: Ed25519PrivateKey, payload: bytes, *, content_type: str | None = None) -> bytes:
+    """A tagged COSE_Sign1 (EdDSA, ``kid`` and, if given, the content type in the protected header) over
+    ``payload``: the one envelope of everything the sealing key signs for offline readers.
+
+    ``content_type`` (header label 3) separates kinds of sealed documents: the revocation list names its own, so a
+    verifier of one kind never accepts the other (``signing/revocations.py``)."""
+    header: dict[int, Any] = {1: ALG_EDDSA, 4: key_id(private.public_key())}
+    if content_type is not None:
+        header[3] = content_type
+    protected = cbor2.dumps(header)
+    signature = private.sign(_sig_structure(protected, payload))
+    return bytes(cbor2.dumps(cbor2.CBORTag(COSE_SIGN1_TAG, [protected, {}, payload, signature])))
+
+
+def open_sign1(message: bytes, keys: Mapping[bytes, Ed25519PublicKey]) -> tuple[Mapping[Any, Any], bytes, bytes]:
+    """(protected header, payload, kid) of a COSE_Sign1 that one of ``keys`` signed; :class:`PayloadError`
+    (``malformed``, ``unknown_key``, ``bad_signature``) otherwise. The caller bounds ``message``'s size."""
+    try:
+        tagged = cbor2.loads(message)
+    except (ValueError, cbor2.CBORDecodeError, TypeError, RecursionError):
+        raise PayloadError("malformed", "The payload is damaged or not a Sijill payload.") from None
+    protected_bytes, protected, payload, signature = _unpack(tagged)
+    kid = protected.get(4)
+    if protected.get(1) != ALG_EDDSA or not isinstance(kid, bytes):
+        raise PayloadError("malformed", "The payload's algorithm or key id is not one Sijill uses.")
+    public = keys.get(kid)
+    if public is None:
+        raise PayloadError("unknown_key", f"The payload was sealed by a key that is not in the key set ({kid.hex()}).")
+    try:
+        public.verify(signature, _sig_structure(protected_bytes, payload))
+    except InvalidSignature:
+        raise PayloadError("bad_signature", "The seal does not match the facts: the payload was altered or forged.") \
+            from None
+    return protected, payload, kid
 
 
 def verify(text: str, keys: Mapping[bytes, Ed25519PublicKey]) -> SealedFacts:
@@ -137,21 +173,11 @@ def verify(text: str, keys: Mapping[bytes, Ed25519PublicKey]) -> SealedFacts:
     body = text[len(PREFIX):]
     try:
         message = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        tagged = cbor2.loads(message)
-    except (ValueError, cbor2.CBORDecodeError, TypeError):
+    except (ValueError, TypeError):
         raise PayloadError("malformed", "The payload is damaged or not a Sijill payload.") from None
-    protected_bytes, protected, payload, signature = _unpack(tagged)
-    kid = protected.get(4)
-    if protected.get(1) != ALG_EDDSA or not isinstance(kid, bytes):
-        raise PayloadError("malformed", "The payload's algorithm or key id is not one Sijill uses.")
-    public = keys.get(kid)
-    if public is None:
-        raise PayloadError("unknown_key", f"The payload was sealed by a key that is not in the key set ({kid.hex()}).")
-    try:
-        public.verify(signature, _sig_structure(protected_bytes, payload))
-    except InvalidSignature:
-        raise PayloadError("bad_signature", "The seal does not match the facts: the payload was altered or forged.") \
-            from None
+    protected, payload, kid = open_sign1(message, keys)
+    if 3 in protected:  # another kind of sealed document (a revocation list), not a permit's facts
+        raise PayloadError("malformed", "This is not a permit's sealed payload.")
     return _facts(payload, kid)
 
 

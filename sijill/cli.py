@@ -893,18 +893,21 @@ if __name__ == "__main__":
               help="The key set: a file saved from /.well-known/sijill-keys.json, or that URL.")
 @click.option("--pdf", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Compare this file with the PDF hash the payload seals (if it seals one).")
+@click.option("--revocations", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="The signed revocation list saved from /.well-known/sijill-revocations.")
 @click.pass_context
 def verify_qr(ctx: click.Context, qr_text: str | None, image: Path | None, keys_source: str,
-              pdf: Path | None) -> None:
-    """Check a permit's sealed QR payload offline. Exit 0 genuine, 1 not genuine, 2 could not check."""
-    from sijill.verify_qr import CANNOT_CHECK, CannotCheck, check, load_keys, read_qr_image
+              pdf: Path | None, revocations: Path | None) -> None:
+    """Check a permit's sealed QR payload offline. Exit 0 genuine, 1 not genuine, 2 could not check, 3 revoked."""
+    from sijill.verify_qr import CANNOT_CHECK, CannotCheck, check, load_keys, load_revocations, read_qr_image
 
     try:
         if (qr_text is None) == (image is None):
             raise CannotCheck("Give either the QR text or --image. / أعط نص الرمز أو صورة له.")
         text = read_qr_image(image) if image is not None else str(qr_text)
         keys = load_keys(keys_source)
-        outcome = check(text, keys, pdf=pdf.read_bytes() if pdf is not None else None)
+        revocation_list = load_revocations(revocations, keys) if revocations is not None else None
+        outcome = check(text, keys, pdf=pdf.read_bytes() if pdf is not None else None, revocations=revocation_list)
     except CannotCheck as exc:
         click.echo(f"? تعذر التحقق — CANNOT CHECK: {exc}", err=True)
         ctx.exit(CANNOT_CHECK)
@@ -912,3 +915,30 @@ def verify_qr(ctx: click.Context, qr_text: str | None, image: Path | None, keys_
     for line in outcome.lines:
         click.echo(line)
     ctx.exit(outcome.status)
+
+
+@cli.command("offline-page")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the HTML file.")
+@click.pass_context
+def offline_page(ctx: click.Context, out: Path) -> None:
+    """Write the static offline verification page, with the public keys and a freshly signed revocation list."""
+    from datetime import UTC, datetime
+
+    from archive.sealing import SealingKeyError, load_sealing_key
+    from signing.revocations import revoked_permits, seal_revocations
+    from signing.sealed_payload import jwk_set
+    from web.offline.page import render_offline_page
+
+    settings = _settings(ctx)
+    database = preflight(settings)
+    try:
+        key = load_sealing_key(settings.sealing_key_path, create=False)
+    except SealingKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    now = datetime.now(UTC)
+    with database.session() as session:
+        revoked = revoked_permits(session)
+    revocations = seal_revocations(key.private, revoked, issued_at=now)
+    out.write_bytes(render_offline_page(jwk_set([key.private.public_key()]), revocations, made_at=now))
+    click.echo(f"wrote {out}: 1 key, {len(revoked)} revoked permit(s), list dated {now.date().isoformat()}")

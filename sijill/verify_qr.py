@@ -3,7 +3,10 @@
 Inputs: the QR's text (or an image of it, decoded with ``zbarimg``), and the key set: a file saved from
 ``/.well-known/sijill-keys.json`` (offline) or that URL (fetched once, bounded in size and time). With ``--pdf`` the
 file's SHA-256 is compared with the one the payload seals, when it seals one (see ``signing/sealed_payload.py`` for
-what a payload does and does not prove). Exit status: 0 genuine, 1 not genuine, 2 could not check.
+what a payload does and does not prove). With ``--revocations`` the signed revocation list saved from
+``/.well-known/sijill-revocations`` (``signing/revocations.py``) says whether the permit was revoked as of the list's
+date; a list that is not sealed by one of the keys is refused (could not check), an outdated one is used with a
+warning. Exit status: 0 genuine, 1 not genuine, 2 could not check, 3 genuine seal but the permit is revoked.
 """
 
 from __future__ import annotations
@@ -12,12 +15,13 @@ import hashlib
 import subprocess
 import urllib.request
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
+from signing.revocations import MAX_LIST_BYTES, RevocationList, verify_revocations
 from signing.sealed_payload import PayloadError, SealedFacts, keys_from_jwk_set, verify
 
-GENUINE, NOT_GENUINE, CANNOT_CHECK = 0, 1, 2
+GENUINE, NOT_GENUINE, CANNOT_CHECK, REVOKED = 0, 1, 2, 3
 MAX_KEYS_BYTES = 65_536
 FETCH_TIMEOUT_S = 10
 ZBAR_TIMEOUT_S = 30
@@ -77,7 +81,22 @@ def load_keys(source: str) -> dict[bytes, object]:
         raise CannotCheck(f"{exc} / ملف المفاتيح غير صالح.") from None
 
 
-def check(text: str, keys: dict[bytes, object], *, pdf: bytes | None = None, today: date | None = None) -> Outcome:
+def load_revocations(path: Path, keys: dict[bytes, object]) -> RevocationList:
+    """The revocation list in ``path`` (raw COSE_Sign1 bytes as the server sends them), if one of ``keys`` sealed it."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_LIST_BYTES + 1)
+    except OSError as exc:
+        raise CannotCheck(f"The revocation list {path} cannot be read: {exc}. / تعذرت قراءة قائمة الإلغاء.") from None
+    try:
+        return verify_revocations(data, keys)  # type: ignore[arg-type]
+    except PayloadError as exc:
+        raise CannotCheck(f"The revocation list {path} is refused: {exc} / قائمة الإلغاء مرفوضة: ليست قائمة صحيحة "
+                          "مختومة من المركز.") from None
+
+
+def check(text: str, keys: dict[bytes, object], *, pdf: bytes | None = None, today: date | None = None,
+          revocations: RevocationList | None = None, now: datetime | None = None) -> Outcome:
     """The verdict on ``text`` as printed lines and an exit status."""
     try:
         facts = verify(text, keys)  # type: ignore[arg-type]
@@ -94,11 +113,30 @@ def check(text: str, keys: dict[bytes, object], *, pdf: bytes | None = None, tod
             return Outcome(NOT_GENUINE, ["✗ غير صحيح — NOT GENUINE", ar, en, *lines])
         else:
             lines.append("الملف هو النسخة الصادرة المختومة. / The file is the sealed issued copy.")
+    if revocations is not None:
+        revoked_at = revocations.revoked_at(facts.permit_number)
+        listed = revocations.issued_on.isoformat()
+        if revoked_at is not None:
+            return Outcome(REVOKED, [
+                "✗ ملغى — REVOKED",
+                f"ألغي هذا الترخيص في {revoked_at.date().isoformat()} (بحسب قائمة الإلغاء بتاريخ {listed}). / "
+                f"This permit was revoked on {revoked_at.date().isoformat()} (per the revocation list of {listed}).",
+                *lines])
     verdict = ["✓ ختم صحيح من المركز — GENUINE: sealed by the centre"]
     if facts.expired(today or date.today()):
         verdict.append("انتهت مدة الترخيص. / The permit's term has ended.")
-    verdict.append("للتأكد من أن الترخيص لم يُلغَ افتح صفحة التحقق عبر الإنترنت. / "
-                   "Whether it was revoked since can only be seen on the online page.")
+    if revocations is None:
+        verdict.append("للتأكد من أن الترخيص لم يُلغَ افتح صفحة التحقق عبر الإنترنت. / "
+                       "Whether it was revoked since can only be seen on the online page.")
+    elif revocations.outdated(now or datetime.now(UTC)):
+        verdict.append(f"قائمة الإلغاء بتاريخ {listed} قديمة (موعد تحديثها {revocations.next_update.date()}): "
+                       "غياب الترخيص عنها لا يثبت أنه لم يُلغَ؛ نزّل قائمة أحدث. / "
+                       f"The revocation list of {listed} is outdated (next update was due "
+                       f"{revocations.next_update.date()}): a permit missing from it is not known to be unrevoked; "
+                       "download a newer list.")
+    else:
+        verdict.append(f"لم يكن الترخيص ملغى حتى {listed} بحسب قائمة الإلغاء. / "
+                       f"Not revoked as of {listed}, per the revocation list.")
     return Outcome(GENUINE, verdict + lines)
 
 

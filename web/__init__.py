@@ -16,7 +16,7 @@ csrf = CSRFProtect()
 
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
     """Build the app for ``settings`` (read from the environment when omitted)."""
-    from web import admin, errors, health, holds, home, i18n, metrics, permissions, ratelimit, sealing_keys
+    from web import admin, errors, health, holds, home, i18n, metrics, offline, permissions, ratelimit, sealing_keys
     from web import api as api_pkg
     from web import decisions as decisions_pkg
     from web import governance as governance_pkg
@@ -72,8 +72,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.register_blueprint(governance_pkg.bp)
     app.register_blueprint(holds.bp)
     app.register_blueprint(sealing_keys.bp)
+    app.register_blueprint(offline.bp)
     api_pkg.install(app, csrf)
-    ratelimit.install(app, settings, [verify_pkg.bp, api_verify.blp], [inquiry_pkg.bp, api_inquiry.blp])
+    ratelimit.install(app, settings, [verify_pkg.bp, api_verify.blp, offline.bp], [inquiry_pkg.bp, api_inquiry.blp])
 
     @app.after_request
     def security_headers(response):  # type: ignore[no-untyped-def]

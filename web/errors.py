@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, make_response, render_template
+from flask import Flask, Response, jsonify, make_response, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, InternalServerError
@@ -55,7 +55,7 @@ def handle_http_exception(error: HTTPException) -> ResponseReturnValue:
         arabic, english = error.message_ar, error.message_en
     else:
         arabic, english = _messages(code)
-    if is_api_request():
+    if is_api_request() or request.path.startswith("/.well-known/"):  # machine endpoints answer JSON
         body: dict[str, object] = {"status": code, "error": english, "error_ar": arabic}
         if isinstance(error, ExplainedError):
             body["code"] = error.error_code

@@ -48,6 +48,7 @@ def _load_bearer_principal() -> None:
 
 def install(app: Flask, csrf: CSRFProtect) -> SijillApi:
     """One ``Api`` per application (blueprints are shared module objects and stay unmodified after import)."""
+    from web import offline
     from web.api import applications, auth, catalogue, decisions, holds, inquiry, search, signing, verify
 
     app.config.update(
@@ -71,4 +72,5 @@ def install(app: Flask, csrf: CSRFProtect) -> SijillApi:
                       inquiry.blp, holds.blp):
         csrf.exempt(blueprint)
         api.register_blueprint(blueprint)
+    offline.document(api.spec, app)
     return api
