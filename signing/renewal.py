@@ -12,7 +12,9 @@ itself a signature by the TSA's certificate, which expires too (a few years). So
 
 Each renewed revision is stored (content-addressed) before ``Permit.current_pdf_sha256`` moves to it, one permit per
 transaction, so a failure leaves the others done and that one unchanged. Revoked permits are renewed too: their
-verification page must still show who signed them and when.
+verification page must still show who signed them and when. The same pass builds each permit's revision album (the
+revision viewer's analysis and pictures, :mod:`signing.revision_album`) for a renewed revision and for a permit issued
+since the last pass, so that public pages only read it.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from archive.store import ObjectStore
 from signing.certificates import Revocation, signing_context
 from signing.errors import SigningRefused
 from signing.pades import add_document_timestamp
+from signing.revision_album import ensure_album
 from signing.trust import active_trust_roots
 
 __all__ = ["RenewalReport", "newest_timestamp_expiry", "renew_timestamps", "renewal_context", "timestamp_due"]
@@ -104,6 +107,7 @@ def renew_timestamps(
             report.checked += 1
             current = store.get_bytes(permit.current_pdf_sha256)
             if not timestamp_due(current, window=window, now=now):
+                _album(store, permit.permit_number, permit.current_pdf_sha256, current)
                 continue
             try:
                 renewed = add_document_timestamp(current, timestamp_url, validation_context())
@@ -114,7 +118,17 @@ def renew_timestamps(
                 continue
             permit.current_pdf_sha256 = store.put(renewed)  # stored before the row points at it
             report.renewed.append(permit.permit_number)
+            _album(store, permit.permit_number, permit.current_pdf_sha256, renewed)
     return report
+
+
+def _album(store: ObjectStore, permit_number: str, sha256: str, pdf: bytes) -> None:
+    """Build the revision viewer's album of this archived revision now, in the worker, so no public request has to
+    (:mod:`signing.revision_album`; a no-op when it exists). A failure only costs the first reader the build."""
+    try:
+        ensure_album(store, sha256, pdf)
+    except Exception as exc:  # rendering is a nicety next to the timestamp: never fail the renewal for it
+        log.warning("permit %s: revision album not built: %r", permit_number, exc)
 
 
 def renewal_context(database: Database, revocation: str) -> Callable[[], ValidationContext]:

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from flask import Response, abort
+from flask import Response, abort, url_for
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -32,6 +32,7 @@ from intake.service import required_documents
 from web.errors import N_
 from web.intake.common import pick, send_object
 from web.runtime import runtime
+from web.verify.revisions import RevisionView, permit_album, revision_views
 from workflow.routing import (
     OPEN_STATUSES,
     RoutingRefused,
@@ -119,6 +120,8 @@ class WorkflowPanel:
     """Names of required documents missing and not overridden: the guard that blocks decisions and signatures."""
     reassign: list[ReassignForm] = field(default_factory=list)
     pkcs11_available: bool = False
+    revisions: list[RevisionView] = field(default_factory=list)
+    """The revision viewer: the permit as each official signed it (empty until someone signed)."""
     error: str | None = None
     error_form: str | None = None
     values: dict[str, str] = field(default_factory=dict)
@@ -242,6 +245,11 @@ def build_panel(session: Session, application: Application, user: User) -> Workf
         and user.department in signing_departments
     )
     panel.pkcs11_available = bool(runtime().settings.pkcs11_module)
+    if permit is not None and any(s.signed_pdf_sha256 for s in steps):
+        tracking = application.tracking_number
+        panel.revisions = revision_views(
+            permit, permit_album(permit), "page",
+            lambda name: url_for("decisions.permit_revision_picture", tracking=tracking, file_name=name))
     return panel
 
 

@@ -10,10 +10,11 @@ since it was opened, ...) rolls everything back and shows the application page a
 from __future__ import annotations
 
 import logging
+import re
 from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -44,6 +45,7 @@ from web.intake.common import application_for, pick
 from web.intake.views import application_page
 from web.permissions import current_principal, requires
 from web.runtime import db_session, runtime
+from web.verify.revisions import album_image
 from workflow.reminders import reminders_of
 from workflow.routing import (
     ReturnItem,
@@ -106,6 +108,7 @@ ARCHIVE_DOWN = (
     N_("تعذر الوصول إلى الأرشيف الآن، ولم يُحفظ شيء. حاول مرة أخرى بعد قليل."),
     "The archive cannot be reached right now and nothing was saved. Try again shortly.",
 )
+STAFF_PICTURE_NAME = re.compile(r"page-[0-9a-f]{64}\.png")
 DONE_MESSAGES: dict[str, str] = {
     "recommend": N_("سُجلت توصيتك على الطلب %(tracking)s وانتقل إلى الخطوة التالية."),
     "approve": N_("اعتُمد الطلب %(tracking)s وانتقل إلى الخطوة التالية."),
@@ -326,6 +329,24 @@ def permit_pdf(tracking: str) -> ResponseReturnValue:
     session = db_session()
     application = application_for(session, principal, tracking)
     return permit_pdf_response(session, application, _user(session, principal))
+
+
+@bp.route("/applications/<tracking>/permit/revisions/<file_name>")
+@requires(Permission.APPLICATION_VIEW)
+def permit_revision_picture(tracking: str, file_name: str) -> ResponseReturnValue:
+    """A legible picture of the permit's first page at one signed state (the revision viewer on this page)."""
+    if not STAFF_PICTURE_NAME.fullmatch(file_name):
+        abort(404)
+    principal = _principal()
+    session = db_session()
+    application = application_for(session, principal, tracking)
+    permit = permit_of(session, application)
+    data = album_image(permit, "page", file_name) if permit is not None else None
+    if data is None:
+        abort(404)
+    response = Response(data, mimetype="image/png")
+    response.headers["Cache-Control"] = "private, max-age=86400, immutable"  # named by its content's hash
+    return response
 
 
 @bp.route("/applications/<tracking>/sign", methods=["POST"])

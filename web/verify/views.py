@@ -12,12 +12,14 @@ Both are rate-limited per client address (:mod:`web.ratelimit`), never cached by
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, Response, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from archive.models import Permit
+from archive.models import Permit, PermitStatus
 from signing.bounded import warm_up
 from web.errors import N_
 from web.permissions import public
@@ -25,6 +27,7 @@ from web.runtime import db_session
 from web.verify import pagecache
 from web.verify.copy import CopyVerdict, check_copy
 from web.verify.model import INDICATIONS, STATES, PermitView, permit_view
+from web.verify.revisions import CHANGE_LABELS, RevisionView, album_image, permit_album, revision_views
 from workflow.routing import find_permit_by_token
 
 bp = Blueprint("verify", __name__)
@@ -32,6 +35,7 @@ bp = Blueprint("verify", __name__)
 CHECK_MAX_BYTES = 20 * 1024 * 1024
 """Largest copy accepted for checking (a permit is a few hundred kilobytes)."""
 CHECK_FIELD = "pdf"
+PICTURE_NAME = re.compile(r"thumb-[0-9a-f]{64}\.png")
 
 NO_FILE = (N_("اختر ملف PDF للترخيص للتحقق منه."), "Choose the permit's PDF file to check.")
 TOO_LARGE = (N_("الملف أكبر من 20 ميجابايت؛ نسخة الترخيص أصغر من ذلك بكثير."),
@@ -47,7 +51,7 @@ def cap_uploads(endpoint: str | None, _values: dict[str, object] | None) -> None
 
 @bp.app_context_processor
 def verify_helpers() -> dict[str, object]:
-    return {"STATES": STATES, "INDICATIONS": INDICATIONS}
+    return {"STATES": STATES, "INDICATIONS": INDICATIONS, "CHANGE_LABELS": CHANGE_LABELS}
 
 
 @bp.route("/v/<permit_number>/<token>")
@@ -63,7 +67,7 @@ def show(permit_number: str, token: str) -> ResponseReturnValue:
     view = permit_view(session, permit)
     warm_up()  # the copy check's workers start while the citizen picks the file (no wait here)
     body = render_template("verify/permit.html", v=view, check=None, check_error=None,
-                           permit_number=permit.permit_number, token=token)
+                           permit_number=permit.permit_number, token=token, revisions=_revisions(permit, token))
     pagecache.remember(permit_number, token, permit, body)
     return _public(body)
 
@@ -92,6 +96,34 @@ def check(permit_number: str, token: str) -> ResponseReturnValue:
     return response
 
 
+@bp.route("/v/<permit_number>/<token>/revisions/<file_name>")
+@public
+def revision_picture(permit_number: str, token: str, file_name: str) -> ResponseReturnValue:
+    """A thumbnail of the revision viewer; only the pictures of the permit's current album, only to its token."""
+    if not PICTURE_NAME.fullmatch(file_name):
+        return not_found()
+    permit = find_permit_by_token(db_session(), permit_number, token)
+    if permit is None:
+        return not_found()
+    data = album_image(permit, "thumb", file_name)
+    if data is None:
+        return not_found()
+    response = Response(data, mimetype="image/png")
+    response.headers["Cache-Control"] = "private, max-age=86400, immutable"  # named by its content's hash
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+def _revisions(permit: Permit, token: str) -> list[RevisionView]:
+    """The revision viewer's entries for the archived permit (its album is built once per archived revision)."""
+    if permit.status == PermitStatus.DRAFT.value:
+        return []
+    return revision_views(permit, permit_album(permit), "thumb",
+                          lambda name: url_for("verify.revision_picture", permit_number=permit.permit_number,
+                                               token=token, file_name=name))
+
+
 def not_found() -> Response:
     """The same answer for an unknown number, a wrong token and another permit's token: nothing to learn from."""
     return _public(render_template("verify/not_found.html"), 404)
@@ -108,7 +140,7 @@ def _page(
 ) -> Response:
     body = render_template("verify/permit.html", v=view, check=result,
                            check_error=gettext(error[0]) if error else None,
-                           permit_number=permit.permit_number, token=token,
+                           permit_number=permit.permit_number, token=token, revisions=_revisions(permit, token),
                            lang_next=url_for("verify.show", permit_number=permit.permit_number, token=token))
     return _public(body, status)
 

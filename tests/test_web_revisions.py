@@ -1,0 +1,173 @@
+"""The revision viewer on the public verification page and on the staff's application page.
+
+Two permits: one signed by two officials with the live certomancer PKI and renewed twice by the real renewal job
+(``tests.test_web_verify.life``), whose album the job builds so the public page only reads it; and one issued through
+the web by the DEMO signing path (PKCS#12 files of the DEMO PKI), whose album the first reader builds.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+from PIL import Image
+from sqlalchemy import select
+
+import signing.revision_album as album_module
+from archive.models import Permit
+from signing.dev_pki import DemoPki
+from signing.revision_album import PAGE_WIDTH, THUMB_WIDTH, load_album
+from tests.test_revisions import png_size
+from tests.test_web_routing import (
+    COUNCIL,
+    HEAD,
+    NATIONAL_ID,
+    PKI_PASSWORD,
+    REVIEWER,
+    World,
+    decide,
+    page,
+    qr_url,
+    sign_with_pkcs12,
+    text_of,
+    trust_demo_pki,
+)
+from tests.test_web_routing import demo_pki as demo_pki
+from tests.test_web_routing import world as world
+from tests.test_web_verify import NUMBER, PATH, TOKEN, upload
+from tests.test_web_verify import life as life
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+def entries(html: str) -> list[tuple[str, str]]:
+    return re.findall(r'class="revision revision-[a-z]+" id="revision-\d+" data-kind="([a-z]+)" data-tone="([a-z]+)"',
+                      html)
+
+
+def pictures(html: str) -> list[str]:
+    return re.findall(r'<img src="([^"]+)"', html)
+
+
+def test_the_public_page_shows_each_signed_state_of_a_renewed_permit_from_the_stored_album(
+    life: tuple[World, dict[str, bytes]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world, copies = life
+    with world.session() as s:
+        permit = s.scalar(select(Permit).where(Permit.permit_number == NUMBER))
+        assert permit is not None
+        current = permit.current_pdf_sha256
+    assert load_album(world.rt.store, current) is not None  # the renewal job (the worker) built it
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a public request built an album")
+
+    monkeypatch.setattr(album_module, "build_album", refuse)
+    citizen = world.client()
+    html = text_of(citizen.get(PATH))
+    assert entries(html) == [("signature", "good"), ("signature", "good"), ("timestamp", "good"),
+                             ("timestamp", "good")]
+    assert "بعد توقيع أ. منى إبراهيم الشافعي لم يُضَف إلا طوابع زمنية وبيانات تحقق؛ لم يتغير محتوى الترخيص." in html
+    assert "أُضيف توقيع أ. منى إبراهيم الشافعي ثم طوابع زمنية وبيانات تحقق" in html
+    assert "طابع زمني لحفظ الترخيص في الأرشيف" in html
+    details = re.search(r'id="revision-1".*?</li>', html, flags=re.S)
+    assert details is not None and "FORM_FILLING" in details.group(0) and "ENTIRE_REVISION" in details.group(0)
+    unfolded = re.sub(r"<details.*?</details>", " ", html, flags=re.S)
+    assert "FORM_FILLING" not in unfolded and "LTA_UPDATES" not in unfolded  # codes only in the folded details
+
+    # four entries, two pictures (the renewals changed no page); small, served only to the permit's token
+    urls = pictures(html)
+    assert len(urls) == 4 and len(set(urls)) == 2
+    for url in set(urls):
+        response = citizen.get(url)
+        assert response.status_code == 200 and response.mimetype == "image/png"
+        assert png_size(response.data)[0] == THUMB_WIDTH and "private" in response.headers["Cache-Control"]
+    name = urls[0].rsplit("/", 1)[-1]
+    assert citizen.get(f"/v/{NUMBER}/{'x' * len(TOKEN)}/revisions/{name}").status_code == 404
+    assert citizen.get(PATH + "/revisions/" + name.replace("thumb-", "page-")).status_code == 404
+    assert citizen.get(PATH + "/revisions/thumb-" + "0" * 64 + ".png").status_code == 404
+
+    # the page of an uploaded copy shows the archived permit's viewer too; English is one click away
+    assert len(entries(text_of(upload(citizen, copies["issued"])))) == 4
+    citizen.get("/lang/en")
+    html = text_of(citizen.get(PATH))
+    assert "After أ. منى إبراهيم الشافعي signed, only timestamps with validation data were added" in html
+    assert "Archive timestamp" in html
+
+
+def test_a_permit_issued_by_the_demo_signing_path_shows_its_officials_on_both_pages(
+    world: World, demo_pki: DemoPki, tmp_path: Path
+) -> None:
+    trust_demo_pki(world, demo_pki)
+    tracking = world.register()
+    reviewer, head, council = world.client(REVIEWER), world.client(HEAD), world.client(COUNCIL)
+    assert decide(reviewer, tracking, "recommend", "المستندات مكتملة").status_code == 303
+    page(head, tracking)  # renders the permit
+    assert 'id="revisions"' not in page(head, tracking)  # nobody signed yet
+    own = demo_pki.signer(HEAD).pkcs12_path.read_bytes()
+    assert sign_with_pkcs12(head, tracking, own, PKI_PASSWORD).status_code == 303
+
+    # the staff page after the first signature: one entry, by the official of that step, with a legible picture
+    html = page(council, tracking)
+    assert entries(html) == [("signature", "good")]
+    assert "رئيس الإدارة الهندسية" in html
+
+    council_p12 = demo_pki.signer(COUNCIL).pkcs12_path.read_bytes()
+    assert sign_with_pkcs12(council, tracking, council_p12, PKI_PASSWORD).status_code == 303
+    html = page(council, tracking)
+    assert entries(html) == [("signature", "good"), ("signature", "good")]
+    assert "رئيس مجلس المدينة" in html and "لم يتغير شيء بعد توقيع" in html
+    staff_urls = pictures(re.search(r'id="revisions".*?</section>', html, flags=re.S).group(0))  # type: ignore[union-attr]
+    assert len(staff_urls) == 2 and len(set(staff_urls)) == 2  # the second stamp changed the page
+    staff_picture = council.get(staff_urls[1])
+    assert staff_picture.status_code == 200 and png_size(staff_picture.data)[0] == PAGE_WIDTH
+    assert world.client().get(staff_urls[1]).status_code in (302, 303, 401, 403)  # staff only
+
+    # the public page: the same two entries, small pictures
+    issued = head.get(f"/applications/{tracking}/permit.pdf").data
+    url = qr_url(issued, tmp_path).partition("#")[0]
+    path = url[len(world.rt.settings.base_url):]
+    citizen = world.client()
+    html = text_of(citizen.get(path))
+    assert entries(html) == [("signature", "good"), ("signature", "good")]
+    assert "رئيس مجلس المدينة" in html
+    public_urls = pictures(html)
+    thumb = citizen.get(public_urls[1])
+    assert thumb.status_code == 200 and png_size(thumb.data)[0] == THUMB_WIDTH
+
+    # the permit prints the holder's full name and national ID in its body text, which the public page never shows:
+    # on the staff picture Tesseract reads body text of that size (the tracking number, 10.5 pt like the ID), on the
+    # public thumbnail it reads neither that nor six digits of the ID in a row (the 17 pt permit number may be read)
+    staff_text = ocr_text(staff_picture.data, tmp_path / "staff")
+    public_text = ocr_text(thumb.data, tmp_path / "public")
+    assert tracking in staff_text
+    assert tracking not in public_text and common_run(re.sub(r"[^0-9]", "", public_text), NATIONAL_ID) < 6
+    assert NATIONAL_ID not in html
+
+
+def common_run(a: str, b: str) -> int:
+    """Length of the longest run of characters ``a`` and ``b`` share."""
+    best = 0
+    for i in range(len(a)):
+        for j in range(len(b)):
+            k = 0
+            while i + k < len(a) and j + k < len(b) and a[i + k] == b[j + k]:
+                k += 1
+            best = max(best, k)
+    return best
+
+
+def ocr_text(png: bytes, base: Path) -> str:
+    """Tesseract's reading of the picture enlarged to 1,800 pixels wide (the same size whatever the source, so only
+    what the picture holds differs), without blanks."""
+    base.mkdir()
+    upscaled = base / "up.png"
+    with Image.open(io.BytesIO(png)) as image:
+        ratio = 1800 / image.width
+        image.convert("L").resize((1800, round(image.height * ratio)), Image.Resampling.LANCZOS).save(upscaled)
+    text = subprocess.run(["tesseract", str(upscaled), "-", "--psm", "6", "-l", "eng"], capture_output=True,
+                          check=True).stdout.decode()
+    return re.sub(r"\s+", "", text)
