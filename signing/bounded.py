@@ -15,7 +15,10 @@ process that CPU would be taken, under the GIL, from the threads that serve the 
 * and with pyHanko's own log records stripped of tracebacks: a broken upload is an everyday event, not an error.
 
 The result is the :class:`~signing.validate.ValidationReport`, or a :class:`Refused` saying why there is none
-(``timeout`` or ``busy``). Trusted inputs (the archived permit) do not need this and are validated in place.
+(``timeout`` or ``busy``). :func:`check_untrusted` also gives the copy's own revision history (each signature and what
+changed after it, :mod:`signing.revisions`, for the revision viewer) computed in the same worker under the same
+deadline, after the validation: when the time runs out during it, the report stands and the history is left out.
+Trusted inputs (the archived permit) do not need this and are validated in place.
 """
 
 from __future__ import annotations
@@ -36,9 +39,19 @@ from typing import Any, Literal
 
 from asn1crypto import x509 as asn1_x509
 
+from signing.revisions import RevisionHistory, revision_history
 from signing.validate import ValidationReport, validate_pdf
 
-__all__ = ["QUEUE_PER_WORKER", "WORKERS", "Refused", "shutdown", "validate_untrusted", "warm_up"]
+__all__ = [
+    "QUEUE_PER_WORKER",
+    "WORKERS",
+    "Checked",
+    "Refused",
+    "check_untrusted",
+    "shutdown",
+    "validate_untrusted",
+    "warm_up",
+]
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +72,15 @@ class Refused:
     """No report: the check ran out of time (``timeout``), or too many were waiting (``busy``)."""
 
     reason: Literal["timeout", "busy"]
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The validation report of an untrusted file and, time permitting, its revision history."""
+
+    report: ValidationReport
+    history: RevisionHistory | None
+    """None when the deadline came before the history was done (the report is whole regardless)."""
 
 
 class _TimeUp(BaseException):
@@ -85,7 +107,7 @@ def _init_worker() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(_NoTracebacks())
-    for name in ("pyhanko", "pyhanko_certvalidator", "signing.validate"):
+    for name in ("pyhanko", "pyhanko_certvalidator", "signing.validate", "signing.revisions"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
@@ -93,14 +115,24 @@ def _on_alarm(_signum: int, _frame: FrameType | None) -> None:
     raise _TimeUp
 
 
-def _run(data: bytes, roots_der: list[bytes], deadline: float, at: datetime | None) -> ValidationReport | Refused:
+def _run(data: bytes, roots_der: list[bytes], deadline: float, at: datetime | None,
+         with_history: bool = False) -> ValidationReport | Checked | Refused:
     left = deadline - time.time()
     if left <= 0.05:  # waited in the queue until its time was up: not this file's fault
         return Refused("busy")
     previous = signal.signal(signal.SIGALRM, _on_alarm)
     signal.setitimer(signal.ITIMER_REAL, left)
     try:
-        return validate_pdf(data, trust_roots=roots_der, allow_fetching=False, at=at)
+        report = validate_pdf(data, trust_roots=roots_der, allow_fetching=False, at=at)
+        if not with_history:
+            return report
+        try:
+            history: RevisionHistory | None = revision_history(data)
+        except _TimeUp:  # the report is done; only the history ran out of time
+            history = None
+        except MemoryError:
+            history = None
+        return Checked(report, history)
     except _TimeUp:
         return Refused("timeout")
     except MemoryError:
@@ -187,8 +219,8 @@ class _Pool:
         timer.daemon = True
         timer.start()
 
-    def submit(self, data: bytes, roots_der: list[bytes], time_limit_s: float,
-               at: datetime | None) -> ValidationReport | Refused:
+    def submit(self, data: bytes, roots_der: list[bytes], time_limit_s: float, at: datetime | None,
+               with_history: bool = False) -> ValidationReport | Checked | Refused:
         if not self._slots.acquire(blocking=False):
             return Refused("busy")
         try:
@@ -197,7 +229,7 @@ class _Pool:
                 return Refused("busy")
             deadline = time.time() + time_limit_s
             try:
-                future = executor.submit(_run, data, roots_der, deadline, at)
+                future = executor.submit(_run, data, roots_der, deadline, at, with_history)
             except (cf.BrokenExecutor, RuntimeError):
                 self.replace(executor)
                 return Refused("busy")
@@ -234,7 +266,21 @@ def validate_untrusted(
     """:func:`signing.validate.validate_pdf` of ``data`` in the worker pool, answered within ``time_limit_s`` (plus
     :data:`GRACE_S` at worst), never fetching from the network."""
     roots_der = [root.dump() for root in trust_roots]
-    return _POOL.submit(bytes(data), roots_der, time_limit_s, at)
+    result = _POOL.submit(bytes(data), roots_der, time_limit_s, at)
+    return result.report if isinstance(result, Checked) else result
+
+
+def check_untrusted(
+    data: bytes,
+    trust_roots: Sequence[asn1_x509.Certificate],
+    *,
+    time_limit_s: float,
+    at: datetime | None = None,
+) -> Checked | Refused:
+    """Like :func:`validate_untrusted`, with the file's revision history when it fits in the same deadline."""
+    roots_der = [root.dump() for root in trust_roots]
+    result = _POOL.submit(bytes(data), roots_der, time_limit_s, at, with_history=True)
+    return Checked(result, None) if isinstance(result, ValidationReport) else result
 
 
 def warm_up(wait_s: float = 0.0) -> bool:

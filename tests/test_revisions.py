@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import struct
+import time
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,12 @@ from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
 
 import signing.revision_album as album_module
 from archive.store import LocalStore
+from signing.bounded import Checked, Refused, check_untrusted, warm_up
 from signing.revision_album import PAGE_WIDTH, THUMB_WIDTH, build_album, ensure_album, load_album
 from signing.revisions import RevisionHistory, revision_history, story
+from tests.fixtures.pki import TestPki
 from tests.test_copycheck import life as life  # the module-scoped fixture: one permit's whole life
+from tests.test_copycheck import noop_revisions
 from tests.test_web_routing import appended_update
 
 NAMES = {"engineering": "م. سامي فؤاد", "council": "أ. منى الشافعي"}
@@ -140,3 +144,21 @@ def test_the_album_is_built_once_with_bounded_pictures_and_renewals_reuse_them(
     monkeypatch.undo()
     other = build_album(store, store.put(tampered))
     assert len(other.thumbs) == 3 and other.thumbs[2] != other.thumbs[1]  # the file as it is now: the red box
+
+
+def test_an_uploaded_copys_history_comes_from_the_bounded_pool_within_its_deadline(
+    life: dict[str, bytes], pki: TestPki
+) -> None:
+    roots = list(pki.trust_roots)
+    assert warm_up(wait_s=120)
+    checked = check_untrusted(content_changed(life["issued"]), roots, time_limit_s=20)
+    assert isinstance(checked, Checked) and checked.history is not None
+    assert checked.report.indication == "TOTAL_FAILED"
+    assert [e.kind for e in checked.history.entries] == ["signature", "signature", "unsigned"]
+    assert checked.history.entries[1].page_changed_after
+    # a file slower than its deadline is still refused as a whole, history or not
+    slow = noop_revisions(life["issued"], 60)
+    started = time.perf_counter()
+    result = check_untrusted(slow, roots, time_limit_s=0.1)
+    assert isinstance(result, Refused) and result.reason == "timeout" and time.perf_counter() - started < 2.0
+

@@ -20,7 +20,7 @@ import signing.revision_album as album_module
 from archive.models import Permit
 from signing.dev_pki import DemoPki
 from signing.revision_album import PAGE_WIDTH, THUMB_WIDTH, load_album
-from tests.test_revisions import png_size
+from tests.test_revisions import content_changed, png_size
 from tests.test_web_routing import (
     COUNCIL,
     HEAD,
@@ -37,14 +37,16 @@ from tests.test_web_routing import (
 )
 from tests.test_web_routing import demo_pki as demo_pki
 from tests.test_web_routing import world as world
-from tests.test_web_verify import NUMBER, PATH, TOKEN, upload
+from tests.test_web_verify import NUMBER, PATH, TOKEN, copy_kind, upload
 from tests.test_web_verify import life as life
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
-def entries(html: str) -> list[tuple[str, str]]:
-    return re.findall(r'class="revision revision-[a-z]+" id="revision-\d+" data-kind="([a-z]+)" data-tone="([a-z]+)"',
+def entries(html: str, prefix: str = "revision") -> list[tuple[str, str]]:
+    """(kind, tone) of each entry of the archived permit's viewer (``revision``) or the uploaded copy's
+    (``copy-revision``)."""
+    return re.findall(rf'class="revision revision-[a-z]+" id="{prefix}-\d+" data-kind="([a-z]+)" data-tone="([a-z]+)"',
                       html)
 
 
@@ -90,8 +92,21 @@ def test_the_public_page_shows_each_signed_state_of_a_renewed_permit_from_the_st
     assert citizen.get(PATH + "/revisions/" + name.replace("thumb-", "page-")).status_code == 404
     assert citizen.get(PATH + "/revisions/thumb-" + "0" * 64 + ".png").status_code == 404
 
-    # the page of an uploaded copy shows the archived permit's viewer too; English is one click away
-    assert len(entries(text_of(upload(citizen, copies["issued"])))) == 4
+    # an uploaded copy: the archived permit's viewer, and the copy's own signatures with what changed after each,
+    # computed in the bounded validation pool (no pictures for uploads)
+    html = text_of(upload(citizen, copies["issued"]))
+    assert len(entries(html)) == 4 and entries(html, "copy-revision") == [("signature", "good"), ("signature", "good")]
+    assert "لم يتغير شيء بعد توقيع أ. منى إبراهيم الشافعي." in html
+    html = text_of(upload(citizen, content_changed(copies["issued"])))
+    assert copy_kind(html) == "extended"
+    assert entries(html, "copy-revision") == [("signature", "bad"), ("signature", "bad"), ("unsigned", "bad")]
+    copy_part = re.search(r'id="copy-revisions".*?</section>', html, flags=re.S)
+    assert copy_part is not None and "<img" not in copy_part.group(0)
+    assert "بعد توقيع أ. منى إبراهيم الشافعي تغيّر محتوى صفحة الترخيص؛ ما يظهر الآن ليس ما وُقِّع عليه." in html
+    assert 'data-change="page_content"' in copy_part.group(0)
+    assert len(entries(text_of(upload(citizen, b"not a pdf")), "copy-revision")) == 0
+
+    # English is one click away
     citizen.get("/lang/en")
     html = text_of(citizen.get(PATH))
     assert "After أ. منى إبراهيم الشافعي signed, only timestamps with validation data were added" in html

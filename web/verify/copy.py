@@ -8,7 +8,9 @@ seconds and never costs the staff's threads more than a hash:
    genuine), or a state before all its signatures (a draft);
 2. the cost bounds of :func:`signing.copycheck.precheck` (size, revisions, objects): beyond them, "not a copy of a
    Sijill permit, or too complex to check", without parsing the file;
-3. validation in the worker pool with a deadline (:func:`signing.bounded.validate_untrusted`).
+3. validation in the worker pool with a deadline (:func:`signing.bounded.check_untrusted`), which also gives, time
+   permitting, the copy's own revision history: each signature of the uploaded file and what changed after it, shown
+   by the revision viewer under the verdict (no pictures: those are rendered only for the archived permit).
 
 The verdict's headline and sentences come in Arabic and English (:data:`SENTENCES`), chosen by the page's language;
 the indication and sub-indication codes stay in the folded details.
@@ -24,8 +26,9 @@ from sqlalchemy.orm import Session
 
 from archive.models import Permit
 from archive.store import StoreError
-from signing.bounded import Refused, validate_untrusted
+from signing.bounded import Checked, Refused, check_untrusted
 from signing.copycheck import LIMITS, CheckLimits, CopyKind, State, archived_states, match_archived, precheck
+from signing.revisions import RevisionHistory
 from signing.validate import ValidationReport
 from web.runtime import runtime
 from web.verify.model import PermitView, ReportCache, SignatureView, archived_report, signature_views
@@ -134,6 +137,8 @@ class CopyVerdict:
     """For a copy that is not genuine: what the validation found, the document's reasons then each failing
     signature's, without repeats."""
     why_en: list[str] = field(default_factory=list)
+    history: RevisionHistory | None = None
+    """The uploaded file's own signed revisions and what changed after each (None: not computed, or no time left)."""
 
     @property
     def identical(self) -> bool:
@@ -177,7 +182,8 @@ def check_copy(session: Session, permit: Permit, view: PermitView, data: bytes, 
     match = match_archived(data, states, digest) if len(data) <= limits.max_bytes else None
     roots = active_trust_roots(session)
 
-    def verdict(kind: CopyKind, report: ValidationReport | None, extra: list[Sentence] | None = None) -> CopyVerdict:
+    def verdict(kind: CopyKind, report: ValidationReport | None, extra: list[Sentence] | None = None,
+                history: RevisionHistory | None = None) -> CopyVerdict:
         key: str = kind
         if kind in GENUINE_KINDS:
             key = f"{kind}:valid" if view.state == "valid" else f"genuine:{view.state}"
@@ -193,24 +199,26 @@ def check_copy(session: Session, permit: Permit, view: PermitView, data: bytes, 
             signatures_in_copy=match.state.signatures if match is not None and match.state is not None else None,
             why_ar=_why(report, "ar") if kind not in GENUINE_KINDS else [],
             why_en=_why(report, "en") if kind not in GENUINE_KINDS else [],
+            history=history,
         )  # fmt: skip
 
     if match is not None and match.kind == "identical":
         return verdict("identical", archived_report(session, permit))
     if match is not None and match.kind in ("earlier_state", "before_signatures"):
         # an archived state: trusted bytes, but validated in the pool like the rest (one budget for all checks)
-        result = validate_untrusted(data, roots, time_limit_s=limits.time_limit_s)
-        report = result if isinstance(result, ValidationReport) else None
-        return verdict(match.kind, report)
+        checked = check_untrusted(data, roots, time_limit_s=limits.time_limit_s)
+        if isinstance(checked, Checked):
+            return verdict(match.kind, checked.report, history=checked.history)
+        return verdict(match.kind, None)
     too_costly = precheck(data, limits)
     if too_costly is not None:
         return verdict("too_complex", None, [WHY_TOO_COMPLEX[too_costly]])
-    result = validate_untrusted(data, roots, time_limit_s=limits.time_limit_s)
+    result = check_untrusted(data, roots, time_limit_s=limits.time_limit_s)
     if isinstance(result, Refused):
         if result.reason == "busy":
             return verdict("busy", None)
         return verdict("too_complex", None, [WHY_TOO_COMPLEX["timeout"]])
-    return verdict(match.kind if match is not None else "other", result)
+    return verdict(match.kind if match is not None else "other", result.report, history=result.history)
 
 
 def _why(report: ValidationReport | None, lang: str) -> list[str]:

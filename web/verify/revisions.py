@@ -23,7 +23,7 @@ from flask import current_app
 from archive.models import Permit, WorkflowStep
 from archive.store import StoreError
 from signing.revision_album import PREFIX, Album, ImageKind, RenderFailed, ensure_album
-from signing.revisions import Change, story
+from signing.revisions import Change, RevisionHistory, story
 from web.runtime import runtime
 from web.verify.model import ReportCache
 from workflow.routing import field_name_for
@@ -93,11 +93,26 @@ def permit_album(permit: Permit) -> Album | None:
 
 def revision_views(permit: Permit, album: Album | None, image_kind: ImageKind,
                    image_url: Callable[[str], str]) -> list[RevisionView]:
-    """The viewer's entries for ``permit``; ``image_url`` turns a picture's file name into its URL."""
+    """The viewer's entries for ``permit``'s archived revision; ``image_url`` turns a picture's file name into its
+    URL."""
     if album is None:
         return []
+
+    def picture(index: int) -> str:
+        name = album.image(image_kind, index)
+        return image_url(name.rsplit("/", 1)[-1]) if name else ""
+
+    return history_views(permit, album.history, picture)
+
+
+def history_views(permit: Permit, history: RevisionHistory | None,
+                  picture: Callable[[int], str] = lambda _index: "") -> list[RevisionView]:
+    """The viewer's entries for a revision history (the archived permit's, or an uploaded copy's), the officials'
+    names taken from the permit's workflow steps by signature field."""
+    if history is None:
+        return []
     steps: dict[str, WorkflowStep] = {field_name_for(s): s for s in permit.application.steps if s.signs}
-    entries = album.history.entries
+    entries = history.entries
 
     def official(field_name: str, certificate_name: str) -> str:
         step = steps.get(field_name)
@@ -111,12 +126,11 @@ def revision_views(permit: Permit, album: Album | None, image_kind: ImageKind,
         step = steps.get(entry.field_name)
         told = story(entry, names.get(entry.field_name, ""), step.title_ar if step is not None else "",
                      step.title_en if step is not None else "", names)
-        picture = album.image(image_kind, index)
         views.append(RevisionView(
             number=index + 1, kind=entry.kind, title_ar=told.title_ar, title_en=told.title_en,
             after_ar=told.after_ar, after_en=told.after_en, tone=told.tone,
             signed_at=entry.timestamp_time or entry.signing_time, timestamped=entry.timestamp_time is not None,
-            image_url=image_url(picture.rsplit("/", 1)[-1]) if picture else "",
+            image_url=picture(index),
             revision=entry.revision, end=entry.end, sha256=entry.sha256, field_name=entry.field_name,
             certificate_name=entry.signer_name, coverage=entry.coverage,
             modification_level=entry.modification_level, docmdp_ok=entry.docmdp_ok, suspicious=entry.suspicious,

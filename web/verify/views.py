@@ -27,7 +27,14 @@ from web.runtime import db_session
 from web.verify import pagecache
 from web.verify.copy import CopyVerdict, check_copy
 from web.verify.model import INDICATIONS, STATES, PermitView, permit_view
-from web.verify.revisions import CHANGE_LABELS, RevisionView, album_image, permit_album, revision_views
+from web.verify.revisions import (
+    CHANGE_LABELS,
+    RevisionView,
+    album_image,
+    history_views,
+    permit_album,
+    revision_views,
+)
 from workflow.routing import find_permit_by_token
 
 bp = Blueprint("verify", __name__)
@@ -141,6 +148,7 @@ def _page(
     body = render_template("verify/permit.html", v=view, check=result,
                            check_error=gettext(error[0]) if error else None,
                            permit_number=permit.permit_number, token=token, revisions=_revisions(permit, token),
+                           copy_revisions=history_views(permit, result.history) if result is not None else [],
                            lang_next=url_for("verify.show", permit_number=permit.permit_number, token=token))
     return _public(body, status)
 
