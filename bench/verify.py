@@ -154,13 +154,15 @@ def issue_permit(settings: Settings, work: Path) -> IssuedPermit:
         return tokens[-1]
 
     routing.new_verification_token = capture
+    service = next(d for d in load_catalogue().services if d.code == "BUILD-PERMIT")
+    required = [document.code for document in service.required_documents]  # no permit while one is missing
     try:
         with database.session() as s:
             result = register_application(
                 s, store, centre_code="SOH-01", service_code="BUILD-PERMIT", applicant_name="محمد أحمد علي",
                 national_id="29001012601234", applicant_phone="01012345678", details=PROPERTY,
-                uploads=[Upload("ID_COPY", "id.png", io.BytesIO(_png()))], created_by=_user(s, ids, "clerk"),
-                channel="window", incomplete_reason="باقي المستندات لاحقًا", limits=Limits(), now=now,
+                uploads=[Upload(code, f"{code.lower()}.png", io.BytesIO(_png())) for code in required],
+                created_by=_user(s, ids, "clerk"), channel="window", incomplete_reason=None, limits=Limits(), now=now,
             )
             app = result.application
             routing.ensure_workflow(s, app, now=now)
@@ -372,6 +374,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=default_workers(), help="gunicorn workers (default cores+1)")
     parser.add_argument("--worker-threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
     parser.add_argument("--server-threads", type=int, default=8, help="waitress threads (default 8)")
+    parser.add_argument("--ratelimit-storage", default="memory://",
+                        help="SIJILL_RATELIMIT_STORAGE_URL, e.g. redis://127.0.0.1:6379/3 as in production with "
+                             "several processes (default memory://, per process)")
     parser.add_argument("--cold-tries", type=int, default=5, help="uncached first requests to time (default 5)")
     parser.add_argument("--flood-seconds", type=float, default=10, help="hostile upload flood (default 10 s)")
     parser.add_argument("--uploaders", type=int, default=6, help="concurrent hostile uploaders (default 6)")
@@ -384,7 +389,8 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="sijill-verify-bench-") as tmp:
         work = Path(tmp)
-        settings = Settings.from_env({"SIJILL_DATA_DIR": str(work / "data"), "SIJILL_ENV": "test"})
+        settings = Settings.from_env({"SIJILL_DATA_DIR": str(work / "data"), "SIJILL_ENV": "test",
+                                      "SIJILL_RATELIMIT_STORAGE_URL": args.ratelimit_storage})
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         permit = issue_permit(settings, work)
@@ -447,7 +453,7 @@ def main() -> int:
           f"{platform.release()}, Python {platform.python_version()}; `wrk` and the server share these cores")
     print(f"- Software: {wrk_version()}; gunicorn {gunicorn_version} ({args.workers} workers x "
           f"{args.worker_threads} threads, gthread); waitress ({args.server_threads} threads, one process); SQLite, "
-          "in-memory rate-limit storage (per process); one issued permit with two DEMO signatures")
+          f"rate-limit storage {args.ratelimit_storage}; one issued permit with two DEMO signatures")
     print("- Command: `.venv/bin/python bench/verify.py`"
           + (f" (this run: `{' '.join(sys.argv[1:])}`)" if sys.argv[1:] else ""))
     print(f"- Load average when the numbers were printed (1/5/15 min): {load_average()}")

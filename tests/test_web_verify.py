@@ -31,7 +31,7 @@ from tests.fixtures.pki import TestPki
 from tests.fixtures.softhsm import SoftHsmToken
 from tests.test_copycheck import noop_revisions
 from tests.test_signing import make_pdf, sign_both
-from tests.test_web_routing import REVIEWER, World, appended_update, make_world, text_of, token_of
+from tests.test_web_routing import REVIEWER, World, appended_update, make_world, text_of
 from workflow.routing import _token_digest
 
 TOKEN = "citizen-copy-token-0123456789abcdefABCDEF"
@@ -42,9 +42,8 @@ pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def upload(client: FlaskClient, pdf: bytes, name: str = "copy.pdf", **kwargs: Any) -> Any:
-    token = token_of(client, PATH)
     return client.post(PATH + "/check", content_type="multipart/form-data",
-                       data={"csrf_token": token, "pdf": (io.BytesIO(pdf), name)}, **kwargs)
+                       data={"pdf": (io.BytesIO(pdf), name)}, **kwargs)  # no CSRF token: the check changes nothing
 
 
 def copy_kind(html: str) -> str:
@@ -100,6 +99,12 @@ def test_every_copy_of_a_renewed_permit_gets_the_right_verdict(
         assert f"verdict-{tone}" in html, name
     html = text_of(upload(citizen, copies["issued"]))
     assert "نسخة أصلية من الترخيص، وهو سارٍ" in html and "حالة أرشيفية سابقة" in html
+
+    from web.verify.views import CHECK_MAX_BYTES
+
+    too_big = upload(citizen, b"%PDF-1.7\n" + b"0" * (CHECK_MAX_BYTES + 100_000))  # refused on the page, with its form
+    assert too_big.status_code == 413 and "الملف أكبر من 20 ميجابايت" in text_of(too_big)
+    assert 'name="pdf"' in text_of(too_big)
     unfolded = re.sub(r"<details.*?</details>", " ", html, flags=re.S)
     visible = re.sub(r"<[^>]+>", " ", unfolded)
     assert "TOTAL_PASSED" not in visible and "B-LTA" not in visible  # codes only in the folded details

@@ -67,6 +67,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.register_blueprint(intake_pkg.bp)
     app.register_blueprint(decisions_pkg.bp)
     app.register_blueprint(verify_pkg.bp)
+    # An anonymous check of a copy changes nothing and carries no login: no CSRF token, so the cached public page is
+    # the same bytes for everyone and sets no cookie (web.verify.pagecache).
+    csrf.exempt(verify_pkg.views.check)
     app.register_blueprint(search_pkg.bp)
     app.register_blueprint(inquiry_pkg.bp)
     app.register_blueprint(governance_pkg.bp)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from flask import request
+from flask import Response, current_app, request
 from flask_smorest import Blueprint
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -20,6 +20,7 @@ from web.api.schemas import CopyCheck, Verification
 from web.errors import ExplainedError
 from web.permissions import public
 from web.runtime import db_session
+from web.verify import pagecache
 from web.verify.copy import CopyVerdict, check_copy
 from web.verify.model import STATES, permit_view
 from web.verify.views import CHECK_FIELD, CHECK_MAX_BYTES
@@ -48,12 +49,15 @@ TOO_LARGE = (
                                    "Retry-After")
 @blp.doc(security=[])
 @public
-def verify_permit(permit_number: str, token: str) -> dict[str, Any]:
+def verify_permit(permit_number: str, token: str) -> Response:
     """Whether the permit of the QR code is genuine and in force, with its key facts and each signature's verdict.
 
     The path is the one printed in the permit's QR code, under ``/api/v1/verify`` instead of ``/v``. Rely on
     ``valid``: ``genuine`` stays true for a revoked or expired permit.
     """
+    cached = pagecache.cached_body(permit_number, token, kind="json")
+    if cached is not None:
+        return _json(cached)
     session = db_session()
     permit = find_permit_by_token(session, permit_number, token)
     if permit is None:
@@ -61,7 +65,7 @@ def verify_permit(permit_number: str, token: str) -> dict[str, Any]:
     view = permit_view(session, permit)
     data = asdict(view)
     signed_ok = view.indication == "TOTAL_PASSED"
-    return {
+    answer = {
         **data,
         "genuine": signed_ok and view.state in ("valid", "revoked", "expired"),
         "valid": view.state == "valid",
@@ -69,6 +73,16 @@ def verify_permit(permit_number: str, token: str) -> dict[str, Any]:
         "status_ar": STATES[view.state][0],
         "applicant": view.applicant_masked,
     }
+    # serialised here (as the response decorator would) so the same stamp-checked cache as the page keeps the bytes
+    body = current_app.json.dumps(Verification().dump(answer))
+    pagecache.remember(permit_number, token, permit, body, kind="json")
+    return _json(body)
+
+
+def _json(body: str) -> Response:
+    response = current_app.response_class(body, mimetype="application/json")
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @blp.route("/verify/<permit_number>/<token>/check", methods=["POST"])

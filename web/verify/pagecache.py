@@ -1,23 +1,24 @@
-"""A cache of the rendered public verification page, checked against the permit's row on every hit.
+"""A cache of the public verification answers (the QR page and its JSON), checked against the permit's row on every hit.
 
 Rendering ``/v/<number>/<token>`` costs an ORM session, the permit and its application, steps and officials, the
-validation report and a Jinja template: a few milliseconds, which caps one process at a few hundred pages a second.
-The page of an issued permit changes only when the permit's row does (revoked, renewed, expired) or the day turns, so
-the rendered body is kept per (permit number, token digest, language) in a small in-process LRU, together with the
-*stamp* it was rendered from: the row's status, current archived hash, expiry date and revocation time, and the
-Egyptian calendar day.
+validation report and a Jinja template (the JSON answer the same, plus its schema): a few milliseconds, which caps one
+process at a few hundred answers a second. The answer about an issued permit changes only when the permit's row does
+(revoked, renewed, expired) or the day turns, so the rendered body is kept per (kind, permit number, token digest,
+language) in a small in-process LRU, together with the *stamp* it was rendered from: the row's status, current
+archived hash, expiry date and revocation time, and the Egyptian calendar day.
 
-A hit is never trusted on its own. Every request reads that stamp again with one indexed Core query on a pooled
-connection (no ORM session, no relationship loads), which also checks the token's digest; the cached body is served
-only when the fresh stamp equals the cached one. So a revocation or a renewal made by any process (another server
-worker, the CLI, the worker, even a direct SQL update) shows on the very next request: a revoked permit is never served
-from the cache as valid. :data:`PAGE_TTL_S` bounds what the stamp does not see (a change of trust roots, which the
+A hit is never trusted on its own. Every request reads that stamp again with one indexed Core query (a statement built
+once, on a pooled connection, no ORM session), which also checks the token's digest; the cached body is served only
+when the fresh stamp equals the cached one. So a revocation or a renewal made by any process (another server worker,
+the CLI, the worker, even a direct SQL update) shows on the very next request: a revoked permit is never served from
+the cache as valid. :data:`PAGE_TTL_S` bounds what the stamp does not see (a change of trust roots, which the
 validation report cache keys on, or of the catalogue's names) to half a minute.
 
 Only anonymous visitors with nothing flashed are served from or stored into the cache (a logged-in official's page
-carries their menu). The page's form carries the visitor's own CSRF token: the stored body holds a placeholder that
-each hit replaces with :func:`flask_wtf.csrf.generate_csrf`. The rate limit (Flask-Limiter, before the view) is
-unchanged: a hit costs a limit check, one small query and a string replace.
+carries their menu). The page is the same bytes for every anonymous visitor: its copy-check form carries no CSRF token
+(``web.verify.views.check`` is exempt: an anonymous check that changes nothing has no ambient authority to protect), so
+a hit sets no session cookie. The rate limit (Flask-Limiter, before the view) is unchanged: a hit costs a limit check,
+one small query and no rendering.
 """
 
 from __future__ import annotations
@@ -32,8 +33,7 @@ from datetime import date, datetime
 
 from flask import Flask, current_app, session
 from flask_babel import get_locale
-from flask_wtf.csrf import generate_csrf
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from archive.models import Permit
 from intake.national_id import EGYPT
@@ -42,8 +42,7 @@ from web.runtime import runtime
 EXTENSION_KEY = "sijill_verify_pages"
 PAGE_TTL_S = 30.0
 """Longest a rendered page is reused; the stamp check makes revocation and renewal immediate regardless."""
-PAGE_ENTRIES = 1024
-CSRF_PLACEHOLDER = "\x00sijill-csrf\x00"
+PAGE_ENTRIES = 2048
 
 Stamp = tuple[str, str, str, str, str]
 """(status, current archived SHA-256, expiry date, revocation time, today's date in Egypt)."""
@@ -76,16 +75,16 @@ class CachedPage:
 
 @dataclass
 class PageCache:
-    """Thread-safe LRU of rendered pages keyed by (number, token digest, language)."""
+    """Thread-safe LRU of rendered answers keyed by (kind, number, token digest, language)."""
 
     ttl_s: float = PAGE_TTL_S
     max_entries: int = PAGE_ENTRIES
-    _items: OrderedDict[tuple[str, str, str], CachedPage] = field(default_factory=OrderedDict)
+    _items: OrderedDict[tuple[str, str, str, str], CachedPage] = field(default_factory=OrderedDict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     hits: int = 0
     misses: int = 0
 
-    def get(self, key: tuple[str, str, str]) -> CachedPage | None:
+    def get(self, key: tuple[str, str, str, str]) -> CachedPage | None:
         with self._lock:
             page = self._items.get(key)
             if page is None or time.monotonic() - page.stored_at >= self.ttl_s:
@@ -95,7 +94,7 @@ class PageCache:
             self.hits += 1
             return page
 
-    def put(self, key: tuple[str, str, str], page: CachedPage) -> None:
+    def put(self, key: tuple[str, str, str, str], page: CachedPage) -> None:
         with self._lock:
             self._items[key] = page
             self._items.move_to_end(key)
@@ -121,39 +120,40 @@ def _cacheable() -> bool:
     return "_user_id" not in session and "_flashes" not in session
 
 
-def _key(permit_number: str, token: str) -> tuple[str, str, str]:
-    return (permit_number.strip().upper(), token_digest(token), str(get_locale()))
+def _key(kind: str, permit_number: str, token: str) -> tuple[str, str, str, str]:
+    return (kind, permit_number.strip().upper(), token_digest(token), str(get_locale()))
+
+
+_STAMP_QUERY = select(Permit.status, Permit.current_pdf_sha256, Permit.expires_on, Permit.revoked_at,
+                      Permit.token_sha256).where(Permit.permit_number == bindparam("number"))
+"""Built once: building a statement per hit cost more than running it."""
 
 
 def fresh_stamp(permit_number: str, token: str) -> Stamp | None:
     """The permit's stamp read now (one Core query), or None if the number is unknown or the token is wrong."""
-    statement = select(Permit.status, Permit.current_pdf_sha256, Permit.expires_on, Permit.revoked_at,
-                       Permit.token_sha256).where(Permit.permit_number == permit_number.strip().upper())
     with runtime().db.engine.connect() as connection:
-        row = connection.execute(statement).one_or_none()
+        row = connection.execute(_STAMP_QUERY, {"number": permit_number.strip().upper()}).one_or_none()
     if row is None or not hmac.compare_digest(str(row.token_sha256 or ""), token_digest(token)):
         return None
     return (row.status, row.current_pdf_sha256 or "", _iso(row.expires_on), _iso(row.revoked_at), _today())
 
 
-def cached_body(permit_number: str, token: str) -> str | None:
-    """The cached page for this visitor if the permit's row still matches what it was rendered from, else None."""
+def cached_body(permit_number: str, token: str, kind: str = "page") -> str | None:
+    """The cached answer (``page`` or ``json``) for this visitor if the permit's row still matches what it was
+    rendered from, else None."""
     if len(token) > 256 or not _cacheable():
         return None
-    page = page_cache().get(_key(permit_number, token))
+    page = page_cache().get(_key(kind, permit_number, token))
     if page is None:
         return None
     if fresh_stamp(permit_number, token) != page.stamp:
         return None  # revoked, renewed, expired or a new day since it was rendered: render again
-    return page.body.replace(CSRF_PLACEHOLDER, generate_csrf())
+    return page.body
 
 
-def remember(permit_number: str, token: str, permit: Permit, body: str) -> None:
+def remember(permit_number: str, token: str, permit: Permit, body: str, kind: str = "page") -> None:
     """Keep ``body`` (rendered from ``permit`` as loaded in this request) for the next visitors of the same URL."""
     if len(token) > 256 or not _cacheable():
         return
-    csrf = generate_csrf()  # the token the template embedded (one per session, so the same string)
-    if csrf not in body:
-        return
-    page = CachedPage(stamp=stamp_of(permit), body=body.replace(csrf, CSRF_PLACEHOLDER), stored_at=time.monotonic())
-    page_cache().put(_key(permit_number, token), page)
+    page = CachedPage(stamp=stamp_of(permit), body=body, stored_at=time.monotonic())
+    page_cache().put(_key(kind, permit_number, token), page)
