@@ -264,9 +264,10 @@ class Document(Base):
     searchable_pdf_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     """Object-store key of the whole searchable PDF, once every page is done."""
     id_check: Mapped[str | None] = mapped_column(String(12), nullable=True)
-    """For the ID card's checklist item, once read: match, mismatch or unread (``intake.id_card``)."""
-    id_digits: Mapped[str | None] = mapped_column(String(14), nullable=True)
-    """The 14 digits read off the ID card (shown to the reviewer on a mismatch)."""
+    """For the ID card's checklist item, once read: match, mismatch or unreadable (``intake.id_card``)."""
+    id_digits: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    """The digits read off the ID card: the typed ID on a match, the other national ID on a mismatch, and on an
+    unreadable card what was read (any length, possibly nothing) to show beside the scan."""
     signature_check: Mapped[str | None] = mapped_column(String(16), nullable=True, index=True)
     """For a PDF, once its signatures were validated in the background (``signing.attachments``): ``none`` (no
     signature), ``too_large``, or the overall indication (TOTAL_PASSED, INDETERMINATE, TOTAL_FAILED); None before."""
@@ -313,6 +314,9 @@ class Page(Base):
     """Object-store key of the preview JPEG."""
     words_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
     """Object-store key of the word boxes (JSON)."""
+    number_readings: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    """ID card pages only: each number line read again by digit shape (``ocr.digit_shapes``) as
+    ``{"digits", "margin", "script"}``, the second opinion ``intake.id_card`` weighs; None for other pages."""
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)
     lease_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True, index=True)

@@ -39,7 +39,7 @@ from archive.manifest import touch_application
 from archive.models import Document, OcrStatus, Page, utcnow
 from archive.store import IntegrityError as StoreIntegrityError
 from archive.store import ObjectStore
-from intake.id_card import check_document
+from intake.id_card import check_document, holds_national_id
 from ocr.cleanup import CleanupOptions
 from ocr.errors import InputRejected, OcrFailed
 from ocr.limits import Limits
@@ -92,12 +92,13 @@ def digitise_page(
         claim = _claim(session, page_id)
         if claim is None:
             return PageOutcome(page_id, OcrStatus.DONE, already_done=True)
-        original_key, index, attempts = claim
+        original_key, index, attempts, id_card = claim
         session.commit()
 
     try:
         with _lease_kept(database, page_id), _original(store, original_key, work_dir) as path:
-            result = process_page(path, index, limits or Limits(), options or CleanupOptions(), lang=lang)
+            result = process_page(path, index, limits or Limits(), options or CleanupOptions(), lang=lang,
+                                  read_numbers=id_card)
     except (InputRejected, OcrFailed, StoreIntegrityError) as exc:
         permanent = not isinstance(exc, OcrFailed) or attempts >= max_attempts
         message = _error_text(exc)
@@ -110,13 +111,15 @@ def digitise_page(
 
     keys = _store_outputs(store, result)
     with database.session() as session:
-        _record_result(session, page_id, result, keys)
+        _record_result(session, page_id, result, keys, id_card)
         session.commit()
     document_done = finish_document_if_complete(database, store, page_id=page_id, work_dir=work_dir)
     return PageOutcome(page_id, OcrStatus.DONE, document_done=document_done)
 
 
-def _claim(session: Session, page_id: int) -> tuple[str, int, int] | None:
+def _claim(session: Session, page_id: int) -> tuple[str, int, int, bool] | None:
+    """Mark the page running; its original's key, index, attempt number and whether it is an ID card's page (its
+    number lines are then read a second time, by digit shape)."""
     page = session.get(Page, page_id, with_for_update=True)
     if page is None:
         raise PageNotFound(f"There is no page with id {page_id}.")
@@ -133,7 +136,7 @@ def _claim(session: Session, page_id: int) -> tuple[str, int, int] | None:
     document = page.document
     if document.ocr_status == OcrStatus.PENDING:
         document.ocr_status = OcrStatus.RUNNING
-    return document.sha256, page.index, page.attempts
+    return document.sha256, page.index, page.attempts, holds_national_id(document.application, document.requirement)
 
 
 def _aware(value: datetime) -> datetime:
@@ -193,7 +196,9 @@ def _store_outputs(store: ObjectStore, result: PageResult) -> dict[str, str | No
     }
 
 
-def _record_result(session: Session, page_id: int, result: PageResult, keys: dict[str, str | None]) -> None:
+def _record_result(
+    session: Session, page_id: int, result: PageResult, keys: dict[str, str | None], id_card: bool = False
+) -> None:
     page = session.get(Page, page_id, with_for_update=True)
     if page is None or page.status == OcrStatus.DONE:
         return  # another delivery of the same task finished first; its results stand
@@ -209,6 +214,8 @@ def _record_result(session: Session, page_id: int, result: PageResult, keys: dic
     page.pdf_sha256 = keys["pdf"]
     page.preview_sha256 = keys["preview"]
     page.words_sha256 = keys["words"]
+    page.number_readings = ([{"digits": n.digits, "margin": round(n.margin, 4), "script": n.script}
+                             for n in result.numbers] if id_card else None)
     page.error = None
     page.finished_at = utcnow()
 

@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from ocr.cleanup import CleanupOptions, clean
+from ocr.digit_shapes import NumberRead, read_numbers_on_page
 from ocr.inputs import render_page
 from ocr.limits import Limits
 from ocr.orientation import MIN_CHARACTERS, UPRIGHT_CONFIDENT, detect_rotation
@@ -80,6 +81,9 @@ class PageResult:
     """Width and height in pixels of the cleaned page (the image inside ``pdf``)."""
     warnings: list[str] = field(default_factory=list)
     """Why the page was flagged, in short machine words: "low_confidence", "missing_lines"."""
+    numbers: list[NumberRead] = field(default_factory=list)
+    """With ``read_numbers``: each line of the page holding a long number, read again by digit shape
+    (``ocr.digit_shapes``), the second opinion on an ID card's number."""
     orientation_method: str = ""
     """How up was decided: "deferred" (lines across the page and the first reading confident: no orientation pass),
     "reading", "geometry" or "none" (``ocr.orientation``); empty when the step was off or the page blank."""
@@ -91,8 +95,12 @@ def process_page(
     limits: Limits = Limits(),  # noqa: B008 - frozen
     options: CleanupOptions = CleanupOptions(),  # noqa: B008 - frozen
     lang: str = "ara",
+    read_numbers: bool = False,
 ) -> PageResult:
     """Render page ``index`` of ``path``, clean it, read it, and return everything the archive keeps about it.
+
+    ``read_numbers`` (an ID card) also reads each line with a long number by digit shape, on the cleaned page the
+    words' boxes belong to (``PageResult.numbers``).
 
     Raises ``InputRejected`` for a file that cannot be read and ``OcrFailed`` when Tesseract fails.
     """
@@ -114,6 +122,7 @@ def process_page(
 
     step = time.perf_counter()
     warnings: list[str] = []
+    numbers: list[NumberRead] = []
     if cleaned.is_blank:
         text, confidence, words, line_count, expected = "", 0.0, [], 0, 0
         pdf = image_pdf(image, dpi=dpi)
@@ -136,6 +145,10 @@ def process_page(
             read.text, read.mean_confidence, read.words, read.line_count, read.pdf
         )
         expected = count_text_lines(image)
+        if read_numbers:
+            step = time.perf_counter()
+            numbers = read_numbers_on_page(image, words)
+            timings["numbers"] = time.perf_counter() - step
         if confidence < LOW_CONFIDENCE_THRESHOLD:
             warnings.append("low_confidence")
         if expected >= 3 and line_count < MISSING_LINES_SHARE * expected:
@@ -163,6 +176,7 @@ def process_page(
         crop_box=cleaned.crop_box,
         size=image.size,
         warnings=warnings,
+        numbers=numbers,
         orientation_method=orientation_method,
     )
 

@@ -43,3 +43,39 @@ def test_numbers_that_are_not_ids() -> None:
     assert not plausible_national_id("30113092701935")  # month 13
     assert not plausible_national_id("30107099901935")  # governorate 99
     assert plausible_national_id("30107098801935")  # born abroad
+
+
+# --- ocr.digit_shapes: the second reading, by digit shape ---------------------------------------------------------
+
+
+def _strip(text: str, font: str, size: int = 48) -> object:
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("L", (60 + size * len(text), size * 2), 255)
+    ImageDraw.Draw(image).text((30, size // 3), text, font=ImageFont.truetype(font, size), fill=0)
+    return np.asarray(image)
+
+
+def test_digit_shapes_read_arabic_indic_and_western_numbers() -> None:
+    from ocr.digit_shapes import read_number, references
+
+    assert len(references("arabic")) >= 40 and len(references("latin")) >= 40  # several installed fonts each
+    naskh = "/usr/share/fonts/truetype/noto/NotoNaskhArabic-Regular.ttf"
+    read = read_number(_strip("٢٨٥٠٧٢١٢١٠٣٤٥٦", naskh))
+    assert read is not None and (read.digits, read.script) == ("28507212103456", "arabic")
+    assert read.margin > 0.25 and len(read.reads) == 14
+    latin = read_number(_strip("29001012601235", "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"))
+    assert latin is not None and (latin.digits, latin.script) == ("29001012601235", "latin")
+    assert read_number(_strip("", naskh)) is None  # a blank strip holds no number
+
+
+def test_digit_shapes_tell_the_confusable_arabic_indic_digits_apart() -> None:
+    """٢ and ٣ (one hook or two), ٠ and ٥ (a dot or a ring): the pairs Tesseract's Arabic models confuse."""
+    from ocr.digit_shapes import read_number
+
+    for font in ("/usr/share/fonts/truetype/noto/NotoNaskhArabic-Regular.ttf",
+                 "/usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf",
+                 "/usr/share/fonts/opentype/fonts-hosny-amiri/Amiri-Regular.ttf"):
+        read = read_number(_strip("٢٣٢٣٠٥٠٥", font))
+        assert read is not None and read.digits == "23230505", font

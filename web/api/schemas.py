@@ -553,8 +553,12 @@ class InboxOut(Schema):
 
 
 class NationalIdCheck(Schema):
-    status = fields.String(metadata={"description": "match, mismatch or unread (no 14-digit number could be read)"})
-    digits_read = fields.String(allow_none=True, metadata={"description": "The 14 digits read off the ID card"})
+    status = fields.String(metadata={
+        "description": "match; mismatch (a different, structurally valid national ID read with good confidence); or "
+                       "unreadable (the number could not be read reliably: nothing is claimed either way)"})
+    digits_read = fields.String(allow_none=True, metadata={
+        "description": "The typed ID on a match, the other national ID on a mismatch, and what was read (any length, "
+                       "or null) when unreadable"})
     document_id = fields.Integer(metadata={"description": "The ID card's document that was read"})
 
 
