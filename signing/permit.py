@@ -182,6 +182,8 @@ class RenderedPermit:
     pdf: bytes
     slots: list[SignatureSlot]
     """One per signing step, in the order of ``slots_for``."""
+    qr_box: tuple[int, tuple[float, float, float, float]] | None = None
+    """Where the QR code goes (page, box in points), when it was left out to be stamped later (:func:`stamp_qr`)."""
 
 
 def new_verification_token() -> str:
@@ -227,19 +229,24 @@ def service_abbreviation(service_code: str) -> str:
 
 
 def render_permit(facts: PermitFacts, *, verify_url: str, slots_for: Sequence[str],
-                  sealed_payload: str | None = None) -> RenderedPermit:
+                  sealed_payload: str | None = None, qr_later: bool = False) -> RenderedPermit:
     """Render ``facts`` as a PDF/A-3b permit with a QR code of ``verify_url`` and one signature box per step.
 
     ``slots_for`` names the signature field of each signing step, in the order of ``facts.signatories``; the returned
     slots say where each box was drawn. ``sealed_payload`` (``signing/sealed_payload.py``) goes into the QR as the
     URL's fragment (``<verify_url>#SJ1:...``): phones still open the online page (browsers never send a fragment),
     and ``sijill verify-qr`` checks the facts offline. The printed URL stays the short one.
+
+    With ``qr_later`` the sealed QR's place is left blank and returned as ``qr_box``: the permit's first revision,
+    whose hash the payload then seals before :func:`stamp_qr` draws the code there in an incremental update.
     """
     signatories = [Signatory(*s) for s in facts.signatories]
     field_names = list(slots_for)
     _check(facts, signatories, field_names, verify_url)
 
-    if sealed_payload:
+    if qr_later:
+        qr_data_uri = ""
+    elif sealed_payload:
         # ~350 characters instead of ~90: level L and a larger, 2-module-margin symbol keep each module ≥ 3 px at
         # 150 dpi (the paper around it is white, so the quiet zone is still there).
         qr = segno.make(f"{verify_url}#{sealed_payload}", error="l", boost_error=False)
@@ -272,7 +279,7 @@ def render_permit(facts: PermitFacts, *, verify_url: str, slots_for: Sequence[st
         conditions=list(facts.conditions),
         verify_url=verify_url,
         qr_data_uri=qr_data_uri,
-        sealed=bool(sealed_payload),
+        sealed=bool(sealed_payload) or qr_later,
         signatories=[
             {"title_ar": s.title_ar, "title_en": s.title_en, "name_ar": s.name_ar, "box_id": box_id}
             for s, box_id in zip(signatories, box_ids, strict=True)
@@ -283,8 +290,56 @@ def render_permit(facts: PermitFacts, *, verify_url: str, slots_for: Sequence[st
         SignatureSlot(field_name=name, page=page, box=box)
         for name, (page, box) in zip(field_names, _find_boxes(document, box_ids), strict=True)
     ]
+    qr_box = _find_boxes(document, ["qr-box"])[0] if qr_later else None
     pdf: bytes = document.write_pdf(pdf_variant=PDF_VARIANT, finisher=_drop_info_dictionary)
-    return RenderedPermit(pdf=pdf, slots=slots)
+    return RenderedPermit(pdf=pdf, slots=slots, qr_box=qr_box)
+
+
+def stamp_qr(pdf: bytes, qr_box: tuple[int, tuple[float, float, float, float]], text: str) -> bytes:
+    """``pdf`` with a QR code of ``text`` drawn in ``qr_box`` (page, box in points), in one incremental update.
+
+    Why an update and not a new rendering: the payload in the QR seals the SHA-256 of the permit's first revision
+    (``signing/sealed_payload.py``), which a file cannot hold of itself; drawn as an update, the bytes it vouches for
+    stay a prefix of every later revision (this QR, each signature, each renewal). The code is vector (one filled
+    rectangle per dark module, black on the white paper, the same level L and 2-module margin as a rendered sealed
+    QR), so it stays sharp at any print resolution. The page's own content is wrapped in ``q``/``Q`` first, so the
+    drawing is in default user space whatever graphics state the page leaves behind.
+    """
+    from io import BytesIO
+
+    from pyhanko.pdf_utils import generic
+    from pyhanko.pdf_utils.incremental_writer import IncrementalPdfFileWriter
+
+    page, (x1, y1, x2, y2) = qr_box
+    qr = segno.make(text, error="l", boost_error=False)
+    border = 2
+    modules = qr.symbol_size(scale=1, border=border)[0]
+    side = min(x2 - x1, y2 - y1)
+    unit = side / modules
+    left, top = x1 + (x2 - x1 - side) / 2, y2 - (y2 - y1 - side) / 2
+    rects = []
+    for row_index, row in enumerate(qr.matrix):
+        y = top - (row_index + border + 1) * unit
+        col = 0
+        while col < len(row):
+            if not row[col]:
+                col += 1
+                continue
+            start = col
+            while col < len(row) and row[col]:
+                col += 1
+            # one rectangle per run of dark modules, a hair taller than a module: no seams between rows
+            rects.append(f"{left + (start + border) * unit:.3f} {y:.3f} {(col - start) * unit:.3f} "
+                         f"{unit * 1.02:.3f} re")
+    drawing = "Q q 0 0 0 rg\n" + "\n".join(rects) + "\nf Q\n"
+    writer = IncrementalPdfFileWriter(BytesIO(pdf), strict=False)
+    writer.add_stream_to_page(page, writer.add_object(generic.StreamObject(stream_data=b"q\n")), prepend=True)
+    stream = generic.StreamObject(stream_data=drawing.encode("ascii"))
+    stream.compress()  # ~35 KB of rectangles as text, ~3 KB deflated
+    writer.add_stream_to_page(page, writer.add_object(stream))
+    out = BytesIO()
+    writer.write(out)
+    return out.getvalue()
 
 
 def _drop_info_dictionary(document: Any, pdf: Any) -> None:

@@ -20,15 +20,19 @@ of that PDF.
 
 What it proves, and what it does not
 ------------------------------------
-The QR is printed *inside* the permit's PDF, which officials then sign; a hash of that PDF cannot be inside its own
-QR (the draft's hash changes with the QR, and the issued PDF is made only after every signature). So the payload in
-the permit's QR (``<verification URL>#SJ1:...``; a browser never sends the fragment, the online page still opens)
-carries the facts **without** ``d``: it proves that the centre sealed these facts for this permit number, and that the
-paper's printed facts match them if the reader compares them. It does not prove the paper is an unaltered copy of the
-issued PDF, nor that the permit is still valid today (revocation needs the online page or the signed revocation
-list of ``signing/revocations.py``). ``seal`` with ``pdf_sha256`` makes a payload that also binds the issued PDF (for
-a verification card, or to check a file with ``sijill verify-qr --pdf``); that is the only form that says anything
-about a file.
+A document cannot hold its own hash, and the QR is printed *inside* the permit's PDF, which officials then sign. So
+the issuing path (``workflow.routing.prepare_permit``) seals the hash of the permit's **first revision**: the
+rendered permit with its empty signature fields and the QR's place left blank. The QR is then drawn in an
+incremental update (``signing.permit.stamp_qr``) and the officials sign over both, so the issued PDF and every later
+state of it (each renewal) *start with* exactly the bytes the payload vouches for (:func:`bound_part` finds them).
+The payload in the permit's QR (``<verification URL>#SJ1:...``; a browser never sends the fragment, the online page
+still opens) therefore proves that the centre sealed these facts for this permit number, that the paper's printed
+facts match them if the reader compares them, and, given the file, that the file's first revision is the permit the
+centre rendered. It does not prove what was added after that revision (the QR, the signatures, the timestamps: their
+check is the PAdES validation of the online page or a PDF reader), nor that the permit is still valid today
+(revocation needs the online page or the signed revocation list of ``signing/revocations.py``). Older permits (and
+any permit prepared without the sealing key) carry the facts without ``4``. ``seal`` with ``pdf_sha256`` of a whole
+file makes a payload bound to that exact file (a verification card).
 """
 
 from __future__ import annotations
@@ -52,11 +56,13 @@ __all__ = [
     "PREFIX",
     "PayloadError",
     "SealedFacts",
+    "bound_part",
     "jwk_set",
     "key_id",
     "keys_from_jwk_set",
     "mask_name",
     "open_sign1",
+    "revision_ends",
     "seal",
     "sign1",
     "verify",
@@ -66,6 +72,8 @@ PREFIX = "SJ1:"
 MAX_TEXT = 2048
 """Longest payload text accepted (a QR holds at most ~2,900 bytes; ours are ~300)."""
 MAX_KEYS = 64
+MAX_BOUND_REVISIONS = 8
+"""Revision ends of a file tried as the sealed first revision (rendered, then its signature fields: two or three)."""
 CLAIM_PERMIT = -70001
 ALG_EDDSA = -8
 COSE_SIGN1_TAG = 18
@@ -179,6 +187,34 @@ def verify(text: str, keys: Mapping[bytes, Ed25519PublicKey]) -> SealedFacts:
     if 3 in protected:  # another kind of sealed document (a revocation list), not a permit's facts
         raise PayloadError("malformed", "This is not a permit's sealed payload.")
     return _facts(payload, kid)
+
+
+def bound_part(pdf: bytes, pdf_sha256: str) -> str | None:
+    """Which part of ``pdf`` has the sealed SHA-256: ``"file"`` (the whole file), ``"first_revision"`` (a prefix
+    ending at one of its first :data:`MAX_BOUND_REVISIONS` revision ends: the permit as rendered, before the QR and
+    the signatures were added), or None (not the sealed permit)."""
+    if hashlib.sha256(pdf).hexdigest() == pdf_sha256:
+        return "file"
+    for end in revision_ends(pdf)[:MAX_BOUND_REVISIONS]:
+        if hashlib.sha256(pdf[:end]).hexdigest() == pdf_sha256:
+            return "first_revision"
+    return None
+
+
+def revision_ends(pdf: bytes) -> list[int]:
+    """Where each revision of ``pdf`` may end: after each ``%%EOF`` and after its end-of-line, if any (a writer
+    appending an update may or may not add one)."""
+    ends: list[int] = []
+    at = pdf.find(b"%%EOF")
+    while at >= 0:
+        end = at + 5
+        ends.append(end)
+        if pdf[end:end + 2] == b"\r\n":
+            ends.append(end + 2)
+        elif pdf[end:end + 1] in (b"\n", b"\r"):
+            ends.append(end + 1)
+        at = pdf.find(b"%%EOF", end)
+    return ends
 
 
 def jwk_set(publics: Iterable[Ed25519PublicKey]) -> dict[str, Any]:

@@ -2,16 +2,16 @@
 
 Inputs: the QR's text (or an image of it, decoded with ``zbarimg``), and the key set: a file saved from
 ``/.well-known/sijill-keys.json`` (offline) or that URL (fetched once, bounded in size and time). With ``--pdf`` the
-file's SHA-256 is compared with the one the payload seals, when it seals one (see ``signing/sealed_payload.py`` for
-what a payload does and does not prove). With ``--revocations`` the signed revocation list saved from
-``/.well-known/sijill-revocations`` (``signing/revocations.py``) says whether the permit was revoked as of the list's
-date; a list that is not sealed by one of the keys is refused (could not check), an outdated one is used with a
-warning. Exit status: 0 genuine, 1 not genuine, 2 could not check, 3 genuine seal but the permit is revoked.
+file (or its first revision: the permit as rendered, before its QR and signatures) is compared with the SHA-256 the
+payload seals, when it seals one (see ``signing/sealed_payload.py`` for what a payload does and does not prove).
+With ``--revocations`` the signed revocation list saved from ``/.well-known/sijill-revocations``
+(``signing/revocations.py``) says whether the permit was revoked as of the list's date; a list that is not sealed by
+one of the keys is refused (could not check), an outdated one is used with a warning. Exit status: 0 genuine, 1 not
+genuine, 2 could not check, 3 genuine seal but the permit is revoked.
 """
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import urllib.request
 from dataclasses import dataclass
@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 from signing.revocations import MAX_LIST_BYTES, RevocationList, verify_revocations
-from signing.sealed_payload import PayloadError, SealedFacts, keys_from_jwk_set, verify
+from signing.sealed_payload import PayloadError, SealedFacts, bound_part, keys_from_jwk_set, verify
 
 GENUINE, NOT_GENUINE, CANNOT_CHECK, REVOKED = 0, 1, 2, 3
 MAX_KEYS_BYTES = 65_536
@@ -108,11 +108,17 @@ def check(text: str, keys: dict[bytes, object], *, pdf: bytes | None = None, tod
         if facts.pdf_sha256 is None:
             lines.append("لا يختم هذا الرمز بصمة ملف؛ لم تتم مقارنة الملف. / This code seals no file hash; the file "
                          "was not compared.")
-        elif hashlib.sha256(pdf).hexdigest() != facts.pdf_sha256:
+        elif (part := bound_part(pdf, facts.pdf_sha256)) is None:
             ar, en = REASONS["pdf_mismatch"]
             return Outcome(NOT_GENUINE, ["✗ غير صحيح — NOT GENUINE", ar, en, *lines])
-        else:
+        elif part == "file":
             lines.append("الملف هو النسخة الصادرة المختومة. / The file is the sealed issued copy.")
+        else:
+            lines.append("يبدأ الملف بالترخيص كما أعده المركز وختمه (نسخته الأولى)؛ ما أضيف بعدها (رمز QR والتوقيعات "
+                         "والأختام الزمنية) يُتحقق منه في صفحة التحقق أو لوحة التوقيعات في قارئ PDF. / The file starts "
+                         "with the permit exactly as the centre rendered and sealed it (its first revision); what was "
+                         "added after it (the QR, the signatures, the timestamps) is checked on the online page or in "
+                         "a PDF reader's signature panel.")
     if revocations is not None:
         revoked_at = revocations.revoked_at(facts.permit_number)
         listed = revocations.issued_on.isoformat()

@@ -12,8 +12,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import io
 import json
 import re
+import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
@@ -24,15 +26,27 @@ import cbor2
 import pytest
 from click.testing import CliRunner
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pyhanko.pdf_utils.reader import PdfFileReader
 
 from archive.sealing import SealingKey, load_sealing_key
 from signing.dev_pki import DemoPki
+from signing.renewal import renew_timestamps
 from signing.revocations import CLAIM_REVOCATIONS, Revocation, seal_revocations, verify_revocations
-from signing.sealed_payload import PREFIX, PayloadError, key_id, keys_from_jwk_set, seal, verify
+from signing.sealed_payload import (
+    PREFIX,
+    PayloadError,
+    bound_part,
+    key_id,
+    keys_from_jwk_set,
+    revision_ends,
+    seal,
+    verify,
+)
 from sijill.cli import cli
+from tests.fixtures.pki import TestPki
 from tests.test_browser import CHROMIUM, CHROMIUM_ARGS
 from tests.test_verify_pagecache import issue
-from tests.test_web_routing import COUNCIL, HEAD, World, post, qr_url
+from tests.test_web_routing import COUNCIL, HEAD, World, check_copy, post, qr_url
 from tests.test_web_routing import demo_pki as demo_pki
 from tests.test_web_routing import world as world
 from web.offline import offline_cache
@@ -56,6 +70,13 @@ def _tampered(message: bytes, edit: Any) -> bytes:
     claims = {k: dict(v) if isinstance(v, Mapping) else v for k, v in cbor2.loads(payload).items()}
     edit(claims)
     return bytes(cbor2.dumps(cbor2.CBORTag(18, [protected, unprotected, cbor2.dumps(claims), signature])))
+
+
+def _flipped(pdf: bytes) -> bytes:
+    """``pdf`` with one byte of its first revision changed."""
+    changed = bytearray(pdf)
+    changed[len(pdf) // 4] ^= 1
+    return bytes(changed)
 
 
 def _utc(moment: datetime) -> datetime:
@@ -182,6 +203,23 @@ def test_revoking_a_permit_puts_it_in_the_served_list_and_the_cli_says_revoked(
     result = _verify_qr(qr, "--keys", str(keys_file), "--revocations", str(old))
     assert result.exit_code == 0 and "outdated" in result.output, result.output
 
+    # the QR binds the permit's first revision: the issued file starts with it, and that revision has no QR yet
+    issued = world.client(HEAD).get(f"/applications/{tracking}/permit.pdf").data
+    sealed = verify(qr, keys)
+    assert sealed.pdf_sha256 is not None and bound_part(issued, sealed.pdf_sha256) == "first_revision"
+    first = next(issued[:end] for end in revision_ends(issued)
+                 if hashlib.sha256(issued[:end]).hexdigest() == sealed.pdf_sha256)
+    assert len(first) < len(issued) and world.rt.store.get_bytes(permit.draft_pdf_sha256).startswith(first)
+    (tmp_path / "first").mkdir()
+    with pytest.raises(subprocess.CalledProcessError):
+        qr_url(first, tmp_path / "first")  # the blank place the QR was stamped into afterwards
+    (tmp_path / "issued.pdf").write_bytes(issued)
+    (tmp_path / "altered.pdf").write_bytes(_flipped(issued))
+    result = _verify_qr(qr, "--keys", str(keys_file), "--pdf", str(tmp_path / "issued.pdf"))
+    assert result.exit_code == 0 and "first revision" in result.output, result.output
+    result = _verify_qr(qr, "--keys", str(keys_file), "--pdf", str(tmp_path / "altered.pdf"))
+    assert result.exit_code == 1 and "not the issued copy" in result.output, result.output
+
     # `sijill offline-page` writes the same page as the server, with a list signed now that holds the revocation
     page_file = tmp_path / "offline.html"
     result = CliRunner().invoke(cli, ["offline-page", "--out", str(page_file)], obj=world.rt.settings)
@@ -295,7 +333,7 @@ def test_the_offline_page_judges_every_kind_of_payload_with_no_network(
                       pdf_sha256=hashlib.sha256(issued_pdf).hexdigest())
     issued_file, other_file = tmp_path / "issued.pdf", tmp_path / "other.pdf"
     issued_file.write_bytes(issued_pdf)
-    other_file.write_bytes(issued_pdf + b"\n%")
+    other_file.write_bytes(_flipped(issued_pdf))
 
     with chromium() as browser:
         page = OfflinePage(browser, saved)  # downloaded before the revocation
@@ -307,12 +345,18 @@ def test_the_offline_page_judges_every_kind_of_payload_with_no_network(
             assert page.fact("number") == permit.permit_number and page.fact("holder") == "محمد أ."
             assert "ختم صحيح من المركز" in page.page.inner_text("#verdict")
             assert "لم يكن الترخيص ملغى" in page.page.inner_text("#result")
-            assert page.page.get_attribute("#pdf-result", "data-pdf") == "none"  # the printed QR binds no file
+            # the printed QR binds the permit's first revision: the issued file starts with it, an altered one not
+            page.page.set_input_files("#pdf-file", str(issued_file))
+            page.page.wait_for_selector('#pdf-result[data-pdf="first_revision"]')
+            assert "كما أعده المركز" in page.page.inner_text("#pdf-result")
+            page.page.set_input_files("#pdf-file", str(other_file))
+            page.page.wait_for_selector('#pdf-result[data-pdf="mismatch"]')
 
             assert page.check(tampered) == "bad_signature"
             assert "مزورة" in page.page.inner_text("#verdict")
             assert page.check(foreign) == "unknown_key"
             assert page.check(expired) == "expired"
+            assert page.page.get_attribute("#pdf-result", "data-pdf") == "none"  # sealed without a file hash
             assert "انتهت" in page.page.inner_text("#verdict") and page.fact("expires") == (
                 date.today() - timedelta(days=1)).strftime("%d/%m/%Y")
             for junk in ("SJ1:AAAA", "SJ1:" + "A" * 3000, qr[: len(qr) - 10], "SJ1:!!"):
@@ -328,7 +372,7 @@ def test_the_offline_page_judges_every_kind_of_payload_with_no_network(
             page.page.click("#lang")  # English, one click, left to right, the verdict kept
             assert html.get_attribute("dir") == "ltr" and html.get_attribute("lang") == "en"
             assert "Genuine seal of the centre" in page.page.inner_text("#verdict")
-            assert "not the sealed issued copy" in page.page.inner_text("#pdf-result")
+            assert "not the sealed permit" in page.page.inner_text("#pdf-result")
             assert page.check(tampered) == "bad_signature" and "altered or forged" in page.page.inner_text("#verdict")
 
             # the earlier page learns of the revocation from a newer list file; an edited list is refused
@@ -376,3 +420,36 @@ def test_the_openapi_document_describes_the_offline_downloads(world: World) -> N
     # errors of the machine endpoints are JSON in both languages, like the API's
     missing = world.client().get("/.well-known/sijill-nothing")
     assert missing.status_code == 404 and missing.get_json()["error_ar"]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_file_bound_permit_keeps_its_copy_check_and_binding_through_two_renewals(
+    world: World, demo_pki: DemoPki, pki: TestPki, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The QR stamped as its own revision changes nothing for the copy check and B-LTA renewal (real TSA)."""
+    tracking, path = issue(world, demo_pki, monkeypatch)
+    permit = world.permit(tracking)
+    assert permit is not None
+    issued = world.rt.store.get_bytes(permit.current_pdf_sha256)
+    draft = world.rt.store.get_bytes(permit.draft_pdf_sha256)
+    keys = keys_from_jwk_set(world.client().get("/.well-known/sijill-keys.json").data)
+    sealed = verify(qr_url(issued, tmp_path), keys)
+    assert sealed.pdf_sha256 is not None
+    first = next(issued[:end] for end in revision_ends(issued)
+                 if hashlib.sha256(issued[:end]).hexdigest() == sealed.pdf_sha256)
+    tsa_end = pki.cert("tsa").not_valid_after
+    for now in (None, tsa_end - timedelta(days=30)):
+        report = renew_timestamps(world.rt.db, world.rt.store, timestamp_url=pki.tsa_url,
+                                  validation_context=lambda: pki.validation_context(), window=timedelta(days=90),
+                                  now=now)
+        assert report.renewed == [permit.permit_number] and report.failed == {}, report
+    current = world.rt.store.get_bytes(world.permit(tracking).current_pdf_sha256)  # type: ignore[union-attr]
+    assert current.startswith(issued) and len(PdfFileReader(io.BytesIO(current)).embedded_timestamp_signatures) == 2
+    assert bound_part(current, sealed.pdf_sha256) == "first_revision"  # still starts with the sealed bytes
+
+    citizen = world.client()
+    for data, kind in ((current, "identical"), (issued, "earlier_state"), (draft, "before_signatures"),
+                       (first, "before_signatures")):
+        html = check_copy(citizen, path, data).get_data(as_text=True)
+        match = re.search(r'id="verdict" data-state="[a-z_]+" data-copy="([a-z_]+)"', html)
+        assert match is not None and match.group(1) == kind, (kind, html[:2000])

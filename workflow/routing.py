@@ -119,7 +119,14 @@ from notify.outbox import record_transition
 from signing.certificates import Revocation, check_signing_certificate, fingerprint
 from signing.errors import SigningRefused
 from signing.pades import add_signature_fields, sign_pdf
-from signing.permit import PermitFacts, new_verification_token, permit_number_for, render_permit, verification_path
+from signing.permit import (
+    PermitFacts,
+    new_verification_token,
+    permit_number_for,
+    render_permit,
+    stamp_qr,
+    verification_path,
+)
 from signing.sealed_payload import seal
 from signing.signers import LoadedSigner
 from signing.stamp import StampText
@@ -611,7 +618,9 @@ def prepare_permit(
     """The application's permit, rendering the unsigned draft (empty signature fields) if there is none yet.
 
     With ``sealing_key`` (the centre's sealing key) the QR also carries the sealed payload of the permit's facts
-    (``signing/sealed_payload.py``), checkable offline.
+    (``signing/sealed_payload.py``), checkable offline, with the SHA-256 of the permit's first revision (the rendered
+    permit with its empty signature fields and the QR's place blank); the QR is drawn in the next revision
+    (:func:`signing.permit.stamp_qr`), so every later state of the file starts with the bytes it vouches for.
 
     Idempotent: an existing permit is returned as it is. Refused (``wrong_state``) unless the file is open and its
     workflow has a signer step. The draft is stored before the row is flushed.
@@ -663,13 +672,20 @@ def prepare_permit(
     )
     token = new_verification_token()
     verify_url = base_url.rstrip("/") + verification_path(facts.permit_number, token)
-    payload = None if sealing_key is None else seal(
-        sealing_key, permit_number=facts.permit_number, holder_name=facts.applicant_name,
-        service_ar=facts.service_name_ar, issued_on=facts.issued_on,
-        expires_on=facts.expires_on)
-    rendered = render_permit(facts, verify_url=verify_url, slots_for=[field_name_for(s) for s in signers],
-                             sealed_payload=payload)
-    pdf = add_signature_fields(rendered.pdf, rendered.slots)
+    slots_for = [field_name_for(s) for s in signers]
+    if sealing_key is None:
+        rendered = render_permit(facts, verify_url=verify_url, slots_for=slots_for)
+        pdf = add_signature_fields(rendered.pdf, rendered.slots)
+    else:
+        # The sealed payload binds the permit's first revision (rendered, with its empty signature fields, the QR's
+        # place blank); the QR is then stamped in an incremental update, and the officials sign over both.
+        rendered = render_permit(facts, verify_url=verify_url, slots_for=slots_for, qr_later=True)
+        first = add_signature_fields(rendered.pdf, rendered.slots)
+        payload = seal(sealing_key, permit_number=facts.permit_number, holder_name=facts.applicant_name,
+                       service_ar=facts.service_name_ar, issued_on=facts.issued_on, expires_on=facts.expires_on,
+                       pdf_sha256=hashlib.sha256(first).hexdigest())
+        assert rendered.qr_box is not None
+        pdf = stamp_qr(first, rendered.qr_box, f"{verify_url}#{payload}")
     key = store.put(pdf)  # before any row points at it
     permit = Permit(
         application_id=application.id,

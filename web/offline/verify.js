@@ -11,6 +11,7 @@
   const CLAIM_REVOCATIONS = -70002;
   const REVOCATIONS_TYPE = "application/sijill-revocations+cbor";
   const MAX_LIST_BYTES = 8 * 1024 * 1024;
+  const MAX_BOUND_REVISIONS = 8;
 
   const T = {
     ar: {
@@ -51,7 +52,10 @@
       f_kid: "مفتاح الختم",
       pdf_label: "اختر ملف الترخيص (PDF) لمقارنته بالبصمة المختومة",
       pdf_match: "الملف هو النسخة الصادرة المختومة (بصمة SHA-256 مطابقة).",
-      pdf_mismatch: "الملف ليس النسخة الصادرة المختومة: بصمته مختلفة.",
+      pdf_mismatch: "الملف ليس الترخيص المختوم: بصمته مختلفة.",
+      pdf_first_revision: "يبدأ الملف بالترخيص كما أعده المركز وختمه (نسخته الأولى، بصمة SHA-256 مطابقة). ما أضيف " +
+        "بعدها (رمز QR والتوقيعات والأختام الزمنية) لا تتحقق منه هذه الصفحة: افحصه في لوحة التوقيعات في قارئ PDF " +
+        "أو في صفحة التحقق عبر الإنترنت.",
       pdf_none: "لا يختم هذا الرمز بصمة ملف؛ يثبت البيانات ولا يثبت ملفا بعينه.",
       no_photo_code: "لم يُعثر على رمز QR في الصورة.",
     },
@@ -99,7 +103,10 @@
       f_kid: "Sealing key",
       pdf_label: "Pick the permit's file (PDF) to compare it with the sealed fingerprint",
       pdf_match: "The file is the sealed issued copy (its SHA-256 fingerprint matches).",
-      pdf_mismatch: "The file is not the sealed issued copy: its fingerprint differs.",
+      pdf_mismatch: "The file is not the sealed permit: its fingerprint differs.",
+      pdf_first_revision: "The file starts with the permit exactly as the centre rendered and sealed it (its first " +
+        "revision; the SHA-256 fingerprint matches). What was added after it (the QR, the signatures, the " +
+        "timestamps) is not checked by this page: see a PDF reader's signature panel or the online page.",
       pdf_none: "This code seals no file fingerprint: it proves the facts, not any particular file.",
       no_photo_code: "No QR code was found in the photo.",
     },
@@ -415,8 +422,8 @@
       $("pdf-row").hidden = false;
       if (last.pdf) {
         pdfNote.dataset.pdf = last.pdf;
-        pdfNote.className = last.pdf === "match" ? "good-text" : "bad-text";
-        pdfNote.textContent = t(last.pdf === "match" ? "pdf_match" : "pdf_mismatch");
+        pdfNote.className = last.pdf === "mismatch" ? "bad-text" : "good-text";
+        pdfNote.textContent = t("pdf_" + last.pdf);
       }
     } else {
       pdfNote.dataset.pdf = "none";
@@ -447,10 +454,41 @@
     drawResult();
   }
 
+  // Where each revision of a PDF may end: after each %%EOF, and after its end-of-line if any (as
+  // signing/sealed_payload.py revision_ends).
+  function revisionEnds(bytes) {
+    const ends = [];
+    for (let i = 0; i + 5 <= bytes.length; i++) {
+      if (bytes[i] !== 0x25 || bytes[i + 1] !== 0x25 || bytes[i + 2] !== 0x45 || bytes[i + 3] !== 0x4f ||
+        bytes[i + 4] !== 0x46) continue;
+      const end = i + 5;
+      ends.push(end);
+      if (bytes[end] === 0x0d && bytes[end + 1] === 0x0a) ends.push(end + 2);
+      else if (bytes[end] === 0x0a || bytes[end] === 0x0d) ends.push(end + 1);
+      i = end - 1;
+    }
+    return ends;
+  }
+
+  async function sha256Hex(bytes) {
+    return hex(new Uint8Array(await crypto.subtle.digest("SHA-256", bytes)));
+  }
+
+  // "match": the whole file is the sealed one; "first_revision": the file starts with the sealed first revision
+  // (the permit as rendered, before the QR and the signatures); "mismatch" otherwise.
   async function checkPdf(file) {
     if (!last || !last.facts || !last.facts.pdf || !file) return;
-    const digest = hex(new Uint8Array(await crypto.subtle.digest("SHA-256", await file.arrayBuffer())));
-    last.pdf = digest === last.facts.pdf ? "match" : "mismatch";
+    const bytes = new Uint8Array(await file.arrayBuffer());
+    let verdict = (await sha256Hex(bytes)) === last.facts.pdf ? "match" : "mismatch";
+    if (verdict === "mismatch") {
+      for (const end of revisionEnds(bytes).slice(0, MAX_BOUND_REVISIONS)) {
+        if ((await sha256Hex(bytes.subarray(0, end))) === last.facts.pdf) {
+          verdict = "first_revision";
+          break;
+        }
+      }
+    }
+    last.pdf = verdict;
     drawResult();
   }
 
