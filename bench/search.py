@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import load_average, table
 from search.embedded import EmbeddedEngine
 from search.model import Filters, PageText, Query, SearchDocument
-from search.tantivy_engine import TantivyEngine
+from search.tantivy_engine import REBUILD_BATCH, TantivyEngine
 
 FIRST = ["أحمد", "محمد", "محمود", "مصطفى", "إبراهيم", "علي", "حسن", "حسين", "يوسف", "عمر", "خالد", "سامي", "منى",
          "فاطمة", "زينب", "مريم", "آمنة", "هدى", "سلمى", "نورا", "إيمان", "رضا", "طارق", "هشام", "وليد", "ياسر"]
@@ -239,7 +239,8 @@ LABELS = {"tantivy": "Tantivy (analysed)", "fts5": "FTS5 (analysed, Sijill's emb
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--records", type=int, default=100_000)
-    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--batch", type=int, default=REBUILD_BATCH,
+                        help="documents per engine.index call (default: what sijill reindex writes per commit)")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--engines", default="tantivy,fts5,plain",
                         help="comma-separated: tantivy, fts5 (the analysed FTS5 engine), plain (the anchor)")

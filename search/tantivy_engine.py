@@ -50,6 +50,10 @@ from search.query import Clause, fuzzy_set, parse, prefix_set, term_set
 SCHEMA_VERSION = f"tantivy-1/{ANALYSER_VERSION}"
 BUSY_TIMEOUT_S = 30.0
 WRITER_HEAP = 64_000_000
+REBUILD_BATCH = 10_000
+"""Documents per commit in a rebuild (``sijill reindex``). A commit writes a segment and waits for merges: at 500 a
+commit, that cost per document was as large as analysing it (about 1,350 applications per CPU second against 2,350 at
+10,000, docs/PERFORMANCE.md); 10,000 keep one writer's hold on the lock to a few seconds."""
 EXACT_TIER = 1_000_000.0
 _MUST, _SHOULD = tantivy.Occur.Must, tantivy.Occur.Should
 _KEYWORDS = ("tracking_number", "applicant_name", "national_id", "governorate", "centre", "service", "status")
@@ -200,8 +204,12 @@ class TantivyEngine:
         if ids:
             self._write([], ids)
 
-    def rebuild(self, documents: object, batch: int = 1000) -> int:
-        """Upsert everything, then drop what the source no longer has and nobody wrote since the rebuild began."""
+    def rebuild(self, documents: object, batch: int = REBUILD_BATCH) -> int:
+        """Upsert everything, then drop what the source no longer has and nobody wrote since the rebuild began.
+
+        Written ``batch`` documents per writer (one commit each): the index lock is free between batches, so a
+        worker indexing a new application meanwhile waits seconds at most, not the whole rebuild.
+        """
         assert isinstance(documents, Iterable)
         started = _micros(datetime.now(UTC))
         seen: set[int] = set()
