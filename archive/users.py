@@ -47,13 +47,17 @@ def _unknown_user_hash() -> str:
 class AccountError(ValueError):
     """A request about accounts cannot be carried out; the message says why in one sentence.
 
-    ``str(error)`` is the English sentence (the command line); ``message_ar`` is the same in Arabic for the web.
+    ``str(error)`` is the English sentence (the command line); ``message_ar`` is the same in Arabic for the web;
+    ``field`` names the input at fault (``username``, ``password``, ``roles``, ``centre``, ``department``,
+    ``email``) so a form can put the message beside it and link to it from its error summary, or is None when the
+    refusal is about the account as a whole (deactivating oneself).
     """
 
-    def __init__(self, message_en: str, message_ar: str = "") -> None:
+    def __init__(self, message_en: str, message_ar: str = "", *, field: str | None = None) -> None:
         super().__init__(message_en)
         self.message_en = message_en
         self.message_ar = message_ar or message_en
+        self.field = field
 
 
 GENERATED_PASSWORD_BYTES = 12  # 16 URL-safe characters, ~96 bits
@@ -70,6 +74,7 @@ def check_password(password: str) -> None:
         raise AccountError(
             f"Passwords must be at least {MIN_PASSWORD_LENGTH} characters long.",
             f"يجب ألا تقل كلمة المرور عن {MIN_PASSWORD_LENGTH} أحرف.",
+            field="password",
         )
 
 
@@ -79,6 +84,7 @@ def check_username(username: str) -> str:
         raise AccountError(
             "Usernames are 3-64 characters: lower-case Latin letters, digits, '.', '_' or '-', starting with a letter.",
             "اسم المستخدم من 3 إلى 64 حرفًا: حروف لاتينية صغيرة وأرقام و'.' و'_' و'-'، ويبدأ بحرف.",
+            field="username",
         )
     return name
 
@@ -88,7 +94,8 @@ def _centre(session: Session, centre_code: str | None) -> Centre | None:
         return None
     centre = session.scalar(select(Centre).where(Centre.code == centre_code))
     if centre is None:
-        raise AccountError(f"There is no centre with the code {centre_code!r}.", "المركز المختار غير موجود.")
+        raise AccountError(f"There is no centre with the code {centre_code!r}.", "المركز المختار غير موجود.",
+                           field="centre")
     return centre
 
 
@@ -96,14 +103,16 @@ def _department(department: str | None) -> str | None:
     if not department:
         return None
     if department not in DEPARTMENTS:
-        raise AccountError(f"There is no department {department!r}.", "الإدارة المختارة غير موجودة.")
+        raise AccountError(f"There is no department {department!r}.", "الإدارة المختارة غير موجودة.",
+                           field="department")
     return department
 
 
 def _roles(roles: Iterable[Role]) -> set[Role]:
     role_set = set(roles)
     if not role_set:
-        raise AccountError("A user needs at least one role.", "يجب أن يكون للمستخدم دور واحد على الأقل.")
+        raise AccountError("A user needs at least one role.", "يجب أن يكون للمستخدم دور واحد على الأقل.",
+                           field="roles")
     return role_set
 
 
@@ -119,6 +128,7 @@ def _keep_an_admin(session: Session, user: User) -> None:
         raise AccountError(
             "This is the last active administrator; make another administrator first.",
             "هذا آخر مسؤول نظام نشط؛ عيّن مسؤولًا آخر أولًا.",
+            field="roles",
         )
 
 
@@ -146,7 +156,8 @@ def create_user(
     check_password(password)
     role_set = _roles(roles)
     if session.scalar(select(User).where(User.username == username)) is not None:
-        raise AccountError(f"A user named {username!r} already exists.", "يوجد مستخدم بهذا الاسم بالفعل.")
+        raise AccountError(f"A user named {username!r} already exists.", "يوجد مستخدم بهذا الاسم بالفعل.",
+                           field="username")
     centre = _centre(session, centre_code)
     user = User(
         username=username,

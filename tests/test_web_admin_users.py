@@ -169,3 +169,44 @@ def test_refusals_self_last_admin_permission_and_csrf(app: Flask, login: Login) 
     assert refused.status_code == 403
     final = _user(app, ROLE_USERS[Role.CLERK])
     assert final is not None and final.active
+
+
+def _summary_links(body: str) -> list[str]:
+    """The fields the page's error summary links to (GOV.UK pattern), in order."""
+    summary = re.search(r'<div class="error-summary".*?</div>', body, re.S)
+    assert summary, "no error summary at the top of the form"
+    return re.findall(r'<a href="#([^"]+)">', summary.group())
+
+
+def test_every_account_form_answers_with_an_error_summary_linking_to_the_field(app: Flask, login: Login) -> None:
+    client = login(Role.ADMIN)
+    token = csrf_token_from(client.get("/admin/users/new").get_data(as_text=True))
+    good = {"csrf_token": token, "username": "nadia.samir", "full_name": "نادية سمير", "roles": ["clerk"],
+            "centre": "", "department": "", "email": "", "password": ""}
+    for change, field in [({"username": "x"}, "username"), ({"password": "short"}, "password"),
+                          ({"roles": []}, "roles"), ({"centre": "NOPE-9"}, "centre"),
+                          ({"department": "secret_police"}, "department"), ({"email": "not mail"}, "email")]:
+        body = client.post("/admin/users/new", data={**good, **change}).get_data(as_text=True)
+        assert _summary_links(body) == [field], (change, _summary_links(body))
+        assert f'id="{field}-error"' in body  # the message beside the field, which names it
+        assert f'aria-describedby="{field}-error"' in body or f'{field}-error"' in body
+    assert "يوجد خطأ في البيانات" in body
+
+    admin = _user(app, ADMIN)
+    assert admin is not None
+    short = client.post(f"/admin/users/{admin.id}/password", data={"csrf_token": token, "new_password": "123"})
+    body = short.get_data(as_text=True)
+    assert short.status_code == 400 and _summary_links(body) == ["new_password"]
+    assert 'aria-describedby="new-password-hint new_password-error" aria-invalid="true"' in body
+    own = client.post(f"/admin/users/{admin.id}/active", data={"csrf_token": token, "active": "0"})
+    body = own.get_data(as_text=True)
+    assert own.status_code == 400 and _summary_links(body) == ["active-button"]
+    assert 'id="active-button-error"' in body
+    demote = client.post(f"/admin/users/{admin.id}", data={"csrf_token": token, "roles": ["auditor"],
+                                                          "full_name": "x"})
+    assert _summary_links(demote.get_data(as_text=True)) == ["roles"]
+
+    client.get("/lang/en", headers={"Referer": "http://localhost/admin/users"})
+    english = client.post("/admin/users/new", data={**good, "username": "x"}).get_data(as_text=True)
+    assert "There is a problem" in english and _summary_links(english) == ["username"]
+    assert "Usernames are 3-64 characters" in english

@@ -742,6 +742,9 @@ def test_admin_registers_certificates_and_trust_roots(world: World, demo_pki: De
     root_pem = demo_pki.root_cert_path.read_bytes()
     response = upload("/admin/trust-roots", b"not a certificate", name="x")
     assert response.status_code == 400 and "ملف الشهادة غير صالح." in text_of(response)
+    # the error summary at the top links to the file input, which is described by its message
+    assert '<li><a href="#certificate">ملف الشهادة غير صالح.</a></li>' in text_of(response)
+    assert 'aria-describedby="certificate-error"' in text_of(response)
     response = upload("/admin/trust-roots", root_pem, name="جهة التصديق التجريبية")
     assert response.status_code == 303
     html = text_of(admin.get("/admin/trust-roots"))
@@ -762,6 +765,7 @@ def test_admin_registers_certificates_and_trust_roots(world: World, demo_pki: De
     assert response.status_code == 400 and "هذه الشهادة مسجلة من قبل." in text_of(response)
     response = upload("/admin/certificates", der, user_id="nobody")
     assert response.status_code == 400 and "اختر الموظف صاحب الشهادة." in text_of(response)
+    assert '<li><a href="#user_id">اختر الموظف صاحب الشهادة.</a></li>' in text_of(response)
     with world.session() as s:
         row = s.scalar(select(OfficialCertificate))
         assert row is not None and row.user_id == head_id and row.label == "شريحة رئيس الهندسة" and row.active

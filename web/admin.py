@@ -82,7 +82,7 @@ def _form_email() -> str | None:
     try:
         return normalise_email(request.form.get("email", ""))
     except FieldInvalid as exc:
-        raise AccountError(exc.message_en, exc.message_ar) from None
+        raise AccountError(exc.message_en, exc.message_ar, field="email") from None
 
 
 def _actor() -> str:
@@ -91,14 +91,36 @@ def _actor() -> str:
     return principal.username
 
 
-def _user_form(template_user: User | None, error: str | None, status: int = 200,
+# Which input of which form a refusal of archive.users points at (by its ``field``): the account form has one input
+# per field; the password form has one input and the deactivate form only its button, so every refusal of those
+# points there (the last administrator, one's own account).
+USER_FORM_FIELDS: dict[str, dict[str, str]] = {
+    "account": {"username": "username", "password": "password", "roles": "roles", "centre": "centre",
+                "department": "department", "email": "email"},
+    "password": {},
+    "active": {},
+}
+USER_FORM_DEFAULT: dict[str, str | None] = {"account": None, "password": "new_password", "active": "active-button"}
+
+
+def _refusal(form: str, exc: AccountError) -> tuple[str, str | None, str]:
+    """(the form that failed, the input id at fault or None, the message in the interface language)."""
+    field = USER_FORM_FIELDS[form].get(exc.field or "", USER_FORM_DEFAULT[form])
+    return form, field, pick(exc.message_ar, exc.message_en)
+
+
+def _user_form(template_user: User | None, refusal: tuple[str, str | None, str] | None = None, status: int = 200,
                password: str | None = None) -> ResponseReturnValue:
+    """The account page; after a refusal it comes back with 400, the error summary at its top, the message beside
+    the input at fault and, for the account form, what was typed."""
     session = db_session()
+    failed, field, message = refusal if refusal is not None else (None, None, None)
     response = make_response(render_template(
         "admin/user_form.html", user=template_user, roles=list(Role), centres=_centres(session),
-        departments=list(DEPARTMENTS), error=error, form=request.form, one_time_password=password,
+        departments=list(DEPARTMENTS), failed=failed, field=field, message=message,
+        errors=[(field, message)] if message else [], form=request.form, one_time_password=password,
         min_password=MIN_PASSWORD_LENGTH,
-    ), 400 if error else status)
+    ), 400 if refusal else status)
     if password:
         response.headers["Cache-Control"] = "no-store"
     return response
@@ -109,7 +131,7 @@ def _user_form(template_user: User | None, error: str | None, status: int = 200,
 def user_new() -> ResponseReturnValue:
     """Create an account; with no password typed, a generated one is shown once on the next page."""
     if request.method == "GET":
-        return _user_form(None, None)
+        return _user_form(None)
     session = db_session()
     typed = request.form.get("password", "")
     password = typed or generate_password()
@@ -121,7 +143,7 @@ def user_new() -> ResponseReturnValue:
         )
     except AccountError as exc:
         session.rollback()
-        return _user_form(None, pick(exc.message_ar, exc.message_en))
+        return _user_form(None, _refusal("account", exc))
     session.commit()
     flash(_("أُنشئ حساب %(username)s.", username=user.username), "info")
     if typed:
@@ -142,7 +164,7 @@ def user_edit(user_id: int) -> ResponseReturnValue:
     """Change an account's name, roles, centre, department and e-mail."""
     user = _user_or_404(user_id)
     if request.method == "GET":
-        return _user_form(user, None)
+        return _user_form(user)
     session = db_session()
     try:
         changes = update_user(
@@ -152,7 +174,7 @@ def user_edit(user_id: int) -> ResponseReturnValue:
         )
     except AccountError as exc:
         session.rollback()
-        return _user_form(_user_or_404(user_id), pick(exc.message_ar, exc.message_en))
+        return _user_form(_user_or_404(user_id), _refusal("account", exc))
     session.commit()
     if changes:
         flash(_("حُفظت تعديلات حساب %(username)s.", username=user.username), "info")
@@ -172,12 +194,12 @@ def user_password(user_id: int) -> ResponseReturnValue:
         password = reset_password(session, user, typed or None, actor=_actor())
     except AccountError as exc:
         session.rollback()
-        return _user_form(_user_or_404(user_id), pick(exc.message_ar, exc.message_en))
+        return _user_form(_user_or_404(user_id), _refusal("password", exc))
     session.commit()
     flash(_("أُعيد تعيين كلمة مرور %(username)s.", username=user.username), "info")
     if typed:
         return redirect(url_for("admin.user_edit", user_id=user.id), code=303)
-    return _user_form(user, None, password=password)
+    return _user_form(user, password=password)
 
 
 @bp.route("/users/<int:user_id>/active", methods=["POST"])
@@ -191,7 +213,7 @@ def user_active(user_id: int) -> ResponseReturnValue:
         set_active(session, user, active, actor=_actor())
     except AccountError as exc:
         session.rollback()
-        return _user_form(_user_or_404(user_id), pick(exc.message_ar, exc.message_en))
+        return _user_form(_user_or_404(user_id), _refusal("active", exc))
     session.commit()
     if active:
         flash(_("أُعيد تفعيل حساب %(username)s.", username=user.username), "info")
@@ -273,6 +295,7 @@ def certificates() -> ResponseReturnValue:
     """Register an official's signing certificate (only registered certificates may sign), or list them."""
     session = db_session()
     error: str | None = None
+    error_field = "certificate"  # a refused certificate file, unless the official is what is missing
     if request.method == "POST":
         data = _uploaded_certificate()
         user = session.get(User, _int(request.form.get("user_id")))
@@ -280,7 +303,7 @@ def certificates() -> ResponseReturnValue:
         if data is None:
             error = _(CHOOSE_FILE)
         elif user is None:
-            error = _(CHOOSE_USER)
+            error, error_field = _(CHOOSE_USER), "user_id"
         else:
             try:
                 row = register_certificate(session, user, data, by=admin_user, label=request.form.get("label", ""))
@@ -297,7 +320,8 @@ def certificates() -> ResponseReturnValue:
     now = utcnow()
     expired = {c.id for c in rows if (c.not_after if c.not_after.tzinfo else c.not_after.replace(tzinfo=UTC)) < now}
     return render_template(
-        "admin/certificates.html", certificates=rows, officials=_officials(session), error=error, expired=expired,
+        "admin/certificates.html", certificates=rows, officials=_officials(session), error=error,
+        error_field=error_field, expired=expired,
         subject_fields=subject_fields,
     ), 400 if error else 200
 
@@ -339,7 +363,8 @@ def trust_roots() -> ResponseReturnValue:
                 flash(_("أُضيفت جهة التصديق %(name)s إلى جهات الثقة.", name=row.name), "info")
                 return redirect(url_for("admin.trust_roots"), code=303)
     rows = session.scalars(select(TrustRoot).order_by(TrustRoot.added_at.desc())).all()
-    return render_template("admin/trust_roots.html", roots=rows, error=error), 400 if error else 200
+    return render_template("admin/trust_roots.html", roots=rows, error=error,
+                           error_field="certificate"), 400 if error else 200
 
 
 @bp.route("/trust-roots/<int:root_id>/deactivate", methods=["POST"])
