@@ -28,6 +28,7 @@ from werkzeug.datastructures import FileStorage, MultiDict
 
 from archive.models import Application, Centre, Document, OcrStatus, Page, Service, User
 from archive.store import IntegrityError, ObjectNotFound, StoreError, StoreUnavailable
+from intake.dates import show_day
 from intake.fields import DETAIL_FIELDS
 from intake.national_id import EGYPT
 from intake.service import (
@@ -113,7 +114,7 @@ def pick(arabic: str, english: str) -> str:
 
 
 def local_date(value: datetime | None) -> str:
-    """``23 نوفمبر 2026`` / ``23 November 2026`` in Cairo time."""
+    """``23 نوفمبر 2026`` / ``23 November 2026`` in Cairo time: a date inside a sentence (tables use ``table_date``)."""
     if value is None:
         return ""
     local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(EGYPT)
@@ -135,6 +136,25 @@ def local_time(value: datetime | None) -> str:
         return ""
     local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(EGYPT)
     return f"{local_date(value)} {local:%H:%M}"
+
+
+def table_date(value: datetime | date | None) -> str:
+    """``05/12/2026``: a date in a table, a list or a field of facts (the rule in docs/ARCHITECTURE.md: columns of
+    dd/mm/yyyy line up and compare at a glance; prose keeps ``local_date``'s words). A moment is taken in Cairo
+    time; a calendar date (a permit's expiry) as it is."""
+    if value is None:
+        return ""
+    if not isinstance(value, datetime):
+        return show_day(value)
+    return show_day((value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(EGYPT).date())
+
+
+def table_time(value: datetime | None) -> str:
+    """``05/12/2026 14:05`` in Cairo time, for tables and lists (see ``table_date``)."""
+    if value is None:
+        return ""
+    local = (value if value.tzinfo else value.replace(tzinfo=UTC)).astimezone(EGYPT)
+    return f"{show_day(local.date())} {local:%H:%M}"
 
 
 def file_size(size: int) -> str:

@@ -57,6 +57,8 @@ from web.intake.common import (
     receipt_response,
     recent_applications,
     send_object,
+    table_date,
+    table_time,
 )
 from web.permissions import current_principal, is_api_request, requires
 from web.runtime import db_session, runtime
@@ -72,6 +74,8 @@ def intake_helpers() -> dict[str, Any]:
         "local_date": local_date,
         "local_time": local_time,
         "long_date": long_date,
+        "table_date": table_date,
+        "table_time": table_time,
         "file_size": file_size,
         "pick": pick,
         "status_label": lambda status: _(STATUS_LABELS.get(status, (status, status))[0]),
