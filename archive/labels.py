@@ -87,6 +87,8 @@ DEPARTMENTS: dict[str, Pair] = {
     "finance": ("الشؤون المالية", "Finance"),
     "state_property": ("أملاك الدولة", "State property"),
     "licensing": ("إدارة التراخيص", "Licensing"),
+    "civil_defence": ("الحماية المدنية", "Civil defence"),
+    "health": ("مديرية الصحة", "Health directorate"),
 }
 
 # Fields of a certificate's subject or issuer name (asn1crypto's names for the X.500 attributes), shown to people.
@@ -151,6 +153,7 @@ AUDIT_SENTENCES: dict[str, Pair] = {
     "legal_hold.place": ("وضع {actor} الملف تحت التحفظ القانوني", "{actor} placed the case file under legal hold"),
     "legal_hold.release": ("رفع {actor} التحفظ القانوني عن الملف", "{actor} released the legal hold on the case file"),
     "admin.catalogue": ("عدّل {actor} دليل الخدمات", "{actor} changed the service catalogue"),
+    "admin.catalogue.service": ("عدّل {actor} خدمة في دليل الخدمات", "{actor} changed a service in the catalogue"),
     "admin.certificate.register": ("سجّل {actor} شهادة توقيع", "{actor} registered a signing certificate"),
     "admin.certificate.deactivate": ("أوقف {actor} شهادة توقيع", "{actor} deactivated a signing certificate"),
     "admin.trust_root.add": ("أضاف {actor} جهة تصديق موثوقة", "{actor} added a trusted certification authority"),

@@ -7,7 +7,9 @@ service is one edit here (or by an administrator), never a code change.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -15,14 +17,40 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from archive.labels import DEPARTMENTS
 from archive.models import Service
 from archive.roles import Role
 
 DEFAULT_CATALOGUE = Path(__file__).with_name("catalogue.yaml")
 
 
+Path_ = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a catalogue entry: where (``("signing_chain", 1, "role")``, relative to the service, or
+    ``()`` for the whole text) and why, in English (the command line, the YAML import) and Arabic (the web form)."""
+
+    path: Path_
+    message_en: str
+    message_ar: str
+    service: str | None = None
+
+
 class CatalogueError(ValueError):
-    """The catalogue file is malformed; the message names the service and field."""
+    """The catalogue (a file, a pasted text or one service's form) is malformed.
+
+    ``problems`` lists everything found, each with the field it is about, so the administrator's form can put each
+    message beside its field; ``str(error)`` is the English sentences, each naming the service and field.
+    """
+
+    def __init__(self, problems: list[Problem] | str, message_ar: str = "") -> None:
+        if isinstance(problems, str):
+            problems = [Problem((), problems, message_ar or problems)]
+        self.problems = problems
+        super().__init__(" ".join(
+            f"Service {p.service}: {p.message_en}" if p.service else p.message_en for p in problems))
 
 
 @dataclass(frozen=True)
@@ -113,83 +141,240 @@ def parse_catalogue(text: str, source: str = "text") -> Catalogue:
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
-        raise CatalogueError(f"The catalogue {source} is not valid YAML{line}.") from None
+        line_ar = f" عند السطر {where.line + 1}" if where is not None else ""
+        raise CatalogueError(f"The catalogue {source} is not valid YAML{line}.",
+                             f"نص الدليل ليس YAML سليمًا{line_ar}.") from None
     if not isinstance(raw, dict) or not raw.get("version") or not isinstance(raw.get("services"), list):
-        raise CatalogueError(f"The catalogue {source} needs a 'version' and a list of 'services'.")
-    services = tuple(_service(entry) for entry in raw["services"])
+        raise CatalogueError(f"The catalogue {source} needs a 'version' and a list of 'services'.",
+                             "يلزم أن يكون للدليل رقم إصدار (version) وقائمة خدمات (services).")
+    return catalogue_of(str(raw["version"]), raw["services"])
+
+
+def catalogue_of(version: str, entries: list[Any]) -> Catalogue:
+    """A catalogue from its entries (parsed YAML, or the services an administrator's form changed): every entry is
+    checked by :func:`validate_service`, and every problem of every entry is reported at once."""
+    problems: list[Problem] = []
+    services: list[ServiceDefinition] = []
+    for entry in entries:
+        try:
+            services.append(validate_service(entry))
+        except CatalogueError as exc:
+            problems += exc.problems
     codes = [s.code for s in services]
     duplicates = sorted({c for c in codes if codes.count(c) > 1})
     if duplicates:
-        raise CatalogueError(f"The catalogue lists these service codes twice: {', '.join(duplicates)}.")
-    return Catalogue(version=str(raw["version"]), services=services)
+        problems.append(Problem(("code",), f"The catalogue lists these service codes twice: {', '.join(duplicates)}.",
+                                f"رمز الخدمة مستعمل لخدمة أخرى: {', '.join(duplicates)}."))
+    if not version.strip():
+        problems.append(Problem(("version",), "The catalogue needs a version.", "أدخل رقم إصدار الدليل."))
+    if problems:
+        raise CatalogueError(problems)
+    return Catalogue(version=version.strip(), services=tuple(services))
 
 
-def _service(entry: Any) -> ServiceDefinition:
-    if not isinstance(entry, dict) or not entry.get("code"):
-        raise CatalogueError("Every catalogue entry needs a 'code'.")
-    code = str(entry["code"])
+CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
+"""A service's or a document's code: letters, digits, '-', '_' and '.', up to 40 (it is in URLs and file names)."""
+CHAIN_STEP_FIELDS = ("step", "role", "department", "title_ar", "title_en")
+DOCUMENT_FIELDS = ("code", "name_ar", "name_en")
 
-    def need(field: str) -> Any:
-        if entry.get(field) in (None, ""):
-            raise CatalogueError(f"Service {code} has no '{field}'.")
-        return entry[field]
 
-    legal_days = need("legal_days")
-    if not isinstance(legal_days, int) or legal_days <= 0:
-        raise CatalogueError(f"Service {code}: 'legal_days' must be a positive whole number of days.")
+class _Found:
+    """The problems of one entry, each with its field's path."""
+
+    def __init__(self, service: str | None) -> None:
+        self.service = service
+        self.items: list[Problem] = []
+
+    def add(self, path: Path_, english: str, arabic: str) -> None:
+        self.items.append(Problem(path, english, arabic, self.service))
+
+
+def _text(entry: dict[str, Any], key: str) -> str:
+    value = entry.get(key)
+    return value.strip() if isinstance(value, str) else "" if value is None else str(value).strip()
+
+
+def _whole_days(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def validate_service(entry: Any) -> ServiceDefinition:
+    """The one check of a catalogue entry, for the YAML file, the pasted text and the per-service form alike.
+
+    ``entry`` is the YAML mapping of one service; a :class:`CatalogueError` lists every problem found, each with
+    its field's path (``("required_documents", 0, "name_en")``) and an English and Arabic message.
+    """
+    if not isinstance(entry, dict):
+        raise CatalogueError([Problem((), "Every catalogue entry must be a mapping with a 'code'.",
+                                      "كل خدمة في الدليل تُكتب بحقولها، وأولها الرمز (code).")])
+    code = _text(entry, "code")
+    found = _Found(code or None)
+    if not code:
+        found.add(("code",), "Every catalogue entry needs a 'code'.", "أدخل رمز الخدمة.")
+    elif not CODE_PATTERN.fullmatch(code):
+        found.add(("code",), "'code' is up to 40 Latin letters, digits, '-', '_' or '.'.",
+                  "رمز الخدمة حتى 40 حرفًا: حروف لاتينية وأرقام و'-' و'_' و'.'.")
+    names = {}
+    for key, english, arabic in (("name_ar", "the Arabic name", "اسم الخدمة بالعربية"),
+                                 ("name_en", "the English name", "اسم الخدمة بالإنجليزية")):
+        names[key] = _text(entry, key)
+        if not names[key]:
+            found.add((key,), f"'{key}' ({english}) is required.", f"أدخل {arabic}.")
+    legal_days = entry.get("legal_days")
+    if not _whole_days(legal_days):
+        found.add(("legal_days",), "'legal_days' must be a positive whole number of days.",
+                  "المدة القانونية عدد صحيح موجب من الأيام.")
     fee = entry.get("fee_egp", 0)
-    if not isinstance(fee, int | float) or fee < 0:
-        raise CatalogueError(f"Service {code}: 'fee_egp' must be a non-negative amount.")
-    try:
-        documents = tuple(RequiredDocument(**d) for d in need("required_documents"))
-        chain = tuple(ChainStep(**s) for s in need("signing_chain"))
-    except TypeError as exc:
-        raise CatalogueError(f"Service {code}: a document or chain step is malformed ({exc}).") from None
-    for step in chain:
-        if step.role not in (Role.REVIEWER, Role.SIGNER):
-            raise CatalogueError(f"Service {code}: chain step {step.step!r} must be done by a reviewer or signer.")
-        days = step.legal_days
-        if days is not None and (not isinstance(days, int) or isinstance(days, bool) or days <= 0):
-            raise CatalogueError(f"Service {code}: chain step {step.step!r}: 'legal_days' must be a positive whole "
-                                 "number of days.")
-    permit = _permit(code, entry.get("permit"))
+    if isinstance(fee, bool) or not isinstance(fee, int | float) or fee < 0 or round(fee * 100) != fee * 100:
+        found.add(("fee_egp",), "'fee_egp' must be a non-negative amount in pounds (at most two decimals).",
+                  "الرسم مبلغ بالجنيه لا يقل عن صفر، وبحد أقصى رقمين بعد العلامة العشرية.")
+    departments = entry.get("departments") or []
+    if not isinstance(departments, list) or any(d not in DEPARTMENTS for d in departments):
+        found.add(("departments",), f"'departments' must be a list of known departments ({', '.join(DEPARTMENTS)}).",
+                  "اختر الإدارات المعنية من القائمة.")
+    documents = _documents(entry.get("required_documents"), found)
+    chain = _chain(entry.get("signing_chain"), found)
+    permit = _permit(entry.get("permit"), found)
+    if found.items:
+        raise CatalogueError(found.items)
     return ServiceDefinition(
         code=code,
-        name_ar=str(need("name_ar")),
-        name_en=str(need("name_en")),
-        legal_days=legal_days,
+        name_ar=names["name_ar"],
+        name_en=names["name_en"],
+        legal_days=legal_days if isinstance(legal_days, int) else 0,  # an int: checked above
         fee_piastres=round(fee * 100),
         needs_property=bool(entry.get("needs_property", False)),
-        departments=tuple(entry.get("departments") or ()),
+        departments=tuple(departments),
         required_documents=documents,
         signing_chain=chain,
         permit=permit,
     )
 
 
-def _permit(code: str, raw: Any) -> PermitText | None:
+def _rows(raw: Any, key: str, found: _Found, english: str, arabic: str) -> list[dict[str, Any]]:
+    if raw is None or raw == "" or raw == []:
+        found.add((key,), f"'{key}' needs at least one {english}.", arabic)
+        return []
+    if not isinstance(raw, list):
+        found.add((key,), f"'{key}' must be a list.", arabic)
+        return []
+    rows = []
+    for index, row in enumerate(raw):
+        if not isinstance(row, dict):
+            found.add((key, index), f"{key}[{index + 1}] must be a mapping.", arabic)
+            row = {}
+        rows.append(row)
+    return rows
+
+
+def _documents(raw: Any, found: _Found) -> tuple[RequiredDocument, ...]:
+    rows = _rows(raw, "required_documents", found, "document", "أضف مستندًا مطلوبًا واحدًا على الأقل.")
+    documents = []
+    seen: set[str] = set()
+    for index, row in enumerate(rows):
+        path: Path_ = ("required_documents", index)
+        unknown = sorted(set(row) - set(DOCUMENT_FIELDS) - {"holds_national_id"})
+        if unknown:
+            found.add(path, f"document {index + 1} has unknown field(s) {', '.join(map(str, unknown))}.",
+                      f"المستند رقم {index + 1} فيه حقول غير معروفة.")
+        values = {key: _text(row, key) for key in DOCUMENT_FIELDS}
+        if not values["code"]:
+            found.add((*path, "code"), f"document {index + 1} needs a 'code'.", f"أدخل رمز المستند رقم {index + 1}.")
+        elif not CODE_PATTERN.fullmatch(values["code"]):
+            found.add((*path, "code"),
+                      f"document {index + 1}: 'code' is up to 40 Latin letters, digits, '-', '_' or '.'.",
+                      f"رمز المستند رقم {index + 1} حتى 40 حرفًا: حروف لاتينية وأرقام و'-' و'_' و'.'.")
+        elif values["code"] in seen:
+            found.add((*path, "code"), f"document code {values['code']} is listed twice.",
+                      f"رمز المستند رقم {index + 1} مكرر.")
+        seen.add(values["code"])
+        for key, arabic in (("name_ar", "الاسم العربي"), ("name_en", "الاسم الإنجليزي")):
+            if not values[key]:
+                found.add((*path, key), f"document {index + 1} needs '{key}'.",
+                          f"أدخل {arabic} للمستند رقم {index + 1}.")
+        holds = row.get("holds_national_id", False)
+        if not isinstance(holds, bool):
+            found.add((*path, "holds_national_id"), f"document {index + 1}: 'holds_national_id' is true or false.",
+                      f"حقل بطاقة الرقم القومي للمستند رقم {index + 1} نعم أو لا.")
+            holds = False
+        documents.append(RequiredDocument(holds_national_id=holds, **values))
+    return tuple(documents)
+
+
+def _chain(raw: Any, found: _Found) -> tuple[ChainStep, ...]:
+    rows = _rows(raw, "signing_chain", found, "step", "أضف خطوة واحدة على الأقل إلى مسار الاعتماد.")
+    steps = []
+    seen: set[str] = set()
+    for index, row in enumerate(rows):
+        path: Path_ = ("signing_chain", index)
+        number = index + 1
+        unknown = sorted(set(row) - set(CHAIN_STEP_FIELDS))
+        if unknown:
+            found.add(path, f"chain step {number} has unknown field(s) {', '.join(map(str, unknown))}.",
+                      f"الخطوة رقم {number} فيها حقول غير معروفة.")
+        values = {key: _text(row, key) for key in CHAIN_STEP_FIELDS}
+        if not values["step"]:
+            found.add((*path, "step"), f"chain step {number} needs a 'step' name.",
+                      f"أدخل رمز الخطوة رقم {number}.")
+        elif not CODE_PATTERN.fullmatch(values["step"]):
+            found.add((*path, "step"),
+                      f"chain step {number}: 'step' is up to 40 Latin letters, digits, '-', '_' or '.'.",
+                      f"رمز الخطوة رقم {number} حتى 40 حرفًا: حروف لاتينية وأرقام و'-' و'_' و'.'.")
+        elif values["step"] in seen:
+            found.add((*path, "step"), f"chain step {values['step']!r} is listed twice.",
+                      f"رمز الخطوة رقم {number} مكرر.")
+        seen.add(values["step"])
+        if values["role"] not in (Role.REVIEWER, Role.SIGNER):
+            found.add((*path, "role"), f"chain step {values['step']!r} must be done by a reviewer or signer.",
+                      f"الخطوة رقم {number} يقوم بها مراجع أو صاحب توقيع.")
+        if values["department"] not in DEPARTMENTS:
+            found.add((*path, "department"),
+                      f"chain step {number}: 'department' must be one of {', '.join(DEPARTMENTS)}.",
+                      f"اختر الإدارة التي تقوم بالخطوة رقم {number}.")
+        for key, arabic in (("title_ar", "المسمى العربي"), ("title_en", "المسمى الإنجليزي")):
+            if not values[key]:
+                found.add((*path, key), f"chain step {number} needs '{key}' (who does it).",
+                          f"أدخل {arabic} لمن يقوم بالخطوة رقم {number}.")
+        steps.append(ChainStep(**values))
+    return tuple(steps)
+
+
+PERMIT_TEXTS = ("title_ar", "title_en", "works_ar", "works_en", "legal_basis_ar", "legal_basis_en")
+
+
+def _permit(raw: Any, found: _Found) -> PermitText | None:
     if raw is None:
         return None
     if not isinstance(raw, dict):
-        raise CatalogueError(f"Service {code}: 'permit' must be a mapping (title_ar, title_en, works_ar, ...).")
-    texts = ("title_ar", "title_en", "works_ar", "works_en", "legal_basis_ar", "legal_basis_en")
-    unknown = sorted(set(raw) - set(texts) - {"conditions", "validity_days"})
+        found.add(("permit",), "'permit' must be a mapping (title_ar, title_en, works_ar, ...).",
+                  "نص الترخيص يُكتب بحقوله (العنوان والوصف والسند القانوني والشروط).")
+        return None
+    unknown = sorted(set(raw) - set(PERMIT_TEXTS) - {"conditions", "validity_days"})
     if unknown:
-        raise CatalogueError(f"Service {code}: unknown permit field(s) {', '.join(unknown)}.")
+        found.add(("permit",), f"unknown permit field(s) {', '.join(map(str, unknown))}.",
+                  "في نص الترخيص حقول غير معروفة.")
     values = {}
-    for name in texts:
+    for name in PERMIT_TEXTS:
         value = raw.get(name, "")
+        if value is None:
+            value = ""
         if not isinstance(value, str):
-            raise CatalogueError(f"Service {code}: permit.{name} must be text.")
+            found.add(("permit", name), f"permit.{name} must be text.", "هذا الحقل من نص الترخيص نص.")
+            value = ""
         values[name] = value.strip()
     if not values["title_ar"]:
-        raise CatalogueError(f"Service {code}: permit.title_ar is required (the permit's own name).")
+        found.add(("permit", "title_ar"), "permit.title_ar is required (the permit's own name).",
+                  "أدخل عنوان الترخيص بالعربية (اسم الترخيص نفسه).")
     conditions = raw.get("conditions") or []
     if not isinstance(conditions, list) or not all(isinstance(c, str) and c.strip() for c in conditions):
-        raise CatalogueError(f"Service {code}: permit.conditions must be a list of sentences.")
+        found.add(("permit", "conditions"), "permit.conditions must be a list of sentences.",
+                  "شروط الترخيص جمل، كل شرط في سطر.")
+        conditions = []
     days = raw.get("validity_days")
-    if days is not None and (not isinstance(days, int) or isinstance(days, bool) or days <= 0):
-        raise CatalogueError(f"Service {code}: permit.validity_days must be a positive whole number of days.")
+    if days is not None and not _whole_days(days):
+        found.add(("permit", "validity_days"), "permit.validity_days must be a positive whole number of days.",
+                  "مدة صلاحية الترخيص عدد صحيح موجب من الأيام.")
+        days = None
     return PermitText(conditions=tuple(c.strip() for c in conditions), validity_days=days, **values)
 
 
@@ -221,37 +406,71 @@ def apply_catalogue(session: Session, catalogue: Catalogue) -> CatalogueChange:
     if catalogue.version in used:
         probe = _diff(session, catalogue)
         if probe:
-            raise CatalogueError(
+            raise CatalogueError([Problem(
+                ("version",),
                 f"Version {catalogue.version} is already in use and this text changes {probe}; "
-                "give the catalogue a new version."
-            )
+                "give the catalogue a new version.",
+                f"الإصدار {catalogue.version} مستعمل من قبل، وهذا التعديل يغيّر {probe}؛ أعط الدليل رقم إصدار جديدًا.",
+            )])
     created, updated, deactivated = _apply(session, catalogue, deactivate_missing=True)
     return CatalogueChange(catalogue.version, created, updated, deactivated)
+
+
+def service_entry(row: Service) -> dict[str, Any]:
+    """One stored service as its catalogue entry (the YAML file's own mapping), for the export and the form."""
+    d = row.definition
+    service: dict[str, Any] = {
+        "code": row.code,
+        "name_ar": row.name_ar,
+        "name_en": row.name_en,
+        "legal_days": row.legal_days,
+        "fee_egp": row.fee_piastres / 100 if row.fee_piastres % 100 else row.fee_piastres // 100,
+        "needs_property": bool(d.get("needs_property", False)),
+        "departments": list(d.get("departments", [])),
+        "required_documents": list(d.get("required_documents", [])),
+        "signing_chain": list(d.get("signing_chain", [])),
+    }
+    if d.get("permit") is not None:  # the permit's own text: an export that dropped it would erase it on load
+        service["permit"] = d["permit"]
+    return service
 
 
 def export_catalogue(session: Session) -> str:
     """The active catalogue as YAML in the file's own format, for an administrator to edit and load again."""
     rows = session.scalars(select(Service).where(Service.active).order_by(Service.id)).all()
-    services = []
-    for row in rows:
-        d = row.definition
-        service: dict[str, Any] = {
-            "code": row.code,
-            "name_ar": row.name_ar,
-            "name_en": row.name_en,
-            "legal_days": row.legal_days,
-            "fee_egp": row.fee_piastres / 100 if row.fee_piastres % 100 else row.fee_piastres // 100,
-            "needs_property": bool(d.get("needs_property", False)),
-            "departments": list(d.get("departments", [])),
-            "required_documents": list(d.get("required_documents", [])),
-            "signing_chain": list(d.get("signing_chain", [])),
-        }
-        if d.get("permit") is not None:  # the permit's own text: an export that dropped it would erase it on load
-            service["permit"] = d["permit"]
-        services.append(service)
-    body = {"version": current_version(session) or "1", "services": services}
+    body = {"version": current_version(session) or "1", "services": [service_entry(row) for row in rows]}
     header = "# Sijill service catalogue, exported from the database. Change `version` when you change anything.\n"
     return header + yaml.safe_dump(body, allow_unicode=True, sort_keys=False, width=200)
+
+
+def next_version(session: Session, today: date) -> str:
+    """A version no service has used, in the file's ``yyyy.mm-n`` style: what the form suggests for an edit."""
+    used = set(session.scalars(select(Service.catalogue_version)))
+    prefix = f"{today:%Y.%m}-"
+    numbers = [int(v[len(prefix):]) for v in used if v.startswith(prefix) and v[len(prefix):].isdigit()]
+    return f"{prefix}{max(numbers, default=0) + 1}"
+
+
+def save_service(session: Session, entry: dict[str, Any], version: str, *, new: bool) -> CatalogueChange:
+    """An administrator's change of one service (its form): the entry is checked by :func:`validate_service`, then
+    the active catalogue with this entry in place (or added, when ``new``) is applied as edition ``version`` by
+    :func:`apply_catalogue`, the same path as a YAML import. Problems carry paths relative to the service."""
+    definition = validate_service(entry)
+    rows = session.scalars(select(Service).where(Service.active).order_by(Service.id)).all()
+    taken = {row.code for row in session.scalars(select(Service))}
+    if new and definition.code in taken:
+        raise CatalogueError([Problem(("code",), f"A service with the code {definition.code} already exists.",
+                                      "يوجد في الدليل خدمة بهذا الرمز بالفعل.", definition.code)])
+    entries = [entry if row.code == definition.code else service_entry(row) for row in rows]
+    if new or definition.code not in {row.code for row in rows}:
+        entries.append(entry)
+    try:
+        catalogue = catalogue_of(version, entries)
+    except CatalogueError as exc:  # another, stored service no longer passes: say which, never blame this form
+        raise CatalogueError([p if p.service in (None, definition.code) else Problem((), p.message_en, p.message_ar,
+                                                                                         p.service)
+                              for p in exc.problems]) from None
+    return apply_catalogue(session, catalogue)
 
 
 def _values(definition: ServiceDefinition, version: str) -> dict[str, Any]:

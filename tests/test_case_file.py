@@ -282,7 +282,7 @@ services:
     name_en: Service
     legal_days: 3
     required_documents: [{code: A, name_ar: أ, name_en: A}]
-    signing_chain: [{step: s, role: signer, department: d, title_ar: ر, title_en: H}]
+    signing_chain: [{step: s, role: signer, department: engineering, title_ar: ر, title_en: H}]
 """
     assert parse_catalogue(base).services[0].permit is None
     for bad in ("    permit: just text\n", "    permit: {title_en: only English}\n",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime
 
 from flask import Blueprint, Response, abort, flash, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
@@ -22,11 +22,22 @@ from archive.users import (
     set_active,
     update_user,
 )
-from intake.catalogue import CatalogueError, apply_catalogue, export_catalogue, parse_catalogue
+from intake.catalogue import (
+    CatalogueError,
+    Problem,
+    apply_catalogue,
+    export_catalogue,
+    next_version,
+    parse_catalogue,
+    save_service,
+    service_entry,
+)
 from intake.fields import FieldInvalid, normalise_email
+from intake.national_id import EGYPT
 from signing.errors import SigningRefused
 from signing.trust import add_trust_root
 from web.audit import audit
+from web.catalogue_form import field_of, form_values, read_form, row_numbers
 from web.certificate_names import subject_fields
 from web.errors import N_
 from web.intake.common import pick
@@ -225,16 +236,17 @@ def user_active(user_id: int) -> ResponseReturnValue:
 @bp.route("/catalogue", methods=["GET", "POST"])
 @requires(Permission.ADMIN_CATALOGUE)
 def catalogue() -> ResponseReturnValue:
-    """Edit the whole catalogue as its YAML text: the same format as the versioned file, validated on save."""
+    """The services of the catalogue, each edited in its own form; and, as a second way, the whole catalogue
+    imported as YAML text (the versioned file's format), validated by the same check on save."""
     session = db_session()
-    error = None
+    errors: list[tuple[str | None, str]] = []
     text = request.form.get("text", "") if request.method == "POST" else export_catalogue(session)
     if request.method == "POST":
         try:
             change = apply_catalogue(session, parse_catalogue(text, source="text"))
         except CatalogueError as exc:
             session.rollback()
-            error = str(exc)
+            errors = [("catalogue-text", _problem_text(p)) for p in exc.problems]
         else:
             audit("admin.catalogue", f"catalogue:{change.version}", created=change.created, updated=change.updated,
                   deactivated=change.deactivated)
@@ -249,7 +261,66 @@ def catalogue() -> ResponseReturnValue:
             )
             return redirect(url_for("admin.catalogue"))
     services = session.scalars(select(Service).order_by(Service.code)).all()
-    return render_template("admin/catalogue.html", services=services, text=text, error=error), 400 if error else 200
+    return render_template("admin/catalogue.html", services=services, text=text,
+                           errors=errors), 400 if errors else 200
+
+
+def _problem_text(problem: Problem) -> str:
+    """A problem of the YAML text in the interface language, naming its service by its name when it has one."""
+    message = pick(problem.message_ar, problem.message_en)
+    if problem.service:
+        return _("الخدمة %(code)s: %(message)s", code=problem.service, message=message)
+    return message
+
+
+@bp.route("/catalogue/new", methods=["GET", "POST"])
+@requires(Permission.ADMIN_CATALOGUE)
+def catalogue_new() -> ResponseReturnValue:
+    """Add a service to the catalogue through its form."""
+    return _service_form(None)
+
+
+@bp.route("/catalogue/services/<code>", methods=["GET", "POST"])
+@requires(Permission.ADMIN_CATALOGUE)
+def catalogue_service(code: str) -> ResponseReturnValue:
+    """Change one service: steps with their roles, required documents, legal duration, permit text."""
+    row = db_session().scalar(select(Service).where(Service.code == code, Service.active))
+    if row is None:
+        abort(404)
+    return _service_form(row)
+
+
+def _service_form(row: Service | None) -> ResponseReturnValue:
+    session = db_session()
+    suggested = next_version(session, datetime.now(EGYPT).date())
+    errors: list[tuple[str | None, str]] = []
+    if request.method == "GET":
+        values = form_values(service_entry(row) if row is not None else {}, suggested)
+    else:
+        values = request.form
+        parsed = read_form(request.form, row.code if row is not None else None)
+        try:
+            change = save_service(session, parsed.entry, parsed.version, new=row is None)
+        except CatalogueError as exc:
+            session.rollback()
+            errors = [(field_of(p, parsed), pick(p.message_ar, p.message_en)) for p in exc.problems]
+        else:
+            code = str(parsed.entry["code"])
+            audit("admin.catalogue.service", f"service:{code}", version=change.version, created=row is None)
+            session.commit()
+            flash(_("حُفظت خدمة «%(name)s» في دليل الخدمات (الإصدار %(version)s).",
+                    name=pick(parsed.entry["name_ar"], parsed.entry["name_en"]), version=change.version), "info")
+            return redirect(url_for("admin.catalogue_service", code=code), code=303)
+    by_field: dict[str, list[str]] = {}
+    for field_id, message in errors:
+        if field_id:
+            by_field.setdefault(field_id, []).append(message)
+    document_rows, step_rows = row_numbers(values)
+    return render_template(
+        "admin/catalogue_service.html", service=row, values=values, errors=errors, field_errors=by_field,
+        document_rows=document_rows, step_rows=step_rows, departments=list(DEPARTMENTS),
+        chain_roles=[Role.REVIEWER, Role.SIGNER],
+    ), 400 if errors else 200
 
 
 @bp.route("/catalogue.yaml")
