@@ -10,7 +10,9 @@ a governance report form) and on every page checks what a person reads:
 - accessibility: axe-core (npm ``axe-core``, installed by ``scripts/install.sh --test``) injected into the page,
   no serious or critical violations; on the phone also no sideways scrolling.
 
-The dashboard and a record view are photographed with the DEMO world's year of history.
+The administrator's forms (a new account, an account, the catalogue's service form, a new service) are also sent
+with a mistake in them, on the desktop and the phone, and the answer must carry the error summary and pass the same
+checks. The dashboard and a record view are photographed with the DEMO world's year of history.
 """
 
 from __future__ import annotations
@@ -136,11 +138,53 @@ def walk_urls(page: Any, base: str) -> list[str]:
                 extra.append(first.get_attribute("href"))
     if "/governance" in urls:
         extra.append("/governance/reports")
+    for listing, selector, also in (("/admin/users", "main a[href^='/admin/users/']:not([href$='/new'])",
+                                     "/admin/users/new"),
+                                    ("/admin/catalogue", "main a[href^='/admin/catalogue/services/']",
+                                     "/admin/catalogue/new")):
+        if listing in urls:  # the administrator's forms: a new account, an account, a service, a new service
+            extra.append(also)
+            page.goto(base + listing)
+            first = page.locator(selector).first
+            if first.count():
+                extra.append(first.get_attribute("href"))
     seen: list[str] = []
     for u in urls + extra:
         if u not in seen and not u.endswith(".csv") and "/lang/" not in u:
             seen.append(u)
     return seen
+
+
+def error_states(page: Any, base: str, lang: str, *, phone: bool = False) -> list[str]:
+    """The administrator's forms answering a mistake (nothing is saved): each must show its error summary, and the
+    page is judged like any other."""
+    found: list[str] = []
+    steps = [
+        ("/admin/users/new", lambda: page.fill("#username", "x"), "#user-form button[type=submit]"),
+        ("/admin/users/new", lambda: page.fill("#email", "not an address"), "#user-form button[type=submit]"),
+        ("/admin/catalogue/new", lambda: page.fill("#legal_days", "abc"), "#service-form button[type=submit]"),
+    ]
+    page.goto(base + "/admin/catalogue")
+    service = page.locator("main a[href^='/admin/catalogue/services/']").first
+    if service.count():
+        href = str(service.get_attribute("href"))
+        steps.append((href, lambda: (page.fill("#name_en", ""), page.fill("#step-0-title_ar", "")),
+                      "#service-form button[type=submit]"))
+    page.goto(base + "/admin/users")
+    account = page.locator("main a[href^='/admin/users/']:not([href$='/new'])").first
+    if account.count():
+        href = str(account.get_attribute("href"))
+        steps.append((href, lambda: page.fill("#new_password", "short"), "#password-form button[type=submit]"))
+    for url, mistake, submit in steps:
+        page.goto(base + url)
+        mistake()
+        page.click(submit)
+        page.wait_for_load_state()
+        label = f"{url} (refused)"
+        if not page.locator("[data-error-summary] a").count():
+            found.append(f"{label} [{lang}]: no error summary linking to a field")
+        found += problems_on(page, lang, label, phone=phone)
+    return found
 
 
 @pytest.mark.parametrize("lang", ["ar", "en"])
@@ -161,6 +205,8 @@ def test_every_page_as_every_role_reads_right_and_passes_axe(world: tuple[str, P
                 problems += [f"{username} {p}" for p in problems_on(page, lang, url)]
                 visited += 1
                 phone_urls.setdefault(url.split("?")[0], username)
+            if username == "demo.admin":
+                problems += [f"{username} {p}" for p in error_states(page, base, lang)]
             if username == "demo.monitor":
                 page.goto(base + "/governance")
                 page.screenshot(path=str(tmp_path / f"dashboard-{lang}.png"), full_page=True)
@@ -185,6 +231,8 @@ def test_every_page_as_every_role_reads_right_and_passes_axe(world: tuple[str, P
             for url in urls:
                 page.goto(base + url)
                 problems += [f"{username} {p}" for p in problems_on(page, lang, url, phone=True)]
+            if username == "demo.admin":
+                problems += [f"{username} {p}" for p in error_states(page, base, lang, phone=True)]
         finally:
             context.close()
     # The public pages, logged out.
