@@ -49,8 +49,21 @@ class CatalogueError(ValueError):
         if isinstance(problems, str):
             problems = [Problem((), problems, message_ar or problems)]
         self.problems = problems
-        super().__init__(" ".join(
-            f"Service {p.service}: {p.message_en}" if p.service else p.message_en for p in problems))
+        super().__init__(" ".join(_located(p) for p in problems))
+
+
+def where(path: Path_) -> str:
+    """A problem's place as the YAML file names it: ``signing_chain[2].title_ar`` (items counted from 1)."""
+    text = ""
+    for part in path:
+        text += f"[{part + 1}]" if isinstance(part, int) else f".{part}" if text else part
+    return text
+
+
+def _located(problem: Problem) -> str:
+    """The English sentence for the command line: the service and the field's place in the file first."""
+    place = ", ".join(x for x in (f"service {problem.service}" if problem.service else "", where(problem.path)) if x)
+    return f"{place[0].upper()}{place[1:]}: {problem.message_en}" if place else problem.message_en
 
 
 @dataclass(frozen=True)
@@ -163,10 +176,10 @@ def catalogue_of(version: str, entries: list[Any]) -> Catalogue:
     codes = [s.code for s in services]
     duplicates = sorted({c for c in codes if codes.count(c) > 1})
     if duplicates:
-        problems.append(Problem(("code",), f"The catalogue lists these service codes twice: {', '.join(duplicates)}.",
+        problems.append(Problem(("code",), f"Another service already has this code: {', '.join(duplicates)}.",
                                 f"رمز الخدمة مستعمل لخدمة أخرى: {', '.join(duplicates)}."))
     if not version.strip():
-        problems.append(Problem(("version",), "The catalogue needs a version.", "أدخل رقم إصدار الدليل."))
+        problems.append(Problem(("version",), "Enter the catalogue's version.", "أدخل رقم إصدار الدليل."))
     if problems:
         raise CatalogueError(problems)
     return Catalogue(version=version.strip(), services=tuple(services))
@@ -205,32 +218,33 @@ def validate_service(entry: Any) -> ServiceDefinition:
     its field's path (``("required_documents", 0, "name_en")``) and an English and Arabic message.
     """
     if not isinstance(entry, dict):
-        raise CatalogueError([Problem((), "Every catalogue entry must be a mapping with a 'code'.",
+        raise CatalogueError([Problem((), "Every service of the catalogue is written with its fields, the first "
+                                          "being its code.",
                                       "كل خدمة في الدليل تُكتب بحقولها، وأولها الرمز (code).")])
     code = _text(entry, "code")
     found = _Found(code or None)
     if not code:
-        found.add(("code",), "Every catalogue entry needs a 'code'.", "أدخل رمز الخدمة.")
+        found.add(("code",), "Enter the service's code.", "أدخل رمز الخدمة.")
     elif not CODE_PATTERN.fullmatch(code):
-        found.add(("code",), "'code' is up to 40 Latin letters, digits, '-', '_' or '.'.",
+        found.add(("code",), "A service's code is up to 40 Latin letters, digits, hyphens, underscores or dots.",
                   "رمز الخدمة حتى 40 حرفًا: حروف لاتينية وأرقام و'-' و'_' و'.'.")
     names = {}
-    for key, english, arabic in (("name_ar", "the Arabic name", "اسم الخدمة بالعربية"),
-                                 ("name_en", "the English name", "اسم الخدمة بالإنجليزية")):
+    for key, english, arabic in (("name_ar", "the service's name in Arabic", "اسم الخدمة بالعربية"),
+                                 ("name_en", "the service's name in English", "اسم الخدمة بالإنجليزية")):
         names[key] = _text(entry, key)
         if not names[key]:
-            found.add((key,), f"'{key}' ({english}) is required.", f"أدخل {arabic}.")
+            found.add((key,), f"Enter {english}.", f"أدخل {arabic}.")
     legal_days = entry.get("legal_days")
     if not _whole_days(legal_days):
-        found.add(("legal_days",), "'legal_days' must be a positive whole number of days.",
+        found.add(("legal_days",), "The legal duration is a positive whole number of days.",
                   "المدة القانونية عدد صحيح موجب من الأيام.")
     fee = entry.get("fee_egp", 0)
     if isinstance(fee, bool) or not isinstance(fee, int | float) or fee < 0 or round(fee * 100) != fee * 100:
-        found.add(("fee_egp",), "'fee_egp' must be a non-negative amount in pounds (at most two decimals).",
+        found.add(("fee_egp",), "The fee is an amount in pounds, not below zero, with at most two decimals.",
                   "الرسم مبلغ بالجنيه لا يقل عن صفر، وبحد أقصى رقمين بعد العلامة العشرية.")
     departments = entry.get("departments") or []
     if not isinstance(departments, list) or any(d not in DEPARTMENTS for d in departments):
-        found.add(("departments",), f"'departments' must be a list of known departments ({', '.join(DEPARTMENTS)}).",
+        found.add(("departments",), "Choose the departments involved from the list.",
                   "اختر الإدارات المعنية من القائمة.")
     documents = _documents(entry.get("required_documents"), found)
     chain = _chain(entry.get("signing_chain"), found)
@@ -253,48 +267,52 @@ def validate_service(entry: Any) -> ServiceDefinition:
 
 def _rows(raw: Any, key: str, found: _Found, english: str, arabic: str) -> list[dict[str, Any]]:
     if raw is None or raw == "" or raw == []:
-        found.add((key,), f"'{key}' needs at least one {english}.", arabic)
+        found.add((key,), english, arabic)
         return []
     if not isinstance(raw, list):
-        found.add((key,), f"'{key}' must be a list.", arabic)
+        found.add((key,), english, arabic)
         return []
     rows = []
     for index, row in enumerate(raw):
         if not isinstance(row, dict):
-            found.add((key, index), f"{key}[{index + 1}] must be a mapping.", arabic)
+            found.add((key, index), english, arabic)
             row = {}
         rows.append(row)
     return rows
 
 
 def _documents(raw: Any, found: _Found) -> tuple[RequiredDocument, ...]:
-    rows = _rows(raw, "required_documents", found, "document", "أضف مستندًا مطلوبًا واحدًا على الأقل.")
+    rows = _rows(raw, "required_documents", found, "Add at least one required document.",
+                 "أضف مستندًا مطلوبًا واحدًا على الأقل.")
     documents = []
     seen: set[str] = set()
     for index, row in enumerate(rows):
         path: Path_ = ("required_documents", index)
         unknown = sorted(set(row) - set(DOCUMENT_FIELDS) - {"holds_national_id"})
         if unknown:
-            found.add(path, f"document {index + 1} has unknown field(s) {', '.join(map(str, unknown))}.",
+            found.add(path, f"Document {index + 1} has fields the catalogue does not know: "
+                            f"{', '.join(map(str, unknown))}.",
                       f"المستند رقم {index + 1} فيه حقول غير معروفة.")
         values = {key: _text(row, key) for key in DOCUMENT_FIELDS}
         if not values["code"]:
-            found.add((*path, "code"), f"document {index + 1} needs a 'code'.", f"أدخل رمز المستند رقم {index + 1}.")
+            found.add((*path, "code"), f"Enter the code of document {index + 1}.", f"أدخل رمز المستند رقم {index + 1}.")
         elif not CODE_PATTERN.fullmatch(values["code"]):
             found.add((*path, "code"),
-                      f"document {index + 1}: 'code' is up to 40 Latin letters, digits, '-', '_' or '.'.",
+                      f"The code of document {index + 1} is up to 40 Latin letters, digits, hyphens, underscores "
+                      "or dots.",
                       f"رمز المستند رقم {index + 1} حتى 40 حرفًا: حروف لاتينية وأرقام و'-' و'_' و'.'.")
         elif values["code"] in seen:
-            found.add((*path, "code"), f"document code {values['code']} is listed twice.",
+            found.add((*path, "code"), f"The code of document {index + 1} is used by another document.",
                       f"رمز المستند رقم {index + 1} مكرر.")
         seen.add(values["code"])
-        for key, arabic in (("name_ar", "الاسم العربي"), ("name_en", "الاسم الإنجليزي")):
+        for key, english, arabic in (("name_ar", "Arabic", "الاسم العربي"), ("name_en", "English", "الاسم الإنجليزي")):
             if not values[key]:
-                found.add((*path, key), f"document {index + 1} needs '{key}'.",
+                found.add((*path, key), f"Enter the {english} name of document {index + 1}.",
                           f"أدخل {arabic} للمستند رقم {index + 1}.")
         holds = row.get("holds_national_id", False)
         if not isinstance(holds, bool):
-            found.add((*path, "holds_national_id"), f"document {index + 1}: 'holds_national_id' is true or false.",
+            found.add((*path, "holds_national_id"),
+                      f"Whether document {index + 1} is the national ID card is yes or no.",
                       f"حقل بطاقة الرقم القومي للمستند رقم {index + 1} نعم أو لا.")
             holds = False
         documents.append(RequiredDocument(holds_national_id=holds, **values))
@@ -302,7 +320,8 @@ def _documents(raw: Any, found: _Found) -> tuple[RequiredDocument, ...]:
 
 
 def _chain(raw: Any, found: _Found) -> tuple[ChainStep, ...]:
-    rows = _rows(raw, "signing_chain", found, "step", "أضف خطوة واحدة على الأقل إلى مسار الاعتماد.")
+    rows = _rows(raw, "signing_chain", found, "Add at least one step to the approval chain.",
+                 "أضف خطوة واحدة على الأقل إلى مسار الاعتماد.")
     steps = []
     seen: set[str] = set()
     for index, row in enumerate(rows):
@@ -310,30 +329,31 @@ def _chain(raw: Any, found: _Found) -> tuple[ChainStep, ...]:
         number = index + 1
         unknown = sorted(set(row) - set(CHAIN_STEP_FIELDS))
         if unknown:
-            found.add(path, f"chain step {number} has unknown field(s) {', '.join(map(str, unknown))}.",
+            found.add(path, f"Step {number} has fields the catalogue does not know: {', '.join(map(str, unknown))}.",
                       f"الخطوة رقم {number} فيها حقول غير معروفة.")
         values = {key: _text(row, key) for key in CHAIN_STEP_FIELDS}
         if not values["step"]:
-            found.add((*path, "step"), f"chain step {number} needs a 'step' name.",
+            found.add((*path, "step"), f"Enter the code of step {number}.",
                       f"أدخل رمز الخطوة رقم {number}.")
         elif not CODE_PATTERN.fullmatch(values["step"]):
             found.add((*path, "step"),
-                      f"chain step {number}: 'step' is up to 40 Latin letters, digits, '-', '_' or '.'.",
+                      f"The code of step {number} is up to 40 Latin letters, digits, hyphens, underscores or dots.",
                       f"رمز الخطوة رقم {number} حتى 40 حرفًا: حروف لاتينية وأرقام و'-' و'_' و'.'.")
         elif values["step"] in seen:
-            found.add((*path, "step"), f"chain step {values['step']!r} is listed twice.",
+            found.add((*path, "step"), f"The code of step {number} is used by another step.",
                       f"رمز الخطوة رقم {number} مكرر.")
         seen.add(values["step"])
         if values["role"] not in (Role.REVIEWER, Role.SIGNER):
-            found.add((*path, "role"), f"chain step {values['step']!r} must be done by a reviewer or signer.",
+            found.add((*path, "role"), f"Step {number} is done by a reviewer or a signer.",
                       f"الخطوة رقم {number} يقوم بها مراجع أو صاحب توقيع.")
         if values["department"] not in DEPARTMENTS:
             found.add((*path, "department"),
-                      f"chain step {number}: 'department' must be one of {', '.join(DEPARTMENTS)}.",
+                      f"Choose the department that does step {number}.",
                       f"اختر الإدارة التي تقوم بالخطوة رقم {number}.")
-        for key, arabic in (("title_ar", "المسمى العربي"), ("title_en", "المسمى الإنجليزي")):
+        for key, english, arabic in (("title_ar", "Arabic", "المسمى العربي"),
+                                     ("title_en", "English", "المسمى الإنجليزي")):
             if not values[key]:
-                found.add((*path, key), f"chain step {number} needs '{key}' (who does it).",
+                found.add((*path, key), f"Enter the {english} title of whoever does step {number}.",
                           f"أدخل {arabic} لمن يقوم بالخطوة رقم {number}.")
         steps.append(ChainStep(**values))
     return tuple(steps)
@@ -346,12 +366,14 @@ def _permit(raw: Any, found: _Found) -> PermitText | None:
     if raw is None:
         return None
     if not isinstance(raw, dict):
-        found.add(("permit",), "'permit' must be a mapping (title_ar, title_en, works_ar, ...).",
+        found.add(("permit",),
+                  "The permit's text is written with its fields (title, description, legal basis, conditions).",
                   "نص الترخيص يُكتب بحقوله (العنوان والوصف والسند القانوني والشروط).")
         return None
     unknown = sorted(set(raw) - set(PERMIT_TEXTS) - {"conditions", "validity_days"})
     if unknown:
-        found.add(("permit",), f"unknown permit field(s) {', '.join(map(str, unknown))}.",
+        found.add(("permit",),
+                  f"The permit's text has fields the catalogue does not know: {', '.join(map(str, unknown))}.",
                   "في نص الترخيص حقول غير معروفة.")
     values = {}
     for name in PERMIT_TEXTS:
@@ -359,20 +381,20 @@ def _permit(raw: Any, found: _Found) -> PermitText | None:
         if value is None:
             value = ""
         if not isinstance(value, str):
-            found.add(("permit", name), f"permit.{name} must be text.", "هذا الحقل من نص الترخيص نص.")
+            found.add(("permit", name), "This field of the permit's text is text.", "هذا الحقل من نص الترخيص نص.")
             value = ""
         values[name] = value.strip()
     if not values["title_ar"]:
-        found.add(("permit", "title_ar"), "permit.title_ar is required (the permit's own name).",
+        found.add(("permit", "title_ar"), "Enter the permit's title in Arabic (the permit's own name).",
                   "أدخل عنوان الترخيص بالعربية (اسم الترخيص نفسه).")
     conditions = raw.get("conditions") or []
     if not isinstance(conditions, list) or not all(isinstance(c, str) and c.strip() for c in conditions):
-        found.add(("permit", "conditions"), "permit.conditions must be a list of sentences.",
+        found.add(("permit", "conditions"), "The permit's conditions are sentences, one per line.",
                   "شروط الترخيص جمل، كل شرط في سطر.")
         conditions = []
     days = raw.get("validity_days")
     if days is not None and not _whole_days(days):
-        found.add(("permit", "validity_days"), "permit.validity_days must be a positive whole number of days.",
+        found.add(("permit", "validity_days"), "The permit's validity is a positive whole number of days.",
                   "مدة صلاحية الترخيص عدد صحيح موجب من الأيام.")
         days = None
     return PermitText(conditions=tuple(c.strip() for c in conditions), validity_days=days, **values)
@@ -459,7 +481,7 @@ def save_service(session: Session, entry: dict[str, Any], version: str, *, new: 
     rows = session.scalars(select(Service).where(Service.active).order_by(Service.id)).all()
     taken = {row.code for row in session.scalars(select(Service))}
     if new and definition.code in taken:
-        raise CatalogueError([Problem(("code",), f"A service with the code {definition.code} already exists.",
+        raise CatalogueError([Problem(("code",), "Another service of the catalogue already has this code.",
                                       "يوجد في الدليل خدمة بهذا الرمز بالفعل.", definition.code)])
     entries = [entry if row.code == definition.code else service_entry(row) for row in rows]
     if new or definition.code not in {row.code for row in rows}:

@@ -43,9 +43,11 @@ def _form(body: str) -> dict[str, Any]:
         fields[name] = value.replace("&#34;", '"').replace("&#39;", "'").replace("&amp;", "&")
     for name, value in re.findall(r'<textarea id="[^"]+" name="([^"]+)"[^>]*>([^<]*)</textarea>', body):
         fields[name] = value
-    for name, select in re.findall(r'<select id="[^"]+" name="([^"]+)"[^>]*>(.*?)</select>', body, re.S):
-        chosen = re.search(r'<option value="([^"]*)" selected>', select)
-        fields[name] = chosen.group(1) if chosen else re.search(r'<option value="([^"]*)"', select).group(1)
+    for name, options in re.findall(r'<select id="[^"]+" name="([^"]+)"[^>]*>(.*?)</select>', body, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected>', options) or re.search(r'<option value="([^"]*)"',
+                                                                                          options)
+        assert chosen is not None
+        fields[name] = chosen.group(1)
     for name, value in re.findall(r'<input type="checkbox" id="[^"]+" name="([^"]+)" value="([^"]+)" ?checked>',
                                   body):
         fields.setdefault(name, []).append(value)
@@ -77,7 +79,8 @@ services:
     assert paths == [("name_en",), ("legal_days",), ("departments",), ("required_documents", 1, "code"),
                      ("required_documents", 1, "name_en"), ("signing_chain", 0, "role"), ("permit", "title_ar")]
     assert all(p.service == "X" and p.message_ar and p.message_en for p in caught.value.problems)
-    assert "Service X: 'legal_days' must be a positive whole number of days." in str(caught.value)
+    assert "Service X, legal_days: The legal duration is a positive whole number of days." in str(caught.value)
+    assert "Service X, signing_chain[1].role: Step 1 is done by a reviewer or a signer." in str(caught.value)
 
 
 def test_admin_changes_a_service_in_its_form(app: Flask, login: Login, catalogue: None) -> None:
@@ -161,7 +164,7 @@ def test_every_problem_is_listed_at_the_top_and_shown_beside_its_field(app: Flas
     client.get("/lang/en", headers={"Referer": "http://localhost/admin/catalogue"})
     english = client.post("/admin/catalogue/services/BUILD-PERMIT", data=bad).get_data(as_text=True)
     assert "There is a problem" in english and _summary_links(english) == expected
-    assert "&#39;name_en&#39; (the English name) is required." in english
+    assert "Enter the service&#39;s name in English." in english
 
 
 def test_admin_adds_a_service_and_its_code_is_unique(app: Flask, login: Login, catalogue: None) -> None:
@@ -176,7 +179,8 @@ def test_admin_adds_a_service_and_its_code_is_unique(app: Flask, login: Login, c
         "step-0-title_ar": "مدير التراخيص", "step-0-title_en": "Head of licensing",
     })
     created = client.post("/admin/catalogue/new", data=form)
-    assert created.status_code == 303 and created.headers["Location"].endswith("/admin/catalogue/services/KIOSK-LICENCE")
+    assert created.status_code == 303
+    assert created.headers["Location"].endswith("/admin/catalogue/services/KIOSK-LICENCE")
     kiosk = {s.code: s for s in _services(app)}["KIOSK-LICENCE"]
     assert kiosk.active and kiosk.fee_piastres == 15050 and kiosk.legal_days == 14
     assert kiosk.definition["required_documents"][0]["holds_national_id"] is True
@@ -187,3 +191,18 @@ def test_admin_adds_a_service_and_its_code_is_unique(app: Flask, login: Login, c
     no_steps = {k: v for k, v in form.items() if not k.startswith("step-")}
     refused = client.post("/admin/catalogue/new", data={**no_steps, "code": "OTHER-ONE"})
     assert _summary_links(refused.get_data(as_text=True)) == ["step-0-step"]
+
+
+def test_the_yaml_import_answers_with_each_problem_and_its_place(app: Flask, login: Login, catalogue: None) -> None:
+    client = login(Role.ADMIN)
+    page = client.get("/admin/catalogue").get_data(as_text=True)
+    exported = client.get("/admin/catalogue.yaml").get_data(as_text=True)
+    broken = exported.replace("legal_days: 7", "legal_days: -7", 1).replace("title_en: Reviewing engineer", "x: y", 1)
+    response = client.post("/admin/catalogue", data={"csrf_token": csrf_token_from(page), "text": broken})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 400 and _summary_links(body) == ["catalogue-text", "catalogue-text",
+                                                                    "catalogue-text"]
+    assert '<bdi dir="ltr" class="data">VALIDITY · legal_days</bdi>: المدة القانونية عدد صحيح موجب من الأيام.' in body
+    assert '<bdi dir="ltr" class="data">BUILD-PERMIT · signing_chain[1]</bdi>' in body  # an unknown field "x"
+    assert 'aria-describedby="catalogue-text-hint catalogue-text-error" aria-invalid="true"' in body
+    assert {s.code: s.legal_days for s in _services(app)}["VALIDITY"] == 7  # nothing saved

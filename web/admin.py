@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, abort, flash, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from markupsafe import Markup, escape
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
@@ -31,6 +32,7 @@ from intake.catalogue import (
     parse_catalogue,
     save_service,
     service_entry,
+    where,
 )
 from intake.fields import FieldInvalid, normalise_email
 from intake.national_id import EGYPT
@@ -239,7 +241,7 @@ def catalogue() -> ResponseReturnValue:
     """The services of the catalogue, each edited in its own form; and, as a second way, the whole catalogue
     imported as YAML text (the versioned file's format), validated by the same check on save."""
     session = db_session()
-    errors: list[tuple[str | None, str]] = []
+    errors: list[tuple[str | None, Markup]] = []
     text = request.form.get("text", "") if request.method == "POST" else export_catalogue(session)
     if request.method == "POST":
         try:
@@ -265,12 +267,14 @@ def catalogue() -> ResponseReturnValue:
                            errors=errors), 400 if errors else 200
 
 
-def _problem_text(problem: Problem) -> str:
-    """A problem of the YAML text in the interface language, naming its service by its name when it has one."""
+def _problem_text(problem: Problem) -> Markup:
+    """A problem of the imported YAML text in the interface language, after its place in the text (the service's
+    code and the field, as the file writes them: ``BUILD-PERMIT · signing_chain[2].title_ar``)."""
     message = pick(problem.message_ar, problem.message_en)
-    if problem.service:
-        return _("الخدمة %(code)s: %(message)s", code=problem.service, message=message)
-    return message
+    place = " · ".join(part for part in (problem.service or "", where(problem.path)) if part)
+    if not place:
+        return escape(message)
+    return Markup('<bdi dir="ltr" class="data">{}</bdi>: {}').format(place, message)
 
 
 @bp.route("/catalogue/new", methods=["GET", "POST"])
