@@ -188,6 +188,7 @@ def catalogue_of(version: str, entries: list[Any]) -> Catalogue:
 CODE_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
 """A service's or a document's code: letters, digits, '-', '_' and '.', up to 40 (it is in URLs and file names)."""
 CHAIN_STEP_FIELDS = ("step", "role", "department", "title_ar", "title_en")
+"""A chain step's text fields; a step may also carry its own ``legal_days`` (``ChainStep.legal_days``)."""
 DOCUMENT_FIELDS = ("code", "name_ar", "name_en")
 
 
@@ -327,7 +328,7 @@ def _chain(raw: Any, found: _Found) -> tuple[ChainStep, ...]:
     for index, row in enumerate(rows):
         path: Path_ = ("signing_chain", index)
         number = index + 1
-        unknown = sorted(set(row) - set(CHAIN_STEP_FIELDS))
+        unknown = sorted(set(row) - set(CHAIN_STEP_FIELDS) - {"legal_days"})
         if unknown:
             found.add(path, f"Step {number} has fields the catalogue does not know: {', '.join(map(str, unknown))}.",
                       f"الخطوة رقم {number} فيها حقول غير معروفة.")
@@ -355,7 +356,12 @@ def _chain(raw: Any, found: _Found) -> tuple[ChainStep, ...]:
             if not values[key]:
                 found.add((*path, key), f"Enter the {english} title of whoever does step {number}.",
                           f"أدخل {arabic} لمن يقوم بالخطوة رقم {number}.")
-        steps.append(ChainStep(**values))
+        days = row.get("legal_days")
+        if days is not None and not _whole_days(days):
+            found.add((*path, "legal_days"), f"The legal duration of step {number} is a positive whole number of days.",
+                      f"مدة الخطوة رقم {number} عدد صحيح موجب من الأيام.")
+            days = None
+        steps.append(ChainStep(legal_days=days, **values))
     return tuple(steps)
 
 

@@ -97,7 +97,7 @@ def test_admin_changes_a_service_in_its_form(app: Flask, login: Login, catalogue
     form.update({
         "legal_days": "١٠",  # Arabic-Indic digits are read as digits
         "doc-3-code": "TAX", "doc-3-name_ar": "شهادة الضريبة العقارية", "doc-3-name_en": "Property tax certificate",
-        "step-1-role": "signer", "step-1-department": "council",
+        "step-1-role": "signer", "step-1-department": "council", "step-0-legal_days": "٣", "step-1-legal_days": "",
         "permit-conditions": form["permit-conditions"] + "\nيُجدد البيان عند تغير خطوط التنظيم.",
     })
     saved = client.post("/admin/catalogue/services/VALIDITY", data=form)
@@ -108,6 +108,9 @@ def test_admin_changes_a_service_in_its_form(app: Flask, login: Login, catalogue
     documents = [d["code"] for d in validity.definition["required_documents"]]
     assert documents == ["ID_COPY", "OWNERSHIP", "SITE_PLAN", "TAX"]
     assert validity.definition["signing_chain"][1]["department"] == "council"
+    # a step's own legal duration (issue 13), or none: then the step is due when the application is
+    assert validity.definition["signing_chain"][0]["legal_days"] == 3
+    assert "legal_days" not in validity.definition["signing_chain"][1]
     assert validity.definition["permit"]["conditions"][-1] == "يُجدد البيان عند تغير خطوط التنظيم."
     before = {s.code: s for s in load_catalogue().services}
     assert services["BUILD-PERMIT"].definition == before["BUILD-PERMIT"].definition_json()  # the others unchanged
@@ -140,12 +143,12 @@ def test_every_problem_is_listed_at_the_top_and_shown_beside_its_field(app: Flas
                                                                          catalogue: None) -> None:
     client = login(Role.ADMIN)
     form = _form(client.get("/admin/catalogue/services/BUILD-PERMIT").get_data(as_text=True))
-    bad = {**form, "name_en": "", "legal_days": "thirty", "doc-1-name_ar": "", "step-2-title_en": "",
-           "permit-title_ar": "", "permit-validity_days": "-5"}
+    bad = {**form, "name_en": "", "legal_days": "thirty", "doc-1-name_ar": "", "step-1-legal_days": "0",
+           "step-2-title_en": "", "permit-title_ar": "", "permit-validity_days": "-5"}
     response = client.post("/admin/catalogue/services/BUILD-PERMIT", data=bad)
     body = response.get_data(as_text=True)
     assert response.status_code == 400
-    expected = ["name_en", "legal_days", "doc-1-name_ar", "step-2-title_en", "permit-title_ar",
+    expected = ["name_en", "legal_days", "doc-1-name_ar", "step-1-legal_days", "step-2-title_en", "permit-title_ar",
                 "permit-validity_days"]
     assert _summary_links(body) == expected
     for field in expected:

@@ -75,9 +75,12 @@ def read_form(form: MultiDict[str, str], code: str | None) -> ServiceForm:
     entry["required_documents"] = documents
     steps = []
     for row in _rows(form, "step"):
-        values = {key: text.get(f"step-{row}-{key}", "") for key in CHAIN_STEP_FIELDS}
-        if not (values["step"] or values["title_ar"] or values["title_en"]):
+        values: dict[str, Any] = {key: text.get(f"step-{row}-{key}", "") for key in CHAIN_STEP_FIELDS}
+        days = _number(text.get(f"step-{row}-legal_days", ""), _WHOLE)
+        if not (values["step"] or values["title_ar"] or values["title_en"] or days is not None):
             continue
+        if days is not None:  # no duration of its own: the step is due when the application is
+            values["legal_days"] = days
         steps.append(values)
         parsed.step_rows.append(row)
     entry["signing_chain"] = steps
@@ -126,6 +129,7 @@ def form_values(entry: Mapping[str, Any], version: str) -> MultiDict[str, str]:
     for row, step in enumerate(entry.get("signing_chain") or []):
         for key in CHAIN_STEP_FIELDS:
             values[f"step-{row}-{key}"] = str(step.get(key, ""))
+        values[f"step-{row}-legal_days"] = "" if step.get("legal_days") is None else str(step["legal_days"])
     permit = entry.get("permit") or {}
     for key in PERMIT_TEXTS:
         values[f"permit-{key}"] = str(permit.get(key) or "")
