@@ -75,13 +75,13 @@ def read_form(form: MultiDict[str, str], code: str | None) -> ServiceForm:
     entry["required_documents"] = documents
     steps = []
     for row in _rows(form, "step"):
-        values: dict[str, Any] = {key: text.get(f"step-{row}-{key}", "") for key in CHAIN_STEP_FIELDS}
+        step: dict[str, Any] = {key: text.get(f"step-{row}-{key}", "") for key in CHAIN_STEP_FIELDS}
         days = _number(text.get(f"step-{row}-legal_days", ""), _WHOLE)
-        if not (values["step"] or values["title_ar"] or values["title_en"] or days is not None):
+        if not (step["step"] or step["title_ar"] or step["title_en"] or days is not None):
             continue
         if days is not None:  # no duration of its own: the step is due when the application is
-            values["legal_days"] = days
-        steps.append(values)
+            step["legal_days"] = days
+        steps.append(step)
         parsed.step_rows.append(row)
     entry["signing_chain"] = steps
     permit: dict[str, Any] = {key: text.get(f"permit-{key}", "") for key in PERMIT_TEXTS}
