@@ -292,3 +292,62 @@ def test_the_openapi_document_declares_the_desk_keys(world: World) -> None:
         operation = paths[f"/api/v1/signing/{name}"]["post"]
         assert any(p["name"] == "Idempotency-Key" for p in operation["parameters"]), name
         assert {"200", "400", "422", "503"} <= set(operation["responses"]), name
+
+
+def test_the_desk_agent_resends_a_lost_request_with_the_same_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The agent's side: a prepare whose connection dies before the answer is sent again with the same
+    Idempotency-Key (the server above replays the first answer); each new request gets a new key; a GET is never
+    resent and a refusal is never retried."""
+    import http.server
+    import json
+
+    from signing import agent
+    from signing.agent import AgentError, DeskClient
+
+    monkeypatch.setattr(agent.time, "sleep", lambda _s: None)
+    seen: list[tuple[str, str | None]] = []
+
+    class Flaky(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append((self.path, self.headers.get("Idempotency-Key")))
+            if len(seen) in (1, 3):  # the first try of each call: the connection dies, no answer
+                self.close_connection = True
+                self.connection.shutdown(2)
+                return
+            if self.path.endswith("/complete"):
+                self.send_response(409)
+                body = json.dumps({"code": "x", "error": "refused", "error_ar": "مرفوض"}).encode()
+            else:
+                self.send_response(200)
+                body = json.dumps({"prepared": [], "refused": []}).encode()
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            seen.append((self.path, self.headers.get("Idempotency-Key")))
+            self.close_connection = True
+            self.connection.shutdown(2)
+
+        def log_message(self, *_args: Any) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        client = DeskClient(f"http://127.0.0.1:{server.server_address[1]}", "token")
+        assert client.prepare(b"cert", ["SOH01-2026-000001-X"]) == {"prepared": [], "refused": []}
+        with pytest.raises(AgentError, match="refused"):
+            client.complete([(1, b"value")])
+        with pytest.raises(AgentError):
+            client.queue()
+    finally:
+        server.shutdown()
+        server.server_close()
+    (p1, k1), (p2, k2), (c1, k3), (c2, k4), (q, k5) = seen
+    assert p1 == p2 == "/api/v1/signing/prepare" and k1 is not None and k1 == k2  # resent with the same key
+    assert c1 == c2 == "/api/v1/signing/complete" and k3 == k4 and k3 not in (None, k1)  # a new call, a new key
+    assert q == "/api/v1/signing/queue" and k5 is None  # a GET: one try, no key
