@@ -271,6 +271,7 @@ def test_openapi_document(client: FlaskClient) -> None:
     assert doc["openapi"].startswith("3.")
     assert {"/api/v1/auth/token", "/api/v1/me", "/api/v1/services", "/api/v1/centres"} <= set(doc["paths"])
     assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    assert "legal_days" in doc["components"]["schemas"]["ChainStep"]["properties"]  # a step's own duration
 
 
 def test_healthz_reports_every_backend(client: FlaskClient) -> None:

@@ -50,6 +50,9 @@ class ChainStep(Schema):
     department = fields.String()
     title_ar = fields.String()
     title_en = fields.String()
+    legal_days = fields.Integer(allow_none=True, metadata={
+        "description": "The step's own legal duration in calendar days from when the file reaches it; absent: the "
+                       "step is due when the application is"})
 
 
 class ServiceOut(Schema):
