@@ -106,6 +106,21 @@ def test_the_public_page_shows_each_signed_state_of_a_renewed_permit_from_the_st
     assert 'data-change="page_content"' in copy_part.group(0)
     assert len(entries(text_of(upload(citizen, b"not a pdf")), "copy-revision")) == 0
 
+    # the JSON says the same: the archived permit's entries with their pictures, the uploaded copy's in words
+    api_path = "/api/v1/verify" + PATH[len("/v"):]
+    body = citizen.get(api_path).get_json()
+    assert [(r["kind"], r["tone"]) for r in body["revisions"]] == [("signature", "good"), ("signature", "good"),
+                                                                    ("timestamp", "good"), ("timestamp", "good")]
+    assert body["revisions"][0]["modification_level"] == "FORM_FILLING" and body["revisions"][1]["after_en"]
+    assert [r["image_url"] for r in body["revisions"]] == urls
+    body = citizen.post(api_path + "/check", data=content_changed(copies["issued"]),
+                        content_type="application/pdf").get_json()
+    assert body["kind"] == "extended" and [r["kind"] for r in body["revisions"]] == ["signature", "signature",
+                                                                                      "unsigned"]
+    assert body["revisions"][1]["changes"][-1]["kind"] == "page_content" and not body["revisions"][1]["image_url"]
+    spec = citizen.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    assert "revisions" in spec["Verification"]["properties"] and "revisions" in spec["CopyCheck"]["properties"]
+
     # English is one click away
     citizen.get("/lang/en")
     html = text_of(citizen.get(PATH))

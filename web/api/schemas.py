@@ -218,6 +218,42 @@ STATUS_DOC = ("valid (genuine and in force), revoked, expired, draft (not issued
               " but its signatures cannot be confirmed now)")
 
 
+class RevisionChange(Schema):
+    revision = fields.Integer(metadata={"description": "The PDF revision (0 is the original file)"})
+    kind = fields.String(metadata={"description": (
+        "signature, timestamp (document timestamp), validation_data (DSS), form, annotation, page_content or other")})
+    field_name = fields.String()
+    level = fields.String(metadata={"description": "pyHanko's modification level of this revision"})
+    detail = fields.String(metadata={"description": "Why pyHanko's policy does not allow it (technical, English)"})
+
+
+class RevisionEntry(Schema):
+    number = fields.Integer()
+    kind = fields.String(metadata={"description": (
+        "signature, timestamp (an archive timestamp of a renewal), or unsigned (the file as it is now, with changes"
+        " after its last signature)")})
+    title_ar = fields.String()
+    title_en = fields.String()
+    after_ar = fields.String(metadata={"description": "What changed after it, in plain Arabic"})
+    after_en = fields.String(metadata={"description": "What changed after it, in plain English"})
+    tone = fields.String(metadata={"description": "good, warn or bad"})
+    signed_at = fields.DateTime(allow_none=True, metadata={"description": "The timestamp's time, else the signer's"})
+    timestamped = fields.Boolean()
+    image_url = fields.String(metadata={"description": (
+        "A small picture of the first page at this state (archived permit only; empty for uploads)")})
+    revision = fields.Integer()
+    end = fields.Integer(metadata={"description": "The state is the file's first `end` bytes"})
+    sha256 = fields.String(metadata={"description": "SHA-256 of that state"})
+    field_name = fields.String()
+    certificate_name = fields.String()
+    coverage = fields.String()
+    modification_level = fields.String(allow_none=True, metadata={"description": (
+        "pyHanko's verdict on everything appended after it: NONE, LTA_UPDATES, FORM_FILLING, ANNOTATIONS, OTHER")})
+    docmdp_ok = fields.Boolean(allow_none=True)
+    suspicious = fields.String()
+    changes = fields.List(fields.Nested(RevisionChange))
+
+
 class Verification(Schema):
     valid = fields.Boolean(metadata={"description": VALID_DOC})
     genuine = fields.Boolean(metadata={"description": GENUINE_DOC})
@@ -239,6 +275,9 @@ class Verification(Schema):
     reasons_ar = fields.List(fields.String())
     reasons_en = fields.List(fields.String())
     signatures = fields.List(fields.Nested(VerifiedSignature))
+    revisions = fields.List(fields.Nested(RevisionEntry), metadata={"description": (
+        "The revision viewer: each signature and archive timestamp of the archived permit, with what changed after"
+        " it")})
 
 
 class CopyCheck(Schema):
@@ -266,6 +305,9 @@ class CopyCheck(Schema):
     reasons_ar = fields.List(fields.String())
     reasons_en = fields.List(fields.String())
     signatures = fields.List(fields.Nested(VerifiedSignature))
+    revisions = fields.List(fields.Nested(RevisionEntry), metadata={"description": (
+        "The uploaded file's own signatures and what changed after each (empty when not validated, or when the"
+        " time limit left no room for it)")})
 
 
 # --- signing at the desk (sijill-sign) ---

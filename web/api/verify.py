@@ -23,7 +23,8 @@ from web.runtime import db_session
 from web.verify import pagecache
 from web.verify.copy import CopyVerdict, check_copy
 from web.verify.model import STATES, permit_view
-from web.verify.views import CHECK_FIELD, CHECK_MAX_BYTES
+from web.verify.revisions import history_views
+from web.verify.views import CHECK_FIELD, CHECK_MAX_BYTES, archived_revisions
 from workflow.routing import find_permit_by_token
 
 blp = Blueprint("api_verify", __name__, url_prefix="/api/v1", description="Public verification of permits")
@@ -72,6 +73,7 @@ def verify_permit(permit_number: str, token: str) -> Response:
         "status": view.state,
         "status_ar": STATES[view.state][0],
         "applicant": view.applicant_masked,
+        "revisions": [asdict(r) for r in archived_revisions(permit, token)],
     }
     # serialised here (as the response decorator would) so the same stamp-checked cache as the page keeps the bytes
     body = current_app.json.dumps(Verification().dump(answer))
@@ -126,6 +128,7 @@ def check_permit_copy(permit_number: str, token: str) -> Any:
     view = permit_view(session, permit)
     verdict = check_copy(session, permit, view, data, filename)
     body = copy_json(verdict, view.state)
+    body["revisions"] = [asdict(r) for r in history_views(permit, verdict.history)]
     if verdict.kind == "busy":
         return body, 503, {"Retry-After": "30"}
     return body

@@ -74,7 +74,7 @@ def show(permit_number: str, token: str) -> ResponseReturnValue:
     view = permit_view(session, permit)
     warm_up()  # the copy check's workers start while the citizen picks the file (no wait here)
     body = render_template("verify/permit.html", v=view, check=None, check_error=None,
-                           permit_number=permit.permit_number, token=token, revisions=_revisions(permit, token))
+                           permit_number=permit.permit_number, token=token, revisions=archived_revisions(permit, token))
     pagecache.remember(permit_number, token, permit, body)
     return _public(body)
 
@@ -122,7 +122,7 @@ def revision_picture(permit_number: str, token: str, file_name: str) -> Response
     return response
 
 
-def _revisions(permit: Permit, token: str) -> list[RevisionView]:
+def archived_revisions(permit: Permit, token: str) -> list[RevisionView]:
     """The revision viewer's entries for the archived permit (its album is built once per archived revision)."""
     if permit.status == PermitStatus.DRAFT.value:
         return []
@@ -147,7 +147,7 @@ def _page(
 ) -> Response:
     body = render_template("verify/permit.html", v=view, check=result,
                            check_error=gettext(error[0]) if error else None,
-                           permit_number=permit.permit_number, token=token, revisions=_revisions(permit, token),
+                           permit_number=permit.permit_number, token=token, revisions=archived_revisions(permit, token),
                            copy_revisions=history_views(permit, result.history) if result is not None else [],
                            lang_next=url_for("verify.show", permit_number=permit.permit_number, token=token))
     return _public(body, status)
