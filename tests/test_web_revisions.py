@@ -17,6 +17,7 @@ from PIL import Image
 from sqlalchemy import select
 
 import signing.revision_album as album_module
+import web.verify.revisions
 from archive.models import Permit
 from signing.dev_pki import DemoPki
 from signing.revision_album import PAGE_WIDTH, THUMB_WIDTH, load_album
@@ -129,7 +130,7 @@ def test_the_public_page_shows_each_signed_state_of_a_renewed_permit_from_the_st
 
 
 def test_a_permit_issued_by_the_demo_signing_path_shows_its_officials_on_both_pages(
-    world: World, demo_pki: DemoPki, tmp_path: Path
+    world: World, demo_pki: DemoPki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     trust_demo_pki(world, demo_pki)
     tracking = world.register()
@@ -176,6 +177,15 @@ def test_a_permit_issued_by_the_demo_signing_path_shows_its_officials_on_both_pa
     assert tracking in staff_text
     assert tracking not in public_text and common_run(re.sub(r"[^0-9]", "", public_text), NATIONAL_ID) < 6
     assert NATIONAL_ID not in html
+
+    # the viewer is an addition: when its album cannot be had, the staff page still answers, without it
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("renderer exploded")
+
+    monkeypatch.setattr(web.verify.revisions, "ensure_album", broken)
+    world.app.extensions.pop(web.verify.revisions.ALBUMS_KEY, None)
+    response = council.get(f"/applications/{tracking}")
+    assert response.status_code == 200 and 'id="revisions"' not in text_of(response)
 
 
 def common_run(a: str, b: str) -> int:

@@ -88,6 +88,9 @@ def permit_album(permit: Permit) -> Album | None:
     except (StoreError, RenderFailed, OSError) as exc:
         log.error("revision viewer: album of permit %s (%s) unavailable: %s", permit.permit_number, sha, exc)
         return None
+    except Exception as exc:  # the viewer is an addition to the page: never let it take the page down
+        log.error("revision viewer: album of permit %s (%s) failed: %r", permit.permit_number, sha, exc)
+        return None
     return album if isinstance(album, Album) else None
 
 
