@@ -24,15 +24,18 @@ from pyhanko.sign.validation import validate_pdf_signature
 from sqlalchemy import select
 
 from archive.models import Application, Permit, PreparedSignature, WorkflowStep
+from archive.sealing import load_sealing_key
 from archive.store import open_store
 from archive.sweeper import sweep_unreferenced
 from signing.agent import DeskClient
 from signing.pades import signature_levels
+from signing.sealed_payload import SealedFacts, bound_part, key_id, verify
 from signing.signers import open_signer, sign_raw
 from sijill.settings import Settings
 from tests.desk_world import Desk, agent, desk_server
 from tests.fixtures.pki import TestPki
 from tests.fixtures.softhsm import SoftHsmToken
+from tests.test_permit import rasterise
 
 pytestmark = pytest.mark.slow
 
@@ -204,7 +207,22 @@ def test_a_batch_is_signed_by_two_officials_with_one_pin_each(desk: Desk, pki: T
         assert result.returncode == 0 and result.stdout.count("Signature is Valid.") == 2, result.stdout
         assert "Total document signed" in result.stdout
 
+    # a permit the agent signed without opening it first was prepared by the agent's call: its QR is sealed too
+    unopened = next(pdf for app, pdf in zip(apps, permits, strict=True) if app.tracking_number != batch[0])
+    facts = sealed_facts_of(unopened, tmp_path, Settings.from_env(desk.env).sealing_key_path)
+    assert facts.permit_number.startswith("SOH01-")
+    assert bound_part(unopened, facts.pdf_sha256 or "") == "first_revision"
+
     check_the_verification_page_shows_the_level_before_and_after_the_b_lta_timestamp(desk, pki, tmp_path)
+
+
+def sealed_facts_of(pdf: bytes, tmp: Path, key_path: Path) -> SealedFacts:
+    """The facts sealed in the QR of ``pdf``'s first page, read from a 150 dpi render as a phone would."""
+    png = rasterise(pdf, tmp, dpi=150)
+    decoded = subprocess.run(["zbarimg", "-q", "--raw", str(png)], capture_output=True, text=True, timeout=60,
+                             check=True).stdout.strip()
+    public = load_sealing_key(key_path, create=False).private.public_key()
+    return verify(decoded, {key_id(public): public})
 
 
 def test_the_server_never_held_a_private_key(desk: Desk, pki: TestPki) -> None:

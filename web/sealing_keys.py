@@ -9,9 +9,11 @@ lifetime, so a flood costs a dictionary lookup. Keys are named by ``kid`` (``sig
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from pathlib import Path
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from flask import Blueprint, Response
 
 from archive.sealing import SealingKeyError, load_sealing_key
@@ -20,11 +22,23 @@ from web.permissions import public
 from web.runtime import runtime
 
 bp = Blueprint("sealing_keys", __name__)
+log = logging.getLogger(__name__)
 
 PATH = "/.well-known/sijill-keys.json"
 MAX_AGE_S = 86_400
 _cache: dict[Path, bytes] = {}
 _lock = threading.Lock()
+
+
+def permit_sealing_key(purpose: str) -> Ed25519PrivateKey | None:
+    """The sealing key for a permit about to be prepared (web page, API or desk agent alike), or None when it cannot
+    be read: the permit is still whole without its offline payload, so preparing goes on and the error is logged
+    loudly (``purpose`` names the permit) rather than refusing the official's signature."""
+    try:
+        return load_sealing_key(runtime().settings.sealing_key_path).private
+    except SealingKeyError as exc:
+        log.error("%s has no sealed QR payload: %s", purpose, exc)
+        return None
 
 
 def key_set_json(path: Path) -> bytes:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from asn1crypto import x509
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -77,10 +78,12 @@ def prepare_step_signature(
     *,
     base_url: str | None = None,
     now: datetime | None = None,
+    sealing_key: Ed25519PrivateKey | None = None,
 ) -> PreparedSignature:
-    """Prepare ``application``'s active signer step for ``actor``'s token holding ``certificate``."""
+    """Prepare ``application``'s active signer step for ``actor``'s token holding ``certificate`` (the permit itself
+    first if none is prepared yet, its QR sealed with ``sealing_key``)."""
     now = _aware(now or utcnow())
-    target = signing_target(session, store, application, actor, base_url=base_url, now=now)
+    target = signing_target(session, store, application, actor, base_url=base_url, now=now, sealing_key=sealing_key)
     chain = [c for c in options.ca_chain if c.dump() != certificate.dump()]
     registered = check_official_certificate(session, actor, certificate, now=now, revocation=options.revocation,
                                             intermediates=chain)

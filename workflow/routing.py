@@ -717,6 +717,7 @@ def sign_step(
     validation_context: Any = None,
     base_url: str | None = None,
     seen_pdf_sha256: str | None = None,
+    sealing_key: Ed25519PrivateKey | None = None,
 ) -> Transition:
     """``actor`` signs the permit in the active signer step's field with ``signer`` (a ``LoadedSigner``).
 
@@ -731,7 +732,7 @@ def sign_step(
     (``sign`` → ``approved``, then ``issue`` → ``issued``). Returns the ``sign`` transition.
     """
     now = _aware(now or utcnow())
-    target = signing_target(session, store, application, actor, base_url=base_url, now=now)
+    target = signing_target(session, store, application, actor, base_url=base_url, now=now, sealing_key=sealing_key)
     permit, step = target.permit, target.step
     if seen_pdf_sha256 is not None and not hmac.compare_digest(seen_pdf_sha256, permit.current_pdf_sha256):
         raise RoutingRefused("document_changed")
@@ -783,6 +784,7 @@ def signing_target(
     *,
     base_url: str | None = None,
     now: datetime | None = None,
+    sealing_key: Ed25519PrivateKey | None = None,
 ) -> SigningTarget:
     """Lock the application and check that ``actor`` may sign its active step now (the checks of :func:`sign_step`).
 
@@ -800,7 +802,7 @@ def signing_target(
     if permit is None:
         if base_url is None:
             raise RoutingRefused("no_permit")
-        permit = prepare_permit(session, store, application, base_url=base_url, now=now)
+        permit = prepare_permit(session, store, application, base_url=base_url, now=now, sealing_key=sealing_key)
     if permit.status != PermitStatus.DRAFT.value:
         raise RoutingRefused("wrong_state", f"permit {permit.status}")
     signing_steps = [s for s in steps if s.signs]

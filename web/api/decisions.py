@@ -58,6 +58,7 @@ from web.errors import ExplainedError
 from web.intake.common import application_for
 from web.permissions import current_principal, requires
 from web.runtime import db_session, runtime
+from web.sealing_keys import permit_sealing_key
 from workflow.reminders import OVERDUE, reminders_of
 from workflow.routing import (
     OPEN_STATUSES,
@@ -486,6 +487,7 @@ def post_sign(tracking: str) -> Response:
                 embed_validation_info=options.embed_validation_info,
                 validation_context=options.validation_context(active_trust_roots(session), signer.chain),
                 base_url=settings.base_url,
+                sealing_key=permit_sealing_key(f"permit of {application.tracking_number}"),
                 seen_pdf_sha256=seen,
             )
     except (RoutingRefused, SigningRefused) as exc:

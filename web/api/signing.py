@@ -38,6 +38,7 @@ from web.errors import ExplainedError
 from web.intake.common import application_for, find_application, may_see
 from web.permissions import current_principal, requires
 from web.runtime import db_session, runtime
+from web.sealing_keys import permit_sealing_key
 from workflow.deferred import DeskSigningOptions, finish_step_signature, prepare_step_signature
 from workflow.routing import RoutingRefused, inbox
 
@@ -159,7 +160,8 @@ def prepare(payload: dict[str, Any]) -> Response:
         try:
             with session.begin_nested():
                 row = prepare_step_signature(session, runtime().store, application, _user(), certificate, options,
-                                             base_url=runtime().settings.base_url)
+                                             base_url=runtime().settings.base_url,
+                                             sealing_key=permit_sealing_key(f"permit of {tracking}"))
         except (RoutingRefused, SigningRefused) as exc:
             log.info("desk preparation of %s by %s refused: %s (%s)", tracking, principal.username, exc.code,
                      exc.detail)

@@ -27,11 +27,11 @@ from archive.models import (
     WorkflowStep,
 )
 from archive.roles import Permission, Role
-from archive.sealing import SealingKeyError, load_sealing_key
 from intake.service import required_documents
 from web.errors import N_
 from web.intake.common import pick, send_object
 from web.runtime import runtime
+from web.sealing_keys import permit_sealing_key
 from web.verify.revisions import RevisionView, permit_album, revision_views
 from workflow.routing import (
     OPEN_STATUSES,
@@ -163,11 +163,7 @@ def ensure_permit(session: Session, application: Application, user: User) -> Per
         return None
     try:
         settings = runtime().settings
-        try:
-            sealing_key = load_sealing_key(settings.sealing_key_path).private
-        except SealingKeyError as exc:  # the permit is still whole without its offline payload; say so loudly
-            log.error("permit of %s has no sealed QR payload: %s", application.tracking_number, exc)
-            sealing_key = None
+        sealing_key = permit_sealing_key(f"permit of {application.tracking_number}")
         permit = prepare_permit(session, runtime().store, application, base_url=settings.base_url,
                                 sealing_key=sealing_key)
         session.commit()

@@ -45,6 +45,7 @@ from web.intake.common import application_for, pick
 from web.intake.views import application_page
 from web.permissions import current_principal, requires
 from web.runtime import db_session, runtime
+from web.sealing_keys import permit_sealing_key
 from web.verify.revisions import album_image
 from workflow.reminders import reminders_of
 from workflow.routing import (
@@ -392,6 +393,7 @@ def sign(tracking: str) -> ResponseReturnValue:
                 embed_validation_info=options.embed_validation_info,
                 validation_context=options.validation_context(active_trust_roots(session), signer.chain),
                 base_url=settings.base_url,
+                sealing_key=permit_sealing_key(f"permit of {application.tracking_number}"),
                 seen_pdf_sha256=form.get("seen_pdf_sha256", ""),
             )
         session.commit()
