@@ -11,6 +11,7 @@ import io
 import re
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from PIL import Image
@@ -18,6 +19,7 @@ from sqlalchemy import select
 
 import signing.revision_album as album_module
 import web.verify.revisions
+import worker.dispatch
 from archive.models import Permit
 from signing.dev_pki import DemoPki
 from signing.revision_album import PAGE_WIDTH, THUMB_WIDTH, load_album
@@ -40,6 +42,7 @@ from tests.test_web_routing import demo_pki as demo_pki
 from tests.test_web_routing import world as world
 from tests.test_web_verify import NUMBER, PATH, TOKEN, copy_kind, upload
 from tests.test_web_verify import life as life
+from worker.tasks import build_revision_album
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -138,8 +141,17 @@ def test_a_permit_issued_by_the_demo_signing_path_shows_its_officials_on_both_pa
     assert decide(reviewer, tracking, "recommend", "المستندات مكتملة").status_code == 303
     page(head, tracking)  # renders the permit
     assert 'id="revisions"' not in page(head, tracking)  # nobody signed yet
+    queued: list[str] = []
+    monkeypatch.setattr(worker.dispatch, "enqueue_revision_album", lambda _settings, sha: queued.append(sha))
     own = demo_pki.signer(HEAD).pkcs12_path.read_bytes()
     assert sign_with_pkcs12(head, tracking, own, PKI_PASSWORD).status_code == 303
+
+    # the signature's commit asked the worker for the new revision's album; the worker's task builds it
+    signed_sha = world.permit(tracking).current_pdf_sha256  # type: ignore[union-attr]
+    assert queued == [signed_sha] and load_album(world.rt.store, signed_sha) is None
+    monkeypatch.setattr("worker.tasks.worker_runtime", lambda: SimpleNamespace(store=world.rt.store))
+    assert build_revision_album.apply(args=(signed_sha,)).get() == {"pdf_sha256": signed_sha, "entries": 1}
+    assert load_album(world.rt.store, signed_sha) is not None
 
     # the staff page after the first signature: one entry, by the official of that step, with a legible picture
     html = page(council, tracking)

@@ -46,6 +46,12 @@ def enqueue_signature_check(settings: Settings) -> None:
     _app(settings).send_task("signing.check_attachments", ignore_result=True, retry=True, retry_policy=RETRY_POLICY)
 
 
+def enqueue_revision_album(settings: Settings, pdf_sha256: str) -> None:
+    """Ask for ``permits.revision_album`` of a permit revision just signed; without it, the first reader builds it."""
+    _app(settings).send_task("permits.revision_album", args=(pdf_sha256,), ignore_result=True, retry=True,
+                             retry_policy=RETRY_POLICY)
+
+
 COALESCE_SECONDS = 0.5
 """Changes committed within this window in one process are sent as one manifest task and one index task."""
 

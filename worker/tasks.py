@@ -282,6 +282,20 @@ def renew_permit_timestamps() -> dict[str, Any]:
     return {"checked": report.checked, "renewed": len(report.renewed), "failed": report.failed}
 
 
+@shared_task(name="permits.revision_album", bind=True, max_retries=5)
+def build_revision_album(self: Task, pdf_sha256: str) -> dict[str, Any]:
+    """Analyse and render the revision viewer's album of one archived permit revision (after a signature), so the
+    pages that show it only read it. Idempotent: an album already stored is only loaded."""
+    from signing.revision_album import ensure_album  # PDF libraries: loaded when needed
+
+    rt = worker_runtime()
+    try:
+        album = ensure_album(rt.store, str(pdf_sha256))
+    except TRANSIENT as exc:
+        raise self.retry(exc=exc, countdown=min(300, 10 * 2**self.request.retries)) from exc
+    return {"pdf_sha256": album.pdf_sha256, "entries": len(album.history.entries)}
+
+
 @shared_task(name="signing.discard_expired_preparations")
 def discard_expired_preparations() -> dict[str, Any]:
     """Delete documents prepared for a desk signature that were never finished (their PDFs go to the sweeper)."""

@@ -39,6 +39,7 @@ from web.intake.common import application_for, find_application, may_see
 from web.permissions import current_principal, requires
 from web.runtime import db_session, runtime
 from web.sealing_keys import permit_sealing_key
+from web.verify.revisions import queue_album
 from workflow.deferred import DeskSigningOptions, finish_step_signature, prepare_step_signature
 from workflow.routing import RoutingRefused, inbox
 
@@ -204,6 +205,7 @@ def complete(payload: dict[str, Any]) -> Response:
     principal = _principal()
     options = desk_options()
     signed, refused = [], []
+    revisions: list[str] = []
     for prepared_id, value in values:
         row = session.get(PreparedSignature, prepared_id)
         tracking = row.step.application.tracking_number if row is not None and row.user_id == principal.id else None
@@ -228,4 +230,8 @@ def complete(payload: dict[str, Any]) -> Response:
             "application_status": application.status if application is not None else "",
             "permit_status": permit.status if permit is not None else PermitStatus.DRAFT.value,
         })
-    return respond(session, CompleteResponse, {"signed": signed, "refused": refused})
+        revisions.append(permit.current_pdf_sha256 if permit is not None else "")
+    response = respond(session, CompleteResponse, {"signed": signed, "refused": refused})
+    for sha in revisions:  # committed by now: the worker builds each new revision's album for the viewer
+        queue_album(sha)
+    return response

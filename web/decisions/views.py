@@ -46,7 +46,7 @@ from web.intake.views import application_page
 from web.permissions import current_principal, requires
 from web.runtime import db_session, runtime
 from web.sealing_keys import permit_sealing_key
-from web.verify.revisions import album_image
+from web.verify.revisions import album_image, queue_album
 from workflow.reminders import reminders_of
 from workflow.routing import (
     ReturnItem,
@@ -406,8 +406,9 @@ def sign(tracking: str) -> ResponseReturnValue:
         return _refused_with(application, principal, ARCHIVE_DOWN, 503, "sign", values)
     log.info("application %s step %s signed by %s (%s, %s)", application.tracking_number, transition.step_position,
              principal.username, method, options.level)
+    permit = permit_of(session, application)
+    queue_album(permit.current_pdf_sha256 if permit is not None else None)
     if application.status == ApplicationStatus.ISSUED.value:
-        permit = permit_of(session, application)
         flash(_("وقّعت الترخيص، وبه اكتملت التوقيعات وصدر الترخيص رقم %(number)s.",
                 number=permit.permit_number if permit else ""), "info")
         return redirect(url_for("intake.show", tracking=application.tracking_number), code=303)

@@ -94,6 +94,20 @@ def permit_album(permit: Permit) -> Album | None:
     return album if isinstance(album, Album) else None
 
 
+def queue_album(pdf_sha256: str | None) -> None:
+    """After a signature's commit: have the worker build the new revision's album now (``permits.revision_album``), so
+    no page has to. A broker that is down only means the first reader builds it."""
+    if not pdf_sha256:
+        return
+    try:
+        from worker.dispatch import enqueue_revision_album
+
+        enqueue_revision_album(runtime().settings, pdf_sha256)
+    except Exception as exc:
+        log.warning("revision album of %s not queued (%s: %s); the first reader builds it", pdf_sha256[:12],
+                    type(exc).__name__, exc)
+
+
 def revision_views(permit: Permit, album: Album | None, image_kind: ImageKind,
                    image_url: Callable[[str], str]) -> list[RevisionView]:
     """The viewer's entries for ``permit``'s archived revision; ``image_url`` turns a picture's file name into its
