@@ -97,7 +97,22 @@ class _NoTracebacks(logging.Filter):
         return True
 
 
+def _die_with_parent(every_s: float = 1.0) -> None:
+    """Exit when the process that started this worker is gone (killed, crashed): an idle ProcessPoolExecutor worker
+    does not notice, and an orphan would live on, holding memory and the dead server's inherited pipes. (Linux's
+    PR_SET_PDEATHSIG would fire when the *thread* that started the worker ends, which here is a short-lived one.)"""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="sijill-parent-watch", daemon=True).start()
+
+
 def _init_worker() -> None:
+    _die_with_parent()
     try:
         import resource
 

@@ -21,7 +21,7 @@ from markupsafe import Markup
 from archive import labels
 from archive.roles import ROLE_LABELS, Role
 from sijill.settings import LOCALES
-from web.permissions import current_principal, public
+from web.permissions import current_principal, is_api_request, public
 
 SOURCE_DIR = Path(__file__).with_name("translations")
 babel = Babel()
@@ -53,11 +53,13 @@ def select_locale() -> str:
     chosen = session.get("lang")
     if chosen in LOCALES:
         return str(chosen)
+    from web.runtime import runtime
+
+    if "_user_id" not in session and not is_api_request():  # an anonymous visitor: no user to load
+        return runtime().settings.default_locale
     principal = current_principal()
     if principal is not None and principal.locale in LOCALES:
         return str(principal.locale)
-    from web.runtime import runtime
-
     return runtime().settings.default_locale
 
 
