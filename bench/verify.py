@@ -3,11 +3,11 @@
 
 What is measured, against ONE issued permit (two DEMO signatures, built in a temporary data directory the way
 `tests/test_routing.py::test_full_path_to_an_issued_permit_and_its_revocation` builds it) on 127.0.0.1 (SQLite), by
-each server under test: the production server, gunicorn as `sijill run` starts it (`sijill.serve`: cores + 1 worker
-processes of 4 threads, each building its own app after the fork), and, for comparison, waitress in one process
-(8 threads, what `sijill run` used before). Beside the page, the same server answers a trivial endpoint
-(`/bench/ping`, a registered Flask view returning a short text: routing, the WSGI server and wrk only) as the
-ceiling the page is compared with, in the same run.
+each server under test: the production server, gunicorn as `sijill run --workers N` starts it (`sijill.serve`: one
+worker process per core, 4 threads each, each building its own app after the fork), and, for comparison, waitress in
+one process (8 threads, the default of `sijill run` on a single machine). Beside the page, the same server answers a
+trivial endpoint (`/bench/ping`, a registered Flask view returning a short text: routing, the WSGI server and wrk only)
+as the ceiling the page is compared with, in the same run.
 
 1. The first, uncached request: `/v/<number>/<token>` and `/api/v1/verify/<number>/<token>` right after the
    validation cache (`web.verify.model.ReportCache`, per archived revision) is cleared, median of a few tries, and
@@ -371,7 +371,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
     parser.add_argument("--servers", default="gunicorn,waitress", help="servers to load (default gunicorn,waitress)")
-    parser.add_argument("--workers", type=int, default=default_workers(), help="gunicorn workers (default cores+1)")
+    parser.add_argument("--workers", type=int, default=default_workers(),
+                        help="gunicorn workers (default one per core)")
     parser.add_argument("--worker-threads", type=int, default=4, help="threads per gunicorn worker (default 4)")
     parser.add_argument("--server-threads", type=int, default=8, help="waitress threads (default 8)")
     parser.add_argument("--ratelimit-storage", default="memory://",

@@ -78,7 +78,8 @@ def preflight(settings: Settings) -> Database:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--workers", default=1, show_default=True, type=int,
-              help="Web server processes: above 1, gunicorn (e.g. cores + 1); 1 = waitress in one process.")
+              help="Web server processes: above 1, gunicorn (production: one per core, with Redis rate limits); "
+                   "1 = waitress in one process.")
 @click.option("--threads", default=8, show_default=True, type=int, help="Threads per web server process.")
 @click.option("--worker/--no-worker", default=True, show_default=True, help="Also start a background worker.")
 @click.option("--concurrency", default=max(1, os.cpu_count() or 1), show_default=True, type=int,

@@ -6,10 +6,13 @@ connections alive), can use every core. Each worker builds its own app after the
 so no database connection, object-store client or lock is shared across processes. Per-process state follows from
 that: the rendered-page and validation-report caches are per worker (each checks the permit's row on every hit, see
 :mod:`web.verify.pagecache`), and rate-limit counters must live in Redis (``SIJILL_RATELIMIT_STORAGE_URL``) for a limit
-to mean the same with several workers. On the busy 2-core machine of docs/PERFORMANCE.md it did not beat waitress, so
-``sijill run`` keeps waitress as its default until a quiet run says otherwise.
+to mean the same with several workers. On 2 quiet cores (docs/PERFORMANCE.md, issue 15) gunicorn with one worker per
+core serves the cached verification page at about 1,300 requests/s (p99 24 ms) where waitress in one process gives
+about 420: it is the production server (``docker-compose.yml`` runs ``sijill run --workers 2 --threads 4`` with Redis
+rate limits); a third worker on two cores only lengthened the tail (p99 42 ms).
 
-waitress serves in one process (``--workers 1``, the default): also Windows, tests, debugging.
+waitress serves in one process (``--workers 1``, the default of ``sijill run`` on a single machine, whose rate limits
+are in memory): also Windows, tests, debugging.
 """
 
 from __future__ import annotations
@@ -22,8 +25,9 @@ from flask import Flask
 
 
 def default_workers() -> int:
-    """One worker per core plus one: a worker waiting on the database or the object store leaves its core to another."""
-    return (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1) + 1
+    """One worker per core: each has threads for the requests that wait on the database or the object store, and a
+    process more than the cores only added context switches to the tail (docs/PERFORMANCE.md)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def serve(make_app: Callable[[], Flask], *, host: str, port: int, workers: int, threads: int) -> None:

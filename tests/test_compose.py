@@ -196,6 +196,8 @@ def test_app_commands(services: dict[str, Any]) -> None:
 
     web = argv("web")
     assert web[0] == "run" and "--no-worker" in web
+    # production serves with gunicorn, one process per core (docs/PERFORMANCE.md), rate limits shared in Redis
+    assert int(web[web.index("--workers") + 1].removeprefix("${WEB_WORKERS:-").rstrip("}")) > 1
     assert web[web.index("--host") + 1] == "0.0.0.0"  # noqa: S104 - inside the container
     assert web[web.index("--port") + 1] == "5000"
     worker = argv("worker")
