@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """OCR accuracy and cost, three ways on the same pages in one run: the pipeline, the anchor and OCRmyPDF.
 
-Builds a corpus with `ocr.synthetic` (every Arabic font found x every degradation, clean included, for each script:
-"arabic" pages with no Latin letter at all, "mixed" pages with Latin names, codes and e-mail addresses inside Arabic
-lines, optionally "digits" pages with ID-card lines and tables of numbers), then reads every page with
+Builds a corpus with `ocr_evaluation.synthetic` (every Arabic font found x every degradation, clean included, for
+each script: "arabic" pages with no Latin letter at all, "mixed" pages with Latin names, codes and e-mail addresses
+inside Arabic lines, optionally "digits" pages with ID-card lines and tables of numbers), then reads every page with
 
 - the pipeline, `ocr.pipeline.process_page` with clean-up on (its defaults),
 - the anchor, exactly `tesseract page.png - -l ara --psm 6` with OMP_THREAD_LIMIT=1,
@@ -35,8 +35,8 @@ from pathlib import Path
 from _common import machine_lines, pct, table
 from _ocr_systems import ANCHOR_NAME, OCRMYPDF_NAME, SYSTEMS, ocrmypdf_available, run
 
-from ocr.metrics import cer
-from ocr.synthetic import A4, A5, DEFAULT_RECIPES, arabic_fonts, corpus
+from ocr_evaluation.metrics import cer
+from ocr_evaluation.synthetic import A4, A5, DEFAULT_RECIPES, arabic_fonts, corpus
 
 LABELS = {"pipeline": "pipeline (clean-up on)", "anchor": f"anchor: `{ANCHOR_NAME}`", "ocrmypdf": f"`{OCRMYPDF_NAME}`"}
 TARGET_MEAN, TARGET_WORST, TARGET_RATIO = 0.01, 0.03, 1.25

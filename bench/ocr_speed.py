@@ -37,7 +37,7 @@ from pathlib import Path
 import _ocr_systems as systems
 from _common import load_average, machine_lines, table
 
-from ocr.synthetic import arabic_fonts, corpus
+from ocr_evaluation.synthetic import arabic_fonts, corpus
 
 RECIPES = ("clean", "skew", "noise", "border")  # what a centre's flatbed scanner gives
 

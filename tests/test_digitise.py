@@ -25,7 +25,7 @@ from intake.catalogue import load_catalogue, sync_catalogue
 from intake.digitise import LEASE, PageHeld, digitise_page, mark_sent_again, orphaned_page_ids
 from intake.service import Upload, register_application
 from ocr.limits import Limits
-from ocr.metrics import cer
+from ocr_evaluation.metrics import cer
 from sijill.settings import Settings
 from tests.test_worker_smoke import WorkerProcess, stop_workers
 from worker.celery_app import create_celery

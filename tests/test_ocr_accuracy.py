@@ -1,8 +1,8 @@
 """OCR accuracy on synthetic Arabic pages, and the metrics and page generator the measurement rests on.
 
 The pipeline tests run the real `ocr.pipeline.process_page` (OpenCV clean-up + Tesseract ara+eng) on pages drawn by
-`ocr.synthetic` with a fixed seed, so the ground truth is known exactly. Bounds were measured, then given a margin;
-the measured values are in the comments next to them. Speed is never asserted here: see bench/ and
+`ocr_evaluation.synthetic` with a fixed seed, so the ground truth is known exactly. Bounds were measured, then given a
+margin; the measured values are in the comments next to them. Speed is never asserted here: see bench/ and
 docs/PERFORMANCE.md.
 """
 
@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ocr import metrics, synthetic
-from ocr.metrics import cer, levenshtein, levenshtein_dp, normalise_for_cer, wer
-from ocr.synthetic import A5, SyntheticPage, arabic_fonts, corpus, render_page
+from ocr_evaluation import metrics, synthetic
+from ocr_evaluation.metrics import cer, levenshtein, levenshtein_dp, normalise_for_cer, wer
+from ocr_evaluation.synthetic import A5, SyntheticPage, arabic_fonts, corpus, render_page
 
 pytestmark = pytest.mark.slow  # Tesseract on every benchmark page
 

@@ -1,8 +1,8 @@
 """Arabic-first recognition with the real Tesseract: Arabic-only pages get no Latin letters, mixed pages keep their
 Latin names, codes and addresses, and digits of both sets are read as digits.
 
-The pages are our own lines drawn by ``ocr.synthetic.render_page`` (four fonts, Amiri included), so the truth is
-known exactly. Speed is not asserted here (bench/ocr_speed.py).
+The pages are our own lines drawn by ``ocr_evaluation.synthetic.render_page`` (four fonts, Amiri included), so the
+truth is known exactly. Speed is not asserted here (bench/ocr_speed.py).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from PIL import Image
 
 from ocr import clean, recognise
 from ocr.arabic_first import logical_order
-from ocr.metrics import cer, normalise_for_cer
 from ocr.recognise import Word
-from ocr.synthetic import arabic_fonts, corpus, gaussian_noise, render_page
 from ocr.tesseract import installed_languages
+from ocr_evaluation.metrics import cer, normalise_for_cer
+from ocr_evaluation.synthetic import arabic_fonts, corpus, gaussian_noise, render_page
 
 pytestmark = pytest.mark.slow
 

@@ -14,8 +14,8 @@ from PIL import Image, ImageFilter
 from ocr import OcrFailed, PageText, clean, image_pdf, merge_pages, process_page, recognise
 from ocr.pipeline import PREVIEW_LONG_SIDE
 from ocr.skew import count_text_lines
-from ocr.synthetic import A5, arabic_fonts, render_page
 from ocr.tesseract import tesseract_environment
+from ocr_evaluation.synthetic import A5, arabic_fonts, render_page
 from tests.ocr_pages import FORM_LINES, blank_scan, char_error_rate, normalise, save_pdf, scanned, text_page
 
 TRUTH = "\n".join(FORM_LINES)
