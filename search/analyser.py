@@ -31,6 +31,7 @@ Engines search skeletons only as a second tier that always ranks below exact ter
 
 from __future__ import annotations
 
+import itertools
 import re
 import sys
 import unicodedata
@@ -389,3 +390,25 @@ def analyse_for_index(text: str) -> tuple[list[str], list[str]]:
         alternatives = cached_keys(chunk)
         keys.extend(alternatives if alternatives is not None else _chunk_alternatives(chunk))
     return terms, keys
+
+
+PAIR_JOINER = "|"
+"""Joins two terms into one pair term; no term holds it (tokens are letter and digit runs)."""
+PAIR_MAX_CHARACTERS = 120
+"""Longer pairs are neither indexed nor asked for (OCR can glue a page of junk into one term; engines skip huge
+terms, and a pair index that silently lacked one would hide a true phrase)."""
+
+
+def phrase_pairs(terms: list[str] | tuple[str, ...]) -> list[str]:
+    """Each two neighbouring terms as one term, without repeats, in first-seen order: what a phrase needs.
+
+    Why: a phrase of common words ("طلب ترخيص") has a conjunction of most of the index, and checking word positions
+    in each of those documents took 0.7 s at 1,000,000 applications. Every document that holds the phrase holds each
+    of its neighbouring pairs, so the pairs' own posting lists, a few times shorter, lead the search and the positions
+    are checked only there. The pairs are only a filter: the phrase itself still decides, so the results are the same.
+    """
+    out: dict[str, None] = {}
+    for left, right in itertools.pairwise(terms):
+        if len(left) + len(right) < PAIR_MAX_CHARACTERS:
+            out[left + PAIR_JOINER + right] = None
+    return list(out)

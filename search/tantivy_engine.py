@@ -32,7 +32,7 @@ from typing import Any
 
 import tantivy
 
-from search.analyser import ANALYSER_VERSION, analyse_for_index, normalise
+from search.analyser import ANALYSER_VERSION, analyse_for_index, normalise, phrase_pairs
 from search.embedded import signer_key
 from search.highlight import snippets
 from search.model import (
@@ -48,7 +48,7 @@ from search.model import (
 )
 from search.query import Clause, fuzzy_set, parse, prefix_set, term_set
 
-SCHEMA_VERSION = f"tantivy-1/{ANALYSER_VERSION}"
+SCHEMA_VERSION = f"tantivy-2/{ANALYSER_VERSION}"
 BUSY_TIMEOUT_S = 30.0
 WRITER_HEAP = 64_000_000
 _FACETS_POOL = ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 1), thread_name_prefix="sijill-facets")
@@ -75,6 +75,7 @@ def _schema() -> tantivy.Schema:
     sb.add_text_field("data", tokenizer_name="whitespace", index_option="position")
     sb.add_text_field("ocr", tokenizer_name="whitespace", index_option="position")
     sb.add_text_field("fuzzy", tokenizer_name="whitespace", index_option="freq")
+    sb.add_text_field("pairs", tokenizer_name="whitespace", index_option="basic")
     sb.add_bytes_field("body", stored=True)
     return sb.build()
 
@@ -176,6 +177,7 @@ class TantivyEngine:
             id=doc.id, centre_id=doc.centre_id, created_at=_micros(doc.created_at),
             source_version=_micros(doc.source_version), written_at=now,
             data=" ".join(data_terms), ocr=" ".join(ocr_terms), fuzzy=" ".join(data_keys + ocr_keys),
+            pairs=" ".join(phrase_pairs(data_terms) + phrase_pairs(ocr_terms)),
             body=json.dumps(body, ensure_ascii=False).encode(),
         )
         document = tantivy.Document(**fields)
@@ -184,13 +186,15 @@ class TantivyEngine:
         return document
 
     def _write(self, documents: list[SearchDocument], deletions: list[int]) -> None:
-        prepared = [self._document(d, _micros(datetime.now(UTC))) for d in documents]
+        """Each document is analysed and handed to the writer at once: Tantivy's indexing threads work on the ones
+        before while Python analyses the next (analysing all first left them idle for half a rebuild's time)."""
+        now = _micros(datetime.now(UTC))
         writer = self._writer()
         try:
             for doc_id in [*deletions, *(d.id for d in documents)]:
                 writer.delete_documents_by_term("id", doc_id)
-            for document in prepared:
-                writer.add_document(document)
+            for doc in documents:
+                writer.add_document(self._document(doc, now))
             writer.commit()
         except BaseException as exc:
             writer.rollback()
@@ -248,8 +252,16 @@ class TantivyEngine:
         return q.phrase_prefix_query(self.schema, field, terms)
 
     def _exact(self, clause: Clause) -> tantivy.Query:
-        data = tantivy.Query.boost_query(self._field_query("data", clause), 2.0)
-        return tantivy.Query.boolean_query([(_SHOULD, data), (_SHOULD, self._field_query("ocr", clause))])
+        q = tantivy.Query
+        data = q.boost_query(self._field_query("data", clause), 2.0)
+        either = q.boolean_query([(_SHOULD, data), (_SHOULD, self._field_query("ocr", clause))])
+        whole = clause.terms[:-1] if clause.kind == "phrase_prefix" else clause.terms
+        pairs = phrase_pairs(whole) if clause.kind in ("phrase", "phrase_prefix") else []
+        if not pairs:
+            return either
+        # the phrase's neighbouring pairs lead (their posting lists are short); positions are checked only there
+        leaders = [(_MUST, q.const_score_query(q.term_query(self.schema, "pairs", pair), 0.0)) for pair in pairs]
+        return q.boolean_query([(_MUST, either), *leaders])
 
     def _filters(self, query: Query) -> list[tantivy.Query]:
         q, f, out = tantivy.Query, query.filters, []

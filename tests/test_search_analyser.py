@@ -165,3 +165,14 @@ def test_ocr_confusions_share_a_skeleton_in_long_words_only() -> None:
 def test_a_whole_word_prefix_query_is_stemmed_like_the_index() -> None:
     assert prefix_term("محافظة") == "محافظ" and analyse("المحافظات")[0].startswith(prefix_term("محافظة"))
     assert analyse("رخصته")[0].startswith(prefix_term("رخصة"))
+
+
+def test_phrase_pairs_are_neighbours_once_each_without_huge_ones() -> None:
+    from search.analyser import PAIR_JOINER, phrase_pairs
+
+    terms = analyse("طلب ترخيص طلب ترخيص محل")
+    assert phrase_pairs(terms) == [f"{terms[0]}{PAIR_JOINER}{terms[1]}", f"{terms[1]}{PAIR_JOINER}{terms[0]}",
+                                   f"{terms[1]}{PAIR_JOINER}{terms[4]}"]
+    assert phrase_pairs(terms[:1]) == [] and phrase_pairs([]) == []
+    assert phrase_pairs(["طلب", "ج" * 200, "محل"]) == []
+    assert all(PAIR_JOINER not in term for term in analyse("a|b طلب|ترخيص ١|٢"))

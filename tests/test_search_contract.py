@@ -147,6 +147,42 @@ def test_phrases_keep_word_order(engine: Engine) -> None:
     assert ids(engine, '"النيل شارع"') == []
 
 
+def _phrase_corpus(engine: Engine) -> None:
+    """Documents whose words stand together, apart, reversed, or in pairs that never make the whole phrase."""
+    texts = {
+        101: "قرار لجنة التظلمات بقبول طلب ترخيص المحل",       # the three words together
+        102: "طلب المواطن ترخيص المحل بعد المعاينة",           # the same words, not neighbours
+        103: "ترخيص طلب المحل",                                 # reversed
+        104: "بقبول طلب عاجل ثم طلب ترخيص آخر للمحل",            # "طلب ترخيص" yes; "بقبول طلب ترخيص" no
+        105: "طلب ترخيص " + "ج" * 200 + " المحل",              # a huge OCR term between the words
+        106: "قبول طلب ترخيص مخبز",                              # the pairs of the two-word phrase, not the third
+    }
+    engine.index([doc(i, data_text="ملف", pages=(PageText(i * 10, "صفحة", text),)) for i, text in texts.items()])
+    engine.refresh()
+
+
+def _mine(engine: Engine, text: str) -> list[int]:
+    """The hits among :func:`_phrase_corpus`'s documents (the shared corpus says "طلب ترخيص" too)."""
+    return sorted(i for i in ids(engine, text, per_page=50) if i > 100)
+
+
+def test_a_phrase_finds_its_words_together_only(engine: Engine) -> None:
+    _phrase_corpus(engine)
+    assert _mine(engine, '"طلب ترخيص"') == [101, 104, 105, 106]
+    assert _mine(engine, '"بقبول طلب ترخيص"') == [101]
+    assert _mine(engine, '"طلب ترخيص المحل"') == [101]  # 104 has both pairs' words, 105 a term between
+    assert _mine(engine, '"ترخيص المحل بعد المعاينة"') == [102]
+    assert _mine(engine, '"المحل ترخيص طلب"') == []
+    assert _mine(engine, 'طلب-ترخيص-المح*') == [101]  # a phrase whose last term is a prefix
+    assert _mine(engine, 'ترخيص-المح*') == [101, 102]
+
+
+def test_a_phrase_with_a_huge_term_is_still_found(engine: Engine) -> None:
+    _phrase_corpus(engine)
+    assert _mine(engine, '"ترخيص ' + "ج" * 200 + '"') == [105]
+    assert _mine(engine, '"' + "ج" * 200 + ' المحل"') == [105]
+
+
 def test_prefix(engine: Engine) -> None:
     assert ids(engine, "والمعاي*") == [1]
     assert ids(engine, "استما*") == [2]
