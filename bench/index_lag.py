@@ -1,7 +1,7 @@
 """How long the search index's lag check reads the database, with and without the indexes of migration 0012.
 
 ``/healthz`` and the ``search.catch_up`` beat job both ask the database which applications changed in the last day
-(:func:`intake.indexing.recent_versions`): applications by ``updated_at``, pages by ``finished_at`` and workflow
+(:func:`archive_search.indexing.recent_versions`): applications by ``updated_at``, pages by ``finished_at`` and workflow
 steps by ``decided_at``. This script fills a database with N applications (3 documents of one page each and 3
 workflow steps apiece, all a month old) plus 50 changed in the last hour, then times that query with the indexes and
 after dropping them, in one run. Prints Markdown for docs/PERFORMANCE.md::
@@ -28,9 +28,9 @@ from sqlalchemy import insert, text
 from archive.db import Database
 from archive.migrate import upgrade
 from archive.models import Application, Centre, Document, Page, Service, WorkflowStep
+from archive_search.indexing import LAG_WINDOW, recent_versions
 from bench._common import load_average, machine_lines, table
 from intake.catalogue import load_catalogue, sync_catalogue
-from intake.indexing import LAG_WINDOW, recent_versions
 
 INDEXES = (("applications", "updated_at"), ("pages", "finished_at"), ("workflow_steps", "decided_at"))
 RECENT = 50

@@ -383,8 +383,8 @@ def reindex(ctx: click.Context) -> None:
 
 
 def _reindex_search(settings: Settings, database: Database) -> int:
-    from intake.indexing import count_applications
-    from intake.indexing import reindex as index_all
+    from archive_search.indexing import count_applications
+    from archive_search.indexing import reindex as index_all
     from search.engines import open_engine
 
     engine = open_engine(settings.search_url)
@@ -816,7 +816,7 @@ def _demo_history(settings: Settings) -> None:
     """A DEMO year of applications (sijill.demo_world), once, then indexed for search."""
     from archive.models import utcnow
     from archive.store import open_store
-    from intake.indexing import index_applications
+    from archive_search.indexing import index_applications
     from search.engines import open_engine
     from sijill.demo_world import PLACEHOLDER_PDF, seed_history
 

@@ -48,7 +48,7 @@ class IndexLagging(RuntimeError):
 
 def _index_lag_probe(settings: Settings, db: Database) -> Callable[[], str]:
     def probe() -> str:
-        from intake.indexing import index_lag
+        from archive_search.indexing import index_lag
         from search.engines import open_engine
 
         engine = open_engine(settings.search_url)

@@ -19,7 +19,7 @@ from pyhanko.sign import signers
 from sqlalchemy import select
 
 from archive.models import Document, DocumentSignature, User
-from intake.indexing import index_applications
+from archive_search.indexing import index_applications
 from intake.service import Upload, register_application
 from ocr.limits import Limits
 from signing.attachments import check_pending, pending_ids

@@ -1,4 +1,4 @@
-"""Keeping the index in step with the archive (intake.indexing), on SQLite and PostgreSQL, with the embedded engine."""
+"""Keeping the index in step with the archive (archive_search.indexing), on SQLite and PostgreSQL, embedded engine."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from archive.db import Database
 from archive.models import Application, Centre, Document, Page, Service, User, WorkflowStep
-from intake.indexing import (
+from archive_search.indexing import (
     build_document,
     catch_up,
     index_applications,

@@ -31,7 +31,7 @@ from archive.roles import Role
 from archive.store import LocalStore, ObjectLocked, ObjectStore, open_store
 from archive.sweeper import sweep_unreferenced
 from archive.users import create_user
-from intake.indexing import build_document
+from archive_search.indexing import build_document
 
 TRACKING = "SOH01-2026-000042-K"
 

@@ -31,7 +31,7 @@ from archive.migrate import upgrade
 from archive.models import Application, Base
 from archive.rebuild import RebuildRefused, rebuild
 from archive.store import open_store
-from intake.indexing import reindex
+from archive_search.indexing import reindex
 from intake.tracking import advance_counters, allocate, parse_tracking
 from search.embedded import EmbeddedEngine
 from search.model import Filters, Query
@@ -223,7 +223,7 @@ def test_a_committed_change_is_archived_by_its_own_task_not_the_next_beat_run(
 ) -> None:
     from types import SimpleNamespace
 
-    from intake.indexing import watch
+    from archive_search.indexing import watch
     from worker import tasks
 
     changed: list[set[int]] = []

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from archive.db import Database
 from archive.models import Application, AuditEvent
 from archive.roles import Role
-from intake.indexing import index_applications
+from archive_search.indexing import index_applications
 from tests.fixtures.app import PASSWORD, ROLE_USERS, _csrf_token
 from tests.test_indexing import make_application
 

@@ -166,7 +166,7 @@ def queue_on_commit(sessions: sessionmaker[Session], settings: Settings, store: 
     indexing queued (never in the committing request or task; coalesced, see :class:`_Coalescer`): by a background
     thread of this process with ``store``, else by the ``archive.manifest`` task. The web app, the workers and the
     importer install it."""
-    from intake.indexing import watch
+    from archive_search.indexing import watch
 
     coalescer = _coalescer(settings, sessions, store)
     watch(sessions, coalescer.add)

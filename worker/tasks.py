@@ -28,8 +28,8 @@ from archive.db import DatabaseUnavailable
 from archive.models import utcnow
 from archive.store import StoreUnavailable
 from archive.sweeper import sweep_unreferenced
+from archive_search.indexing import application_of_page, catch_up, index_applications
 from intake.digitise import LEASE, PageHeld, PageNotFound, digitise_page, mark_sent_again, orphaned_page_ids
-from intake.indexing import application_of_page, catch_up, index_applications
 from intake.recovery import WORKFLOW_GRACE
 from ocr.errors import OcrFailed
 from search.model import SearchError

@@ -8,7 +8,7 @@ from flask import Response, jsonify, request
 from flask_smorest import Blueprint
 
 from archive.roles import Permission
-from intake.archive_search import BadSearch, export_csv, parse_request, results_json, search
+from archive_search.queries import BadSearch, export_csv, parse_request, results_json, search
 from search.model import SearchError
 from web.errors import ExplainedError
 from web.permissions import current_principal, requires

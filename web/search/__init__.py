@@ -1,6 +1,6 @@
 """Archive search pages: the search form with facets and snippets, CSV export, and the record view.
 
-A thin adapter over :mod:`intake.archive_search`, which holds the scope rule and writes the audit events; each view
+A thin adapter over :mod:`archive_search.queries`, which holds the scope rule and writes the audit events; each view
 commits the request's session so the event is stored with the answer.
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from archive.models import ApplicationStatus, Centre, Service
 from archive.roles import Permission
-from intake.archive_search import (
+from archive_search.queries import (
     BadSearch,
     Searcher,
     export_csv,

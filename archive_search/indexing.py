@@ -45,7 +45,7 @@ def _load_options() -> list[Any]:
 
 SIGNED_ATTACHMENTS_TERM = "sijillsignedpdf"
 """The word an application's search document carries when one of its PDFs bears signatures (``signing.attachments``
-recorded them): the archive search's "has signed attachments" filter requires it (``intake.archive_search``)."""
+recorded them): the archive search's "has signed attachments" filter requires it (``archive_search.queries``)."""
 SIGNED_ATTACHMENTS_WORDS = f"مرفقات موقعة signed attachments {SIGNED_ATTACHMENTS_TERM}"
 _UNSIGNED = (None, "none", "too_large")
 

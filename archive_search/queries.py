@@ -23,8 +23,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from archive.audit import record_event
 from archive.models import Application, AuditEvent, Centre, Document, Page, Transition, WorkflowStep
+from archive_search.indexing import SIGNED_ATTACHMENTS_TERM
 from intake.dates import parse_day
-from intake.indexing import SIGNED_ATTACHMENTS_TERM
 from search.highlight import hit_spans, mark
 from search.model import MAX_QUERY_CHARS, SORTS, BadQuery, Engine, Filters, Fragment, Query, Results
 from search.query import fuzzy_set, parse, prefix_set, term_set
@@ -96,7 +96,7 @@ def parse_request(args: Mapping[str, Any]) -> Query:
         date_to=_day(one("to"), "تاريخ النهاية", "end date", "to") if one("to") else None,
     )
     text = one("q")
-    if one("signed").lower() in ("1", "true", "yes", "on"):  # has signed attachments (see intake.indexing)
+    if one("signed").lower() in ("1", "true", "yes", "on"):  # has signed attachments (see archive_search.indexing)
         text = f"{text} {SIGNED_ATTACHMENTS_TERM}".strip()
     query = Query(text=text, filters=filters, sort=sort, page=page, per_page=per_page)
     try:
