@@ -434,14 +434,17 @@ def apply_catalogue(session: Session, catalogue: Catalogue) -> CatalogueChange:
     if catalogue.version in used:
         probe = _diff(session, catalogue)
         if probe:
-            raise CatalogueError([Problem(
-                ("version",),
-                f"Version {catalogue.version} is already in use and this text changes {probe}; "
-                "give the catalogue a new version.",
-                f"الإصدار {catalogue.version} مستعمل من قبل، وهذا التعديل يغيّر {probe}؛ أعط الدليل رقم إصدار جديدًا.",
-            )])
+            raise CatalogueError([_version_in_use(catalogue.version, probe)])
     created, updated, deactivated = _apply(session, catalogue, deactivate_missing=True)
     return CatalogueChange(catalogue.version, created, updated, deactivated)
+
+
+def _version_in_use(version: str, changes: str) -> Problem:
+    return Problem(
+        ("version",),
+        f"Version {version} is already in use and this text changes {changes}; give the catalogue a new version.",
+        f"الإصدار {version} مستعمل من قبل، وهذا التعديل يغيّر {changes}؛ أعط الدليل رقم إصدار جديدًا.",
+    )
 
 
 def service_entry(row: Service) -> dict[str, Any]:
@@ -479,26 +482,69 @@ def next_version(session: Session, today: date) -> str:
     return f"{prefix}{max(numbers, default=0) + 1}"
 
 
-def save_service(session: Session, entry: dict[str, Any], version: str, *, new: bool) -> CatalogueChange:
+def save_service(session: Session, entry: dict[str, Any], version: str, *, new: bool,
+                 offered: bool = True) -> CatalogueChange:
     """An administrator's change of one service (its form): the entry is checked by :func:`validate_service`, then
     the active catalogue with this entry in place (or added, when ``new``) is applied as edition ``version`` by
-    :func:`apply_catalogue`, the same path as a YAML import. Problems carry paths relative to the service."""
+    :func:`apply_catalogue`, the same path as a YAML import. Problems carry paths relative to the service.
+
+    ``offered=False`` (the form's "the service is offered" box unticked) applies the catalogue *without* this service,
+    so it is deactivated exactly as a YAML import that leaves it out would be, under the same version rule; what its
+    form says is still kept on its row (:func:`_keep_withdrawn`), so ticking the box again later offers the service as
+    it was last saved. A withdrawn service is never deleted: applications registered under it keep pointing to it.
+    The last offered service cannot be withdrawn (the window would have nothing to register).
+    """
     definition = validate_service(entry)
     rows = session.scalars(select(Service).where(Service.active).order_by(Service.id)).all()
     taken = {row.code for row in session.scalars(select(Service))}
     if new and definition.code in taken:
         raise CatalogueError([Problem(("code",), "Another service of the catalogue already has this code.",
                                       "يوجد في الدليل خدمة بهذا الرمز بالفعل.", definition.code)])
+    used = set(session.scalars(select(Service.catalogue_version)))
     entries = [entry if row.code == definition.code else service_entry(row) for row in rows]
     if new or definition.code not in {row.code for row in rows}:
         entries.append(entry)
+    if not offered:
+        entries = [e for e in entries if e is not entry]
+        if not entries:
+            raise CatalogueError([Problem(
+                ("offered",), "This is the only service offered: the window would have nothing to register.",
+                "هذه هي الخدمة الوحيدة المتاحة؛ لو أوقفت لما بقي في الشباك ما يُسجَّل.", definition.code)])
     try:
         catalogue = catalogue_of(version, entries)
     except CatalogueError as exc:  # another, stored service no longer passes: say which, never blame this form
         raise CatalogueError([p if p.service in (None, definition.code) else Problem((), p.message_en, p.message_ar,
                                                                                          p.service)
                               for p in exc.problems]) from None
-    return apply_catalogue(session, catalogue)
+    change = apply_catalogue(session, catalogue)
+    if offered:
+        return change
+    return _keep_withdrawn(session, definition, catalogue.version, used, change)
+
+
+def _keep_withdrawn(session: Session, definition: ServiceDefinition, version: str, used: set[str],
+                    change: CatalogueChange) -> CatalogueChange:
+    """Keep a withdrawn service's content from its form on its inactive row (created inactive when it is new).
+
+    Its content is left alone when the form changed nothing of it. A change of content is an edition of the
+    catalogue like any other, so it needs a version no service used before this save (``used``): an application's
+    (service, version) pair must name one definition.
+    """
+    values = {**_values(definition, version), "active": False}
+    content = {k: v for k, v in values.items() if k not in ("catalogue_version", "active")}
+    row = session.scalar(select(Service).where(Service.code == definition.code))
+    if row is not None and all(getattr(row, k) == v for k, v in content.items()):
+        return change
+    if version in used:
+        raise CatalogueError([_version_in_use(version, definition.code)])
+    if row is None:
+        session.add(Service(code=definition.code, **values))
+    else:
+        for key, value in values.items():
+            setattr(row, key, value)
+    session.flush()
+    return CatalogueChange(change.version, change.created + (row is None), change.updated + (row is not None),
+                           change.deactivated)
 
 
 def _values(definition: ServiceDefinition, version: str) -> dict[str, Any]:

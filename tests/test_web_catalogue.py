@@ -17,8 +17,17 @@ from sqlalchemy import select
 
 from archive.models import AuditEvent, Service
 from archive.roles import Role
-from intake.catalogue import CatalogueError, load_catalogue, parse_catalogue, sync_catalogue
+from intake.catalogue import (
+    CatalogueError,
+    apply_catalogue,
+    catalogue_of,
+    load_catalogue,
+    parse_catalogue,
+    service_entry,
+    sync_catalogue,
+)
 from tests.fixtures.app import csrf_token_from
+from tests.test_web_intake import full_form, register
 from web.runtime import Runtime
 
 Login = Callable[[Role], FlaskClient]
@@ -48,7 +57,7 @@ def _form(body: str) -> dict[str, Any]:
                                                                                           options)
         assert chosen is not None
         fields[name] = chosen.group(1)
-    for name, value in re.findall(r'<input type="checkbox" id="[^"]+" name="([^"]+)" value="([^"]+)" ?checked>',
+    for name, value in re.findall(r'<input type="checkbox" id="[^"]+" name="([^"]+)" value="([^"]+)"[^>]*\schecked>',
                                   body):
         fields.setdefault(name, []).append(value)
     fields["csrf_token"] = csrf_token_from(body)
@@ -209,3 +218,136 @@ def test_the_yaml_import_answers_with_each_problem_and_its_place(app: Flask, log
     assert '<bdi dir="ltr" class="data">BUILD-PERMIT · signing_chain[1]</bdi>' in body  # an unknown field "x"
     assert 'aria-describedby="catalogue-text-hint catalogue-text-error" aria-invalid="true"' in body
     assert {s.code: s.legal_days for s in _services(app)}["VALIDITY"] == 7  # nothing saved
+
+
+# --- the "the service is offered" box: withdrawing a service and offering it again ----------------------------------
+
+
+def _last_event(app: Flask, action: str) -> AuditEvent:
+    with _db(app) as session:
+        event = session.scalars(select(AuditEvent).where(AuditEvent.action == action)
+                                .order_by(AuditEvent.seq.desc())).first()
+        assert event is not None
+        session.expunge(event)
+        return event
+
+
+def _offered_at_the_window(client: FlaskClient) -> list[str]:
+    page = client.get("/applications/new").get_data(as_text=True)
+    return re.findall(r'<option value="([A-Z-]+)"', page)
+
+
+def test_admin_withdraws_a_service_and_offers_it_again(app: Flask, login: Login, catalogue: None) -> None:
+    clerk = login(Role.CLERK)
+    tracking = register(clerk)  # an application of VALIDITY, registered while the service is offered
+    assert "VALIDITY" in _offered_at_the_window(clerk)
+
+    admin = login(Role.ADMIN)
+    page = admin.get("/admin/catalogue/services/VALIDITY").get_data(as_text=True)
+    assert "الخدمة متاحة" in page and 'id="withdrawn"' not in page
+    form = _form(page)
+    assert form["offered"] == ["1"]
+    before = {s.code: s for s in _services(app)}["VALIDITY"]
+    withdraw = {k: v for k, v in form.items() if k != "offered"}  # the box unticked: a browser posts nothing
+    saved = admin.post("/admin/catalogue/services/VALIDITY", data=withdraw)
+    assert saved.status_code == 303, _summary_links(saved.get_data(as_text=True))
+    after = admin.get(saved.headers["Location"]).get_data(as_text=True)
+    assert 'id="withdrawn"' in after and "أُوقفت خدمة «طلب بيان صلاحية»" in after
+    assert "offered" not in _form(after)  # the box shows the service as withdrawn
+    validity = {s.code: s for s in _services(app)}["VALIDITY"]
+    assert not validity.active and validity.definition == before.definition  # its own content untouched
+    assert validity.catalogue_version == before.catalogue_version
+    assert {s.catalogue_version for s in _services(app) if s.active} == {form["version"]}  # the new edition
+    assert {s.code for s in _services(app) if s.active} == {s.code for s in load_catalogue().services} - {"VALIDITY"}
+    event = _last_event(app, "admin.catalogue.service")
+    assert event.subject == "service:VALIDITY"
+    assert event.details == {"version": form["version"], "created": False, "offered": False, "was_offered": True}
+    listing = admin.get("/admin/catalogue").get_data(as_text=True)
+    row = re.search(r'<tr data-code="VALIDITY">.*?</tr>', listing, re.S)
+    assert row and "موقوف" in row.group() and 'href="/admin/catalogue/services/VALIDITY"' in row.group()
+    assert "code: VALIDITY" not in admin.get("/admin/catalogue.yaml").get_data(as_text=True)
+
+    clerk = login(Role.CLERK)
+    offered = _offered_at_the_window(clerk)
+    assert "VALIDITY" not in offered and "BUILD-PERMIT" in offered
+    refused = clerk.post("/applications/new", data=full_form(clerk), content_type="multipart/form-data")
+    assert refused.status_code == 400 and "هذه الخدمة غير متاحة حاليًا." in refused.get_data(as_text=True)
+    opened = clerk.get(f"/applications/{tracking}")  # what was registered under it is untouched and still opens
+    assert opened.status_code == 200 and "طلب بيان صلاحية" in opened.get_data(as_text=True)
+
+    admin = login(Role.ADMIN)
+    form = _form(admin.get("/admin/catalogue/services/VALIDITY").get_data(as_text=True))
+    assert form["version"] != validity.catalogue_version  # a new edition again
+    again = admin.post("/admin/catalogue/services/VALIDITY", data={**form, "offered": "1"})
+    assert again.status_code == 303
+    assert "متاحة من جديد" in admin.get(again.headers["Location"]).get_data(as_text=True)
+    validity = {s.code: s for s in _services(app)}["VALIDITY"]
+    assert validity.active and validity.catalogue_version == form["version"]
+    assert validity.definition == before.definition
+    event = _last_event(app, "admin.catalogue.service")
+    assert event.details == {"version": form["version"], "created": False, "offered": True, "was_offered": False}
+    assert "VALIDITY" in _offered_at_the_window(login(Role.CLERK))
+
+
+def test_withdrawing_is_an_edition_with_its_own_version_and_keeps_the_form(app: Flask, login: Login,
+                                                                           catalogue: None) -> None:
+    admin = login(Role.ADMIN)
+    form = _form(admin.get("/admin/catalogue/services/SHOP-LICENCE").get_data(as_text=True))
+    del form["offered"]
+    used = load_catalogue().version
+    reused = admin.post("/admin/catalogue/services/SHOP-LICENCE", data={**form, "version": used})
+    assert reused.status_code == 400 and _summary_links(reused.get_data(as_text=True)) == ["version"]
+    assert {s.code: s for s in _services(app)}["SHOP-LICENCE"].active  # refused: still offered
+
+    # withdrawn with a change typed in the same form: the change is kept for the day it is offered again
+    saved = admin.post("/admin/catalogue/services/SHOP-LICENCE", data={**form, "legal_days": "٢١"})
+    assert saved.status_code == 303
+    shop = {s.code: s for s in _services(app)}["SHOP-LICENCE"]
+    assert not shop.active and shop.legal_days == 21 and shop.catalogue_version == form["version"]
+    page = admin.get("/admin/catalogue/services/SHOP-LICENCE").get_data(as_text=True)
+    assert 'value="21"' in page
+    # a withdrawn service changed again still needs a version nobody used
+    form = _form(page)
+    again = admin.post("/admin/catalogue/services/SHOP-LICENCE",
+                       data={**form, "legal_days": "30", "version": shop.catalogue_version})
+    assert again.status_code == 400 and _summary_links(again.get_data(as_text=True)) == ["version"]
+    assert {s.code: s for s in _services(app)}["SHOP-LICENCE"].legal_days == 21
+
+    # a new service may be added withdrawn (prepared before it is offered)
+    new = _form(admin.get("/admin/catalogue/new").get_data(as_text=True))
+    assert new["offered"] == ["1"]  # a new service starts offered
+    del new["offered"]
+    new.update({
+        "code": "STREET-WORKS", "name_ar": "تصريح حفر في الطريق", "name_en": "Street works permit", "legal_days": "10",
+        "departments": ["engineering"],
+        "doc-0-code": "ID_COPY", "doc-0-name_ar": "صورة بطاقة الرقم القومي", "doc-0-name_en": "Copy of ID card",
+        "step-0-step": "approve", "step-0-role": "signer", "step-0-department": "engineering",
+        "step-0-title_ar": "مدير الإدارة الهندسية", "step-0-title_en": "Head of engineering",
+    })
+    assert admin.post("/admin/catalogue/new", data=new).status_code == 303
+    street = {s.code: s for s in _services(app)}["STREET-WORKS"]
+    assert not street.active and street.legal_days == 10
+    assert _last_event(app, "admin.catalogue.service").details["created"] is True
+    assert "STREET-WORKS" not in _offered_at_the_window(login(Role.CLERK))
+
+
+def test_the_last_offered_service_cannot_be_withdrawn(app: Flask, login: Login, catalogue: None) -> None:
+    file = load_catalogue()
+    with _db(app) as session:  # an edition that offers one service only
+        row = session.scalar(select(Service).where(Service.code == "DEMOLITION"))
+        assert row is not None
+        apply_catalogue(session, catalogue_of(f"{file.version}-one", [service_entry(row)]))
+        session.commit()
+    admin = login(Role.ADMIN)
+    form = _form(admin.get("/admin/catalogue/services/DEMOLITION").get_data(as_text=True))
+    del form["offered"]
+    response = admin.post("/admin/catalogue/services/DEMOLITION", data=form)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 400 and _summary_links(body) == ["offered"]
+    assert 'id="offered-error"' in body and "هذه هي الخدمة الوحيدة المتاحة" in body
+    assert 'aria-describedby="offered-hint offered-error" aria-invalid="true"' in body
+    assert {s.code for s in _services(app) if s.active} == {"DEMOLITION"}
+
+    admin.get("/lang/en", headers={"Referer": "http://localhost/admin/catalogue"})
+    english = admin.post("/admin/catalogue/services/DEMOLITION", data=form).get_data(as_text=True)
+    assert "This is the only service offered" in english and "The service is offered (the window lists it)" in english

@@ -287,8 +287,9 @@ def catalogue_new() -> ResponseReturnValue:
 @bp.route("/catalogue/services/<code>", methods=["GET", "POST"])
 @requires(Permission.ADMIN_CATALOGUE)
 def catalogue_service(code: str) -> ResponseReturnValue:
-    """Change one service: steps with their roles, required documents, legal duration, permit text."""
-    row = db_session().scalar(select(Service).where(Service.code == code, Service.active))
+    """Change one service: steps with their roles, required documents, legal duration, permit text, and whether
+    it is offered at the window (a withdrawn service opens here too, to be offered again)."""
+    row = db_session().scalar(select(Service).where(Service.code == code))
     if row is None:
         abort(404)
     return _service_form(row)
@@ -299,21 +300,32 @@ def _service_form(row: Service | None) -> ResponseReturnValue:
     suggested = next_version(session, datetime.now(EGYPT).date())
     errors: list[tuple[str | None, str]] = []
     if request.method == "GET":
-        values = form_values(service_entry(row) if row is not None else {}, suggested)
+        values = form_values(service_entry(row) if row is not None else {}, suggested,
+                             offered=row is None or row.active)
     else:
         values = request.form
         parsed = read_form(request.form, row.code if row is not None else None)
+        was_offered = row is not None and row.active
         try:
-            change = save_service(session, parsed.entry, parsed.version, new=row is None)
+            change = save_service(session, parsed.entry, parsed.version, new=row is None, offered=parsed.offered)
         except CatalogueError as exc:
             session.rollback()
             errors = [(field_of(p, parsed), pick(p.message_ar, p.message_en)) for p in exc.problems]
         else:
             code = str(parsed.entry["code"])
-            audit("admin.catalogue.service", f"service:{code}", version=change.version, created=row is None)
+            audit("admin.catalogue.service", f"service:{code}", version=change.version, created=row is None,
+                  offered=parsed.offered, was_offered=was_offered)
             session.commit()
-            flash(_("حُفظت خدمة «%(name)s» في دليل الخدمات (الإصدار %(version)s).",
-                    name=pick(parsed.entry["name_ar"], parsed.entry["name_en"]), version=change.version), "info")
+            name = pick(parsed.entry["name_ar"], parsed.entry["name_en"])
+            if not parsed.offered and (was_offered or row is None):
+                flash(_("أُوقفت خدمة «%(name)s» (الإصدار %(version)s): لم تعد تُعرض في شباك التسجيل، والطلبات "
+                        "المسجلة عليها باقية كما هي.", name=name, version=change.version), "info")
+            elif parsed.offered and row is not None and not was_offered:
+                flash(_("أصبحت خدمة «%(name)s» متاحة من جديد في شباك التسجيل (الإصدار %(version)s).",
+                        name=name, version=change.version), "info")
+            else:
+                flash(_("حُفظت خدمة «%(name)s» في دليل الخدمات (الإصدار %(version)s).", name=name,
+                        version=change.version), "info")
             return redirect(url_for("admin.catalogue_service", code=code), code=303)
     by_field: dict[str, list[str]] = {}
     for field_id, message in errors:

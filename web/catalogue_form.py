@@ -33,6 +33,9 @@ class ServiceForm:
 
     entry: dict[str, Any]
     version: str
+    offered: bool = True
+    """The "the service is offered" box: kept apart from the entry, which is the YAML file's own mapping (a file
+    offers every service it lists; the form may withdraw one, see ``intake.catalogue.save_service``)."""
     document_rows: list[int] = field(default_factory=list)
     step_rows: list[int] = field(default_factory=list)
 
@@ -64,7 +67,7 @@ def read_form(form: MultiDict[str, str], code: str | None) -> ServiceForm:
         "needs_property": form.get("needs_property") == "1",
         "departments": form.getlist("departments"),
     }
-    parsed = ServiceForm(entry, text.get("version", ""))
+    parsed = ServiceForm(entry, text.get("version", ""), offered=form.get("offered") == "1")
     documents = []
     for row in _rows(form, "doc"):
         values = {key: text.get(f"doc-{row}-{key}", "") for key in DOCUMENT_FIELDS}
@@ -111,10 +114,12 @@ def field_of(problem: Problem, parsed: ServiceForm) -> str | None:
     return str(head)
 
 
-def form_values(entry: Mapping[str, Any], version: str) -> MultiDict[str, str]:
-    """A stored service's entry as the form's fields, to show it for editing."""
+def form_values(entry: Mapping[str, Any], version: str, *, offered: bool = True) -> MultiDict[str, str]:
+    """A stored service's entry as the form's fields, to show it for editing (a new service starts offered)."""
     values: MultiDict[str, str] = MultiDict()
     values["version"] = version
+    if offered:
+        values["offered"] = "1"
     for key in ("code", "name_ar", "name_en", "legal_days", "fee_egp"):
         values[key] = "" if entry.get(key) is None else str(entry[key])
     if entry.get("needs_property"):
