@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ocr import CleanupOptions, clean, synthetic
+from ocr import CleanupOptions, clean
 from ocr.cleanup import crop_borders, crop_page, denoise, normalise_contrast, remove_edge_bands
 from ocr.skew import estimate_skew, ink_points
+from ocr_evaluation import synthetic
 from tests.ocr_pages import FORM_LINES, blank_scan, latin_page, scanned, text_page, with_black_border
 
 ONLY_DESKEW = CleanupOptions(orientation=False, blank_detect=False)
