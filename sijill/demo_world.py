@@ -44,6 +44,7 @@ from archive.roles import Role
 from intake.national_id import GOVERNORATES, mask_national_id
 from intake.tracking import format_tracking
 from signing.permit import permit_number_for
+from workflow.routing import step_due
 
 APPLICATIONS = 420
 DAYS = 365
@@ -188,6 +189,7 @@ def _one_application(
     steps = [WorkflowStep(position=i, step=str(s["step"]), role=str(s["role"]), department=str(s["department"]),
                           title_ar=str(s.get("title_ar") or s["step"]), title_en=str(s.get("title_en") or s["step"]),
                           signs=bool(s.get("signs", s["role"] == Role.SIGNER.value)),
+                          legal_days=int(s["legal_days"]) if s.get("legal_days") else None,
                           status=StepStatus.WAITING.value) for i, s in enumerate(chain)]
     app.steps = steps
     status = ApplicationStatus.IN_REVIEW.value
@@ -226,7 +228,7 @@ def _one_application(
     position = 0
     if outcome == "returned_then_issued" and steps:
         moment += total / (len(steps) + 2)
-        steps[0].activated_at = created
+        _reach(app, steps[0], created)
         decide(steps[0], "return", moment, rng.choice(RETURN_REASONS))
         moment += timedelta(days=rng.uniform(1, 4))
         before, status = status, ApplicationStatus.IN_REVIEW.value
@@ -236,7 +238,7 @@ def _one_application(
         steps[0].status = StepStatus.WAITING.value
         steps[0].decision = steps[0].decided_at = steps[0].decided_by_id = steps[0].reason = None
     for step in steps:
-        step.activated_at = moment
+        _reach(app, step, moment)
         if position == stop_at:
             if outcome == "rejected":
                 moment += total / (len(steps) + 1)
@@ -275,6 +277,15 @@ def _one_application(
     app.status = status
     app.updated_at = max([created, *(t.at for t in transitions)])
     return app, transitions, permit, events
+
+
+def _reach(app: Application, step: WorkflowStep, at: datetime) -> None:
+    """The file reaches ``step`` at ``at``: its legal due date is set as a live step's is (``workflow.routing``'s
+    rule: the step's own ``legal_days`` from then, else the application's due date), so the inbox, the overdue
+    figures and the dashboard read the DEMO year as they read live files instead of falling back to the
+    application's date. A step the file never reached keeps none, as live."""
+    step.activated_at = at
+    step.due_at = step_due(app, step, at)
 
 
 def _permit_facts(app: Application, issued: datetime) -> dict[str, Any]:
