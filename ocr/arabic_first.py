@@ -20,8 +20,8 @@ Latin reading may win too (it read an e-mail address at 87 where ``eng`` gave 29
 never replaced, which is what keeps Arabic-only pages free of Latin letters. The replaced words are put in reading
 order from their positions (``logical_order``); a Latin run stays left to right inside the Arabic line.
 
-Cost: nothing on a page the Arabic model reads confidently; otherwise two small Tesseract runs (~0.1 s to load each
-model plus the doubtful lines), bounded by ``MAX_LINES``.
+Cost: nothing on a page the Arabic model reads confidently; otherwise two small readings of the stacked lines by
+engines already loaded in this process (``ocr.engine``: no process start, no image file), bounded by ``MAX_LINES``.
 """
 
 from __future__ import annotations
@@ -36,7 +36,8 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ocr.tesseract import installed_languages, run_tesseract
+from ocr.engine import read
+from ocr.tesseract import installed_languages
 
 DOUBT = 60.0
 """A line is looked at again when one of its words scored below this. Correct Arabic words score ~85-97, and
@@ -166,8 +167,8 @@ def reread_doubtful_lines(image: Image.Image, words: list, *, dpi: int, timeout:
         if not wanted:
             break
         stack, sections = _stack_lines(gray, {number: lines[number] for number in wanted}, context)
-        tsv = run_tesseract(stack, ["tsv"], lang=model, psm=6, dpi=dpi, timeout=timeout)["tsv"]
-        readings[model] = _place(tsv.decode("utf-8", "replace"), sections, model)
+        tsv = read(stack, lang=model, psm=6, dpi=dpi, timeout=timeout).tsv
+        readings[model] = _place(tsv, sections, model)
         if model == LATIN_LANG:
             english = readings[model]
             wanted = [number for number in wanted if _worth_a_script_look(lines[number], english.get(number, []))]

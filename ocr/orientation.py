@@ -34,8 +34,8 @@ import numpy as np
 from PIL import Image
 
 from ocr.borders import remove_edge_bands
+from ocr.engine import read
 from ocr.skew import MIN_POINTS, Gray, estimate_skew, ink_mask, ink_points, rotate_gray, runs, shrink
-from ocr.tesseract import run_tesseract
 
 AXIS_MARGIN = 1.25
 """Profile-sharpness ratio above which the text axis is taken as known (text pages measured 1.6–3.9)."""
@@ -233,10 +233,10 @@ def _read_stack(bands: dict[int, Gray], *, lang: str, timeout: float) -> dict[in
         sections.append((rotation, y + band.shape[0] / 2))
         y += band.shape[0] + SECTION_GAP
     stack = Image.fromarray(np.vstack(rows), "L")
-    tsv = run_tesseract(stack, ["tsv"], lang=lang, psm=6, dpi=300, timeout=timeout)["tsv"]
+    tsv = read(stack, lang=lang, psm=6, dpi=300, timeout=timeout).tsv
     weighted = dict.fromkeys(bands, 0.0)
     characters = dict.fromkeys(bands, 0)
-    for word in csv.DictReader(io.StringIO(tsv.decode("utf-8", "replace")), delimiter="\t", quoting=csv.QUOTE_NONE):
+    for word in csv.DictReader(io.StringIO(tsv), delimiter="\t", quoting=csv.QUOTE_NONE):
         text, conf = (word.get("text") or "").strip(), float(word.get("conf") or -1)
         if not text or conf < 0:
             continue

@@ -1,13 +1,10 @@
 """Read one page with Tesseract: text in reading order, word boxes with confidences, and a searchable PDF.
 
-One Tesseract process per page writes the ``txt``, ``tsv`` and ``pdf`` renderers together, so the page is recognised
-once (measured: one pass with all three costs what the ``txt`` pass alone costs, ~0.4-0.5 s CPU on a 300-dpi A4
-page, where three separate runs cost three times that).
-
-The PDF is Tesseract's own: the page image with an invisible, selectable text layer. Tesseract embeds a JPEG input
-file as it is and anything else losslessly, so the page is handed over as a JPEG (``pdf_image_quality``): a cleaned
-300-dpi A4 page then makes a PDF of ~0.2-0.4 MB, where PNG input made 5 MB on a noisy scan. Recognition from a
-quality-75 JPEG of a cleaned page measured the same character error as from PNG.
+The page is recognised once, in this process (``ocr.engine``): the text and the TSV (word boxes and confidences)
+come from the same recognition. The PDF is built here rather than by Tesseract's ``pdf`` renderer: the page image as
+a JPEG (``pdf_image_quality``: a cleaned 300-dpi A4 page makes a PDF of ~0.2-0.4 MB, where a lossless image made 5
+MB on a noisy scan) under our own invisible text layer in reading order (``ocr.searchable_pdf.searchable_page``),
+which also carries the words the second look replaced. Recognition reads the image itself, not a JPEG of it.
 
 Directional marks (U+200E/U+200F) that Tesseract puts around numbers in Arabic lines are removed from the text and
 the words: they are display hints for a renderer, not content, and they break search and comparisons. The text is
@@ -24,9 +21,9 @@ from dataclasses import dataclass
 from PIL import Image
 
 from ocr.arabic_first import logical_order, reread_doubtful_lines
+from ocr.engine import read
 from ocr.resolution import page_dpi
-from ocr.searchable_pdf import TextWord, with_text_layer
-from ocr.tesseract import run_tesseract
+from ocr.searchable_pdf import TextWord, searchable_page
 
 TESSERACT_VARIABLES = {"textord_noise_rejrows": "0"}
 """Tesseract's "reject noise-like rows" drops whole, clean Arabic lines now and then (the dots make a row look like
@@ -75,7 +72,7 @@ def recognise(
     lang: str = "ara",
     psm: int = 6,
     timeout: float = 120.0,
-    pdf_image_quality: int | None = 75,
+    pdf_image_quality: int = 75,
     dpi: int | None = None,
     second_look: bool = True,
 ) -> PageText:
@@ -86,34 +83,22 @@ def recognise(
     only where they are clearly more confident. Any other ``lang`` is passed to Tesseract as it is.
 
     ``psm`` 6 (one uniform block) is the default because Tesseract's automatic layout (3) silently drops whole lines
-    of Arabic on some fonts. ``pdf_image_quality`` is the JPEG quality of the page image inside the PDF; None keeps it
-    lossless (several MB a page). ``dpi`` sets the PDF page size; by default it comes from the image (see
-    ``ocr.resolution.page_dpi``). Raises ``OcrFailed`` if Tesseract fails or runs past ``timeout`` seconds.
+    of Arabic on some fonts. ``pdf_image_quality`` is the JPEG quality of the page image inside the PDF. ``dpi`` sets
+    the PDF page size; by default it comes from the image (see ``ocr.resolution.page_dpi``). Raises ``OcrFailed`` if
+    Tesseract fails or runs past ``timeout`` seconds.
     """
     if image.mode not in ("L", "RGB"):
         image = image.convert("L")
     resolution = dpi or page_dpi(image)
-    outputs = run_tesseract(
-        image,
-        ["txt", "tsv", "pdf"],
-        lang=lang,
-        psm=psm,
-        dpi=resolution,
-        timeout=timeout,
-        variables=TESSERACT_VARIABLES,
-        image_format="PNG" if pdf_image_quality is None else "JPEG",
-        jpeg_quality=pdf_image_quality or 75,
-    )
-    words = parse_tsv(outputs["tsv"].decode("utf-8", "replace"), model=lang)
-    text = tidy_text(outputs["txt"].decode("utf-8", "replace"))
+    output = read(image, lang=lang, psm=psm, dpi=resolution, timeout=timeout, variables=TESSERACT_VARIABLES)
+    words = parse_tsv(output.tsv, model=lang)
+    text = tidy_text(output.text)
     replaced = 0
     if second_look and lang == "ara":
         words, replaced = reread_doubtful_lines(image, words, dpi=resolution, timeout=timeout)
         if replaced:
             text = text_from_words(words)
-    pdf = outputs["pdf"]
-    if lang == "ara":
-        pdf = with_text_layer(pdf, text_lines(words), dpi=resolution)
+    pdf = searchable_page(image, text_lines(words), dpi=resolution, quality=pdf_image_quality)
     scored = [word.confidence for word in words if word.confidence >= 0]
     return PageText(
         text=text,
