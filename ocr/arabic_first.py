@@ -50,6 +50,20 @@ MIN_LEAD = {"eng": 15.0, "Arabic": 15.0}
 line's Arabic-Indic digits right with confidences of only ~50-65 (measured on four fonts), where ``ara`` gives the
 same place 0-15; it is read without a whitelist, because restricted to digits it forces the line's words into
 digits too, with confidence 0, and reading the digits cut out alone lost the line's context and read worse."""
+ADDRESS_MIN_CONFIDENCE = 30.0
+"""A Latin reading shaped like an e-mail or web address (``looks_like_address``) needs only this much confidence in
+place of ``MIN_CONFIDENCE``: its shape is the evidence. Measured on degraded mixed pages (noise, photo, JPEG, skew):
+the English model read whole addresses right, or one letter off, at 40-49 ("mina.shenouda@qena.gov.eg" at 41), below
+the bar for other words, and lost 20-30 characters a page; on Arabic text it never produced "x@y.z" or "www.x.y"."""
+STRONG_LATIN = 85.0
+STRONG_LETTERS = 6
+"""An English reading this confident (length-weighted), in a run of confident English words with at least this many
+letters, may replace the Arabic one without the script model reading Latin there too, as long as the script model
+sees hardly any Arabic letters in the span (at most ``ARABIC_SHARE`` of its characters): measured, the script model
+read a confidently read "Al Amal Store Co." (93-97) and "PERMIT-AMEND" (91) as Arabic-Indic digits, which the plain
+script check counted against Latin. The English model's confident junk on Arabic words is short ("Ug" at 91, "awl" at
+81) and the script model reads those as Arabic."""
+ARABIC_SHARE = 1 / 3
 MIN_LATIN = 3
 """Letters and digits a Latin replacement needs: the English model's guesses at doubted short Arabic words are short
 ("on", "Ug"), and a real Latin run (a name, a code, an address) is rarely shorter."""
@@ -113,6 +127,24 @@ DIGIT_LOOKALIKES = frozenset("AEHILMNOPQRTVWXY")
 ٥ O/o, ٤ E, ٢ Y/T/r, ٣ P/W, ... (an ID card's ٢٨٥٠٣١٧٢٦٠٠٤٨٣ came out as "YAO HV OVA N THE" with ``ara+eng``)."""
 
 
+_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+_WEB = re.compile(r"(?:https?://|www\.)[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+(?:/\S*)?", re.IGNORECASE)
+
+
+def looks_like_address(text: str) -> bool:
+    """An e-mail address (name@host.domain) or a web address (www.host.domain, http(s)://...), whole."""
+    return bool(_EMAIL.fullmatch(text) or _WEB.fullmatch(text))
+
+
+def tidy_address(text: str) -> str:
+    """A host name in lower case, as it is written and compared (host names ignore case): the English model reads
+    "www.aswan.gov.eg" as "WWW.aSWAN.GOV.eg" on degraded pages; an e-mail keeps its name's case."""
+    if _EMAIL.fullmatch(text):
+        name, host = text.rsplit("@", 1)
+        return f"{name}@{host.lower()}"
+    return text.lower() if _WEB.fullmatch(text) else text
+
+
 def looks_like_misread_digits(text: str) -> bool:
     """Look-alike letters only, in capitals or in a casing no word has ("oVo"): a row of Arabic-Indic digits read as
     Latin. A real Latin run has other letters, or is written as words are ("Nile", "office")."""
@@ -127,6 +159,18 @@ def looks_like_digits(text: str) -> bool:
     indic = sum(ch in ARABIC_INDIC for ch in text)
     return indic > 0 and indic >= 2 * sum(ch.isascii() and ch.isdigit() for ch in text) and all(
         ch in ARABIC_INDIC + DIGIT_SEPARATORS or (ch.isascii() and ch.isdigit()) for ch in text)
+
+
+PLAUSIBLE = 50.0
+"""An Arabic word read at least this confidently, of Arabic letters only (three or more), is never replaced by a Latin
+reading. Measured: where ``ara`` misreads Latin it writes junk (digits, symbols, two-letter scraps: "(الاد." at 49,
+"563" for "Sea" at 83), while both Latin-knowing models read Kufi's "وعنوانه" (``ara``: 56) as "dilgicg" at 91-92."""
+
+
+def plausible_arabic(text: str, confidence: float) -> bool:
+    """A word the Arabic reading has some confidence in and that looks like an Arabic word: letters only."""
+    core = text.strip(".,:;،؛()")
+    return confidence >= PLAUSIBLE and len(core) >= 3 and all(_ARABIC_LETTER.fullmatch(ch) for ch in core)
 
 
 def has_arabic(text: str) -> bool:
@@ -274,6 +318,8 @@ def _place(tsv: str, sections: list[Section], model: str) -> dict[int, list[Read
         section = next((s for s in sections if s.y_offset <= middle < s.y_offset + s.height), None)
         if section is None or int(row["left"]) + int(row["width"]) / 2 > section.end:
             continue
+        if looks_like_address(text):
+            text = tidy_address(text)
         if model == DIGITS_LANG:
             text = text.translate(_PERSIAN_TO_ARABIC)
             if looks_like_digits(text):  # one number is written in one set: a stray Western digit joins the rest
@@ -305,17 +351,24 @@ def _decide_line(line: list, others: list[Reading]) -> tuple[list, int]:
         ("latin", DIGITS_LANG, looks_latin),  # the script model has Latin too, and sometimes reads it better
         ("digits", DIGITS_LANG, looks_like_digits),
     ]
+    runs = _strong_runs(line, [r for r in others if r.model == LATIN_LANG and looks_latin(r.text)])
     for role, model, fit in roles:
         threshold = MIN_CONFIDENCE[LATIN_LANG if role == "latin" else DIGITS_LANG]
-        candidates = [r for r in others if r.model == model and r.confidence >= threshold and fit(r.text)]
+        candidates = [r for r in others if r.model == model and fit(r.text) and r.confidence >= (
+            ADDRESS_MIN_CONFIDENCE if role == "latin" and looks_like_address(r.text) else threshold)]
         for group, readings in _groups(line, candidates):  # each word on its own merits: no junk rides along
             ours = _score([(line[i].text, line[i].confidence) for i in group])
             theirs = _score([(r.text, r.confidence) for r in readings])
-            if theirs < ours + MIN_LEAD[LATIN_LANG if role == "latin" else DIGITS_LANG]:
+            strong = role == "latin" and model == LATIN_LANG and _strong_latin(readings, script_model, runs)
+            if role == "latin" and any(plausible_arabic(line[i].text, line[i].confidence) for i in group) and not (
+                    strong and (_inside_a_run(readings, runs) or not _arabic_elsewhere(line, group))):
+                continue  # a clean Arabic word read with some confidence stays Arabic, unless Latin surrounds it
+            if theirs < ours + MIN_LEAD[LATIN_LANG if role == "latin" else DIGITS_LANG] and not (
+                    strong and not any(has_arabic(line[i].text) and line[i].confidence >= DOUBT for i in group)):
                 continue  # so a confidently read Arabic group (85 and more) always stays
-            if role == "latin" and sum(ch.isalnum() for r in readings for ch in r.text) < MIN_LATIN:
+            if role == "latin" and not strong and sum(ch.isalnum() for r in readings for ch in r.text) < MIN_LATIN:
                 continue  # "on", "Ug": where the English model guesses at a doubted short Arabic word
-            if role == "latin" and model == LATIN_LANG and not _script_agrees(readings, script_model):
+            if role == "latin" and model == LATIN_LANG and not (strong or _script_agrees(readings, script_model)):
                 continue
             best.append((group, readings, theirs - ours))
     chosen: list[tuple[set[int], list[Reading]]] = []
@@ -354,6 +407,51 @@ def _script_agrees(latin: list[Reading], script_model: list[Reading]) -> bool:
     return latin_characters > len(_ARABIC_LETTER.findall(seen)) + sum(ch in ARABIC_INDIC for ch in seen)
 
 
+def _strong_runs(line: list, english: list[Reading]) -> dict[Reading, list[Reading]]:
+    """For each confident English reading (``STRONG_LATIN``), its run: the confident English readings next to it, up
+    to a confidently read Arabic word that no confident English reading covers ("Al Amal Store Co." is one run of
+    13 letters, read word by word)."""
+    strong = sorted((r for r in english if r.confidence >= STRONG_LATIN), key=lambda r: r.left)
+    walls = [w.left + w.width / 2 for w in line if has_arabic(w.text) and w.confidence >= DOUBT]
+    runs: list[list[Reading]] = []
+    for reading in strong:
+        if runs and not any(runs[-1][-1].right <= wall <= reading.left for wall in walls):
+            runs[-1].append(reading)
+        else:
+            runs.append([reading])
+    return {reading: run for run in runs for reading in run}
+
+
+def _arabic_elsewhere(line: list, group: set[int]) -> bool:
+    """Whether the line has a confidently read Arabic word outside ``group``: without one, the line is a Latin line
+    ("Finance Dept. - Qus City Council") whose first word ``ara`` happened to read as Arabic letters."""
+    return any(has_arabic(w.text) and w.confidence >= DOUBT for i, w in enumerate(line) if i not in group)
+
+
+def _letters(readings: list[Reading]) -> int:
+    return sum(ch.isascii() and ch.isalpha() for r in readings for ch in r.text)
+
+
+def _inside_a_run(latin: list[Reading], runs: dict[Reading, list[Reading]]) -> bool:
+    """Whether confident English words of the same run lie on both sides of these: a word in the middle of "State
+    Property Dept. - Akhmim City Council" is Latin even where ``ara`` read it as a clean Arabic word."""
+    left, right = min(r.left for r in latin), max(r.right for r in latin)
+    run = [other for r in latin for other in runs.get(r, [])]
+    return any(other.right <= left for other in run) and any(other.left >= right for other in run)
+
+
+def _strong_latin(latin: list[Reading], script_model: list[Reading], runs: dict[Reading, list[Reading]]) -> bool:
+    """A confident English reading of a real Latin run (``STRONG_LATIN``, ``STRONG_LETTERS`` letters in its run)
+    where the script model sees hardly any Arabic letters: it may have read the run as digits or junk, not Arabic."""
+    if (_score([(r.text, r.confidence) for r in latin]) < STRONG_LATIN
+            or max(_letters(runs.get(r, [])) for r in latin) < STRONG_LETTERS
+            or any(looks_like_misread_digits(r.text) for r in latin)):
+        return False
+    span = (min(r.left for r in latin), max(r.right for r in latin))
+    seen = "".join(r.text for r in script_model if _overlap(span, (r.left, r.right)))
+    return len(_ARABIC_LETTER.findall(seen)) <= ARABIC_SHARE * len(seen)
+
+
 def logical_order(line: list) -> list:
     """A line's words in reading order, from their positions: right to left when the line has Arabic, each run of
     words without Arabic letters (a trade name, an address, a number) left to right inside it, as the Unicode
@@ -367,11 +465,22 @@ def logical_order(line: list) -> list:
         if word is not None and not has_arabic(word.text):
             run.append(word)
             continue
-        out.extend(reversed(run))
+        out.extend(_stop_at_the_end(run[::-1]))
         run = []
         if word is not None:
             out.append(word)
     return out
+
+
+def _stop_at_the_end(run: list) -> list:
+    """A Latin run inside an Arabic line with its closing stop back at its end: "Nile Tech Co." is drawn with the
+    stop on the run's left (the bidirectional algorithm gives a stop between Latin and Arabic the line's direction),
+    so the models read ".Nile Tech Co"; in reading order the stop closes the run."""
+    if not run or len(run[0].text) < 2 or run[0].text[0] not in ".,;:" or not run[0].text[1].isalpha():
+        return run
+    stop = run[0].text[0]
+    run = [replace(run[0], text=run[0].text[1:]), *run[1:]]
+    return [*run[:-1], replace(run[-1], text=run[-1].text + stop)]
 
 
 def _groups(line: list, readings: list[Reading]) -> list[tuple[set[int], list[Reading]]]:
