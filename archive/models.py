@@ -557,6 +557,10 @@ class Permit(Base):
     """Object-store key of the unsigned PDF with its empty signature fields."""
     current_pdf_sha256: Mapped[str] = mapped_column(String(64))
     """Object-store key of the latest revision (the draft until the first signature)."""
+    album_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """The archived revision whose revision album (:mod:`signing.revision_album`) the worker has stored. Different
+    from ``current_pdf_sha256`` while the current one's is still to be built: the worker's recovery job
+    (:mod:`signing.album_backlog`) finds those with one query, so no web request ever builds an album."""
     issued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     expires_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -107,7 +107,8 @@ def renew_timestamps(
             report.checked += 1
             current = store.get_bytes(permit.current_pdf_sha256)
             if not timestamp_due(current, window=window, now=now):
-                _album(store, permit.permit_number, permit.current_pdf_sha256, current)
+                if _album(store, permit.permit_number, permit.current_pdf_sha256, current):
+                    permit.album_sha256 = permit.current_pdf_sha256
                 continue
             try:
                 renewed = add_document_timestamp(current, timestamp_url, validation_context())
@@ -118,17 +119,21 @@ def renew_timestamps(
                 continue
             permit.current_pdf_sha256 = store.put(renewed)  # stored before the row points at it
             report.renewed.append(permit.permit_number)
-            _album(store, permit.permit_number, permit.current_pdf_sha256, renewed)
+            if _album(store, permit.permit_number, permit.current_pdf_sha256, renewed):
+                permit.album_sha256 = permit.current_pdf_sha256
     return report
 
 
-def _album(store: ObjectStore, permit_number: str, sha256: str, pdf: bytes) -> None:
-    """Build the revision viewer's album of this archived revision now, in the worker, so no public request has to
-    (:mod:`signing.revision_album`; a no-op when it exists). A failure only costs the first reader the build."""
+def _album(store: ObjectStore, permit_number: str, sha256: str, pdf: bytes) -> bool:
+    """Build the revision viewer's album of this archived revision now, in the worker, so no request has to wait for
+    it (:mod:`signing.revision_album`; a no-op when it exists). Whether it is stored: if not, the recovery job
+    (:mod:`signing.album_backlog`) tries again within a minute."""
     try:
         ensure_album(store, sha256, pdf)
     except Exception as exc:  # rendering is a nicety next to the timestamp: never fail the renewal for it
         log.warning("permit %s: revision album not built: %r", permit_number, exc)
+        return False
+    return True
 
 
 def renewal_context(database: Database, revocation: str) -> Callable[[], ValidationContext]:

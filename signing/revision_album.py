@@ -5,10 +5,11 @@ The verification page and the staff's application page show the permit as each o
 pages costs a second or so, far too much for a public request, and never changes for a given archived revision. So the
 *album* of a revision (the history as JSON and the PNG images) is computed once per archived revision, keyed by that
 revision's SHA-256, and kept in the object store as named records (:data:`PREFIX`); every later reader only loads it.
-The worker builds it: the task ``permits.revision_album``, queued after each signature's commit, for the new
-revision, and the daily renewal pass (:mod:`signing.renewal`) for each revision it stores and any permit still without
-one; a reader that finds none (the broker was down, the worker is behind) builds it once (:func:`ensure_album`: one
-build per revision per process at a time, a second process at worst repeats it, and the records are identical).
+Only the worker builds it: the task ``permits.revision_album``, queued after each signature's commit (and by a page
+that found none, :mod:`web.verify.album_queue`), the daily renewal pass (:mod:`signing.renewal`) for each revision it
+stores, and the recovery job ``permits.missing_albums`` (:mod:`signing.album_backlog`) for any permit whose row says its
+current revision has none. :func:`ensure_album` builds at most once per revision per process at a time; two workers at
+worst repeat it, and the records are identical. A web request only reads (:func:`load_album`).
 
 Bounds: only the first page is rendered, at a fixed width (:data:`THUMB_WIDTH` for the public page,
 :data:`PAGE_WIDTH` for staff), by ``pdftoppm`` in a subprocess with a timeout (PDFium is not thread-safe in the

@@ -2,7 +2,8 @@
 
 Two permits: one signed by two officials with the live certomancer PKI and renewed twice by the real renewal job
 (``tests.test_web_verify.life``), whose album the job builds so the public page only reads it; and one issued through
-the web by the DEMO signing path (PKCS#12 files of the DEMO PKI), whose album the first reader builds.
+the web by the DEMO signing path (PKCS#12 files of the DEMO PKI), whose album the worker's task or its recovery job
+builds while the pages say the pictures are being prepared (no request ever builds one).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import web.verify.copy
 import web.verify.revisions
 import worker.dispatch
 from archive.models import Permit
+from signing.album_backlog import build_missing_albums, missing_album_ids
 from signing.copycheck import CheckLimits
 from signing.dev_pki import DemoPki
 from signing.revision_album import PAGE_WIDTH, THUMB_WIDTH, load_album
@@ -44,7 +46,8 @@ from tests.test_web_routing import demo_pki as demo_pki
 from tests.test_web_routing import world as world
 from tests.test_web_verify import NUMBER, PATH, TOKEN, copy_kind, upload
 from tests.test_web_verify import life as life
-from worker.tasks import build_revision_album
+from worker.celery_app import BEAT_SCHEDULE
+from worker.tasks import build_missing_revision_albums, build_revision_album
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -72,6 +75,7 @@ def test_the_public_page_shows_each_signed_state_of_a_renewed_permit_from_the_st
         assert permit is not None
         current = permit.current_pdf_sha256
     assert load_album(world.rt.store, current) is not None  # the renewal job (the worker) built it
+    assert permit.album_sha256 == current  # and recorded it, so the recovery job has nothing to do
 
     def refuse(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("a public request built an album")
@@ -154,9 +158,11 @@ def test_a_permit_issued_by_the_demo_signing_path_shows_its_officials_on_both_pa
     # the signature's commit asked the worker for the new revision's album; the worker's task builds it
     signed_sha = world.permit(tracking).current_pdf_sha256  # type: ignore[union-attr]
     assert queued == [signed_sha] and load_album(world.rt.store, signed_sha) is None
-    monkeypatch.setattr("worker.tasks.worker_runtime", lambda: SimpleNamespace(store=world.rt.store))
+    monkeypatch.setattr("worker.tasks.worker_runtime",
+                        lambda: SimpleNamespace(store=world.rt.store, database=world.rt.db))
     assert build_revision_album.apply(args=(signed_sha,)).get() == {"pdf_sha256": signed_sha, "entries": 1}
     assert load_album(world.rt.store, signed_sha) is not None
+    assert world.permit(tracking).album_sha256 == signed_sha  # type: ignore[union-attr]  # recorded on the row
 
     # the staff page after the first signature: one entry, by the official of that step, with a legible picture
     html = page(council, tracking)
@@ -165,6 +171,9 @@ def test_a_permit_issued_by_the_demo_signing_path_shows_its_officials_on_both_pa
 
     council_p12 = demo_pki.signer(COUNCIL).pkcs12_path.read_bytes()
     assert sign_with_pkcs12(council, tracking, council_p12, PKI_PASSWORD).status_code == 303
+    issued_sha = world.permit(tracking).current_pdf_sha256  # type: ignore[union-attr]
+    assert queued[-1] == issued_sha and 'id="revisions-pending"' in page(council, tracking)
+    assert build_revision_album.apply(args=(issued_sha,)).get()["entries"] == 2  # the worker, not the page
     html = page(council, tracking)
     assert entries(html) == [("signature", "good"), ("signature", "good")]
     assert "رئيس مجلس المدينة" in html and "لم يتغير شيء بعد توقيع" in html
@@ -199,10 +208,127 @@ def test_a_permit_issued_by_the_demo_signing_path_shows_its_officials_on_both_pa
     def broken(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("renderer exploded")
 
-    monkeypatch.setattr(web.verify.revisions, "ensure_album", broken)
+    monkeypatch.setattr(web.verify.revisions, "load_album", broken)
     world.app.extensions.pop(web.verify.revisions.ALBUMS_KEY, None)
     response = council.get(f"/applications/{tracking}")
     assert response.status_code == 200 and 'id="revisions"' not in text_of(response)
+
+
+def test_a_missing_album_is_asked_of_the_worker_once_and_built_by_its_recovery_job_never_by_a_request(
+    world: World, demo_pki: DemoPki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trust_demo_pki(world, demo_pki)
+    tracking = world.register()
+    reviewer, head, council = world.client(REVIEWER), world.client(HEAD), world.client(COUNCIL)
+    assert decide(reviewer, tracking, "recommend", "الملف مستوفى").status_code == 303
+    page(head, tracking)  # renders the permit
+    # the broker is down: the signatures' own asks for the album are lost, and so is every page's
+    lost: list[str] = []
+
+    def broker_down(_settings: object, sha: str) -> None:
+        lost.append(sha)
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(worker.dispatch, "enqueue_revision_album", broker_down)
+    for user, client in ((HEAD, head), (COUNCIL, council)):
+        own = demo_pki.signer(user).pkcs12_path.read_bytes()
+        assert sign_with_pkcs12(client, tracking, own, PKI_PASSWORD).status_code == 303
+    permit = world.permit(tracking)
+    assert permit is not None and permit.status == "issued"
+    sha = permit.current_pdf_sha256
+    assert lost[-1] == sha and load_album(world.rt.store, sha) is None and permit.album_sha256 is None
+
+    # no request builds it: every page answers, says the pictures are being prepared, and asks the worker once
+    real_build = album_module.build_album
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("a request built an album")
+
+    monkeypatch.setattr(album_module, "build_album", refuse)
+    asked: list[str] = []
+    monkeypatch.setattr(worker.dispatch, "enqueue_revision_album", lambda _settings, sha: asked.append(sha))
+    issued = head.get(f"/applications/{tracking}/permit.pdf").data
+    path = qr_url(issued, tmp_path).partition("#")[0][len(world.rt.settings.base_url):]
+    citizen, other_citizen = world.client(), world.client()
+    for client in (citizen, other_citizen, citizen):
+        html = text_of(client.get(path))
+        assert 'id="revisions-pending"' in html and entries(html) == [] and pictures(html) == []
+        assert "نُجهّز الآن صور الترخيص كما وقّعه كل مسؤول" in html
+        assert 'id="signatures"' in html  # the rest of the page is there
+    api_path = "/api/v1/verify" + path[len("/v"):]
+    for _ in range(2):
+        body = citizen.get(api_path).get_json()
+        assert body["revisions_pending"] is True and body["revisions"] == [] and body["valid"] is True
+    staff = page(council, tracking)
+    assert 'id="revisions-pending"' in staff and entries(staff) == []
+    citizen.get("/lang/en")
+    html = text_of(citizen.get(path))
+    assert "are being prepared now. Open this page again in a minute or two." in html
+    citizen.get("/lang/ar")
+    assert asked == [sha]  # seven visits, three visitors, two languages, JSON and staff: one message
+    assert load_album(world.rt.store, sha) is None  # and nothing was built
+    spec = citizen.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    assert "being prepared" in spec["Verification"]["properties"]["revisions_pending"]["description"]
+
+    # that message was lost too: the beat's recovery job finds the permit by its row and builds the album
+    monkeypatch.setattr(album_module, "build_album", real_build)
+    monkeypatch.setattr("worker.tasks.worker_runtime",
+                        lambda: SimpleNamespace(store=world.rt.store, database=world.rt.db))
+    assert BEAT_SCHEDULE["missing-revision-albums"]["task"] == build_missing_revision_albums.name
+    assert BEAT_SCHEDULE["missing-revision-albums"]["schedule"] <= 60.0
+    assert build_missing_revision_albums.apply().get() == {"built": 1, "failed": 0}
+    assert load_album(world.rt.store, sha) is not None
+    assert world.permit(tracking).album_sha256 == sha  # type: ignore[union-attr]
+    assert build_missing_revision_albums.apply().get() == {"built": 0, "failed": 0}  # nothing left to do
+
+    # the next visit shows the signed states with their pictures, and asks nothing more
+    monkeypatch.setattr(album_module, "build_album", refuse)
+    html = text_of(citizen.get(path))
+    assert 'id="revisions-pending"' not in html
+    assert entries(html) == [("signature", "good"), ("signature", "good")] and len(pictures(html)) == 2
+    body = citizen.get(api_path).get_json()
+    assert body["revisions_pending"] is False and len(body["revisions"]) == 2
+    staff = page(council, tracking)
+    assert 'id="revisions-pending"' not in staff and entries(staff) == [("signature", "good"), ("signature", "good")]
+    assert asked == [sha]
+
+
+def test_the_recovery_job_records_an_album_already_built_and_keeps_trying_one_that_fails(
+    world: World, demo_pki: DemoPki, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    trust_demo_pki(world, demo_pki)
+    tracking = world.register()
+    reviewer, head = world.client(REVIEWER), world.client(HEAD)
+    assert decide(reviewer, tracking, "recommend", "مستندات كاملة").status_code == 303
+    page(head, tracking)
+    monkeypatch.setattr(worker.dispatch, "enqueue_revision_album", lambda _settings, _sha: None)
+    assert missing_album_ids_now(world) == []  # a draft nobody signed has no history to show
+    own = demo_pki.signer(HEAD).pkcs12_path.read_bytes()
+    assert sign_with_pkcs12(head, tracking, own, PKI_PASSWORD).status_code == 303
+    permit = world.permit(tracking)
+    assert permit is not None
+    assert missing_album_ids_now(world) == [permit.id]  # signed once, not issued yet: the staff page shows it
+
+    def broken(*_args: object, **_kwargs: object) -> None:
+        raise RuntimeError("renderer exploded")
+
+    monkeypatch.setattr(album_module, "build_album", broken)
+    with caplog.at_level("WARNING"):
+        report = build_missing_albums(world.rt.db, world.rt.store)
+    assert report.built == [] and list(report.failed) == [permit.permit_number]
+    lines = [r for r in caplog.records if permit.permit_number in r.getMessage()]
+    assert len(lines) == 1 and lines[0].exc_info is None and "renderer exploded" in lines[0].getMessage()
+    assert missing_album_ids_now(world) == [permit.id]  # still missing: the next run tries again
+
+    monkeypatch.undo()
+    album_module.ensure_album(world.rt.store, permit.current_pdf_sha256)  # built elsewhere (the renewal pass)
+    report = build_missing_albums(world.rt.db, world.rt.store)
+    assert report.built == [permit.permit_number] and missing_album_ids_now(world) == []
+
+
+def missing_album_ids_now(world: World) -> list[int]:
+    with world.session() as s:
+        return missing_album_ids(s)
 
 
 def common_run(a: str, b: str) -> int:

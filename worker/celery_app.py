@@ -57,6 +57,8 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # Case files under a legal hold: objects and manifests written since the hold was placed are held too.
     "legal-holds": {"task": "archive.legal_holds", "schedule": 600.0},
     "renew-permit-timestamps": {"task": "permits.renew_timestamps", "schedule": 24 * 3600.0},
+    # Revision albums no web request builds: those whose message was lost (signing.album_backlog), within a minute.
+    "missing-revision-albums": {"task": "permits.missing_albums", "schedule": 60.0},
     "discard-expired-preparations": {"task": "signing.discard_expired_preparations", "schedule": 3600.0},
     "search-catch-up": {"task": "search.catch_up", "schedule": 120.0},
     # The citizens' SMS and e-mail outbox: new messages within half a minute, retries when their back-off ends.

@@ -284,16 +284,32 @@ def renew_permit_timestamps() -> dict[str, Any]:
 
 @shared_task(name="permits.revision_album", bind=True, max_retries=5)
 def build_revision_album(self: Task, pdf_sha256: str) -> dict[str, Any]:
-    """Analyse and render the revision viewer's album of one archived permit revision (after a signature), so the
-    pages that show it only read it. Idempotent: an album already stored is only loaded."""
-    from signing.revision_album import ensure_album  # PDF libraries: loaded when needed
+    """Analyse and render the revision viewer's album of one archived permit revision (asked for after a signature,
+    or by a page that found none), so the pages that show it only read it; then record it on the permit rows whose
+    current revision it is. Idempotent: an album already stored is only loaded. A lost message is made up for by
+    ``permits.missing_albums``."""
+    from signing.album_backlog import mark_album_built  # PDF libraries: loaded when needed
+    from signing.revision_album import ensure_album
 
     rt = worker_runtime()
     try:
         album = ensure_album(rt.store, str(pdf_sha256))
+        with rt.database.session() as session:
+            mark_album_built(session, album.pdf_sha256)
     except TRANSIENT as exc:
         raise self.retry(exc=exc, countdown=min(300, 10 * 2**self.request.retries)) from exc
     return {"pdf_sha256": album.pdf_sha256, "entries": len(album.history.entries)}
+
+
+@shared_task(name="permits.missing_albums")
+def build_missing_revision_albums() -> dict[str, Any]:
+    """Build the albums of permits whose current revision has none recorded (a ``permits.revision_album`` message
+    lost with the broker or a worker), a bounded batch per run; see :mod:`signing.album_backlog`."""
+    from signing.album_backlog import build_missing_albums
+
+    rt = worker_runtime()
+    report = build_missing_albums(rt.database, rt.store)
+    return {"built": len(report.built), "failed": len(report.failed)}
 
 
 @shared_task(name="signing.discard_expired_preparations")

@@ -277,7 +277,10 @@ class Verification(Schema):
     signatures = fields.List(fields.Nested(VerifiedSignature))
     revisions = fields.List(fields.Nested(RevisionEntry), metadata={"description": (
         "The revision viewer: each signature and archive timestamp of the archived permit, with what changed after"
-        " it")})
+        " it. Empty while revisions_pending is true")})
+    revisions_pending = fields.Boolean(metadata={"description": (
+        "True while the analysis and pictures of the permit's signed revisions are being prepared by the server (a"
+        " permit signed or renewed moments ago): revisions is empty for now; ask again in a minute or two")})
 
 
 class CopyCheck(Schema):

@@ -66,6 +66,7 @@ def verify_permit(permit_number: str, token: str) -> Response:
     view = permit_view(session, permit)
     data = asdict(view)
     signed_ok = view.indication == "TOTAL_PASSED"
+    archived = archived_revisions(permit, token)
     answer = {
         **data,
         "genuine": signed_ok and view.state in ("valid", "revoked", "expired"),
@@ -73,11 +74,13 @@ def verify_permit(permit_number: str, token: str) -> Response:
         "status": view.state,
         "status_ar": STATES[view.state][0],
         "applicant": view.applicant_masked,
-        "revisions": [asdict(r) for r in archived_revisions(permit, token)],
+        "revisions": [asdict(r) for r in archived.entries],
+        "revisions_pending": archived.pending,
     }
     # serialised here (as the response decorator would) so the same stamp-checked cache as the page keeps the bytes
     body = current_app.json.dumps(Verification().dump(answer))
-    pagecache.remember(permit_number, token, permit, body, kind="json")
+    if not archived.pending:  # "being prepared" must not outlive the build
+        pagecache.remember(permit_number, token, permit, body, kind="json")
     return _json(body)
 
 

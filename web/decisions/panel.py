@@ -32,7 +32,7 @@ from web.errors import N_
 from web.intake.common import pick, send_object
 from web.runtime import runtime
 from web.sealing_keys import permit_sealing_key
-from web.verify.revisions import RevisionView, permit_album, revision_views
+from web.verify.revisions import RevisionView, archived_views
 from workflow.routing import (
     OPEN_STATUSES,
     RoutingRefused,
@@ -121,6 +121,8 @@ class WorkflowPanel:
     reassign: list[ReassignForm] = field(default_factory=list)
     pkcs11_available: bool = False
     revisions: list[RevisionView] = field(default_factory=list)
+    revisions_pending: bool = False
+    """The album of the permit's current revision is being built by the worker: the page says so."""
     """The revision viewer: the permit as each official signed it (empty until someone signed)."""
     error: str | None = None
     error_form: str | None = None
@@ -243,9 +245,9 @@ def build_panel(session: Session, application: Application, user: User) -> Workf
     panel.pkcs11_available = bool(runtime().settings.pkcs11_module)
     if permit is not None and any(s.signed_pdf_sha256 for s in steps):
         tracking = application.tracking_number
-        panel.revisions = revision_views(
-            permit, permit_album(permit), "page",
-            lambda name: url_for("decisions.permit_revision_picture", tracking=tracking, file_name=name))
+        archived = archived_views(permit, "page", lambda name: url_for("decisions.permit_revision_picture",
+                                                                        tracking=tracking, file_name=name))
+        panel.revisions, panel.revisions_pending = archived.entries, archived.pending
     return panel
 
 

@@ -1,10 +1,15 @@
 """The revision viewer: the permit as each official signed it, on the public verification page and the staff's page.
 
 Reads the permit's revision album (:mod:`signing.revision_album`: the signed states of its current archived revision,
-what changed after each, and a picture of the first page at each state), built once per archived revision and kept in
-the object store; only when none was built yet (a permit issued since the worker's last pass) does the first reader
-build it, once. Albums are cached in-process like the validation reports (they never change for a revision), and so
-are the pictures served to browsers.
+what changed after each, and a picture of the first page at each state), built once per archived revision by the
+worker and kept in the object store. A request only ever reads it: building one costs a second or two of CPU, which a
+visitor must not be able to make the web processes spend. When it is not stored yet (a permit signed since the worker's
+last pass, a message lost with the broker) the request asks the worker for it (:mod:`web.verify.album_queue`, once per
+revision per window across processes) and the page says the pictures are being prepared
+(:attr:`AlbumLookup.pending`); the worker's recovery job builds it anyway within a minute or two
+(:mod:`signing.album_backlog`). Albums found are cached in-process like the validation reports (they never change for a
+revision), and so are the pictures served to browsers; a missing one is not cached, so the next visit after the build
+shows it.
 
 Each entry becomes a :class:`RevisionView`: who signed (the official of the workflow step whose field it is, else the
 certificate's name) and when, the plain sentence of :func:`signing.revisions.story` in Arabic and English, and the
@@ -22,9 +27,10 @@ from flask import current_app
 
 from archive.models import Permit, WorkflowStep
 from archive.store import StoreError
-from signing.revision_album import PREFIX, Album, ImageKind, RenderFailed, ensure_album
+from signing.revision_album import PREFIX, Album, ImageKind, load_album
 from signing.revisions import Change, RevisionHistory, story
 from web.runtime import runtime
+from web.verify.album_queue import ask_for_album
 from web.verify.model import ReportCache
 from workflow.routing import field_name_for
 
@@ -77,26 +83,50 @@ def _cache(key: str, entries: int) -> ReportCache[object]:
     return cache
 
 
-def permit_album(permit: Permit) -> Album | None:
-    """The album of the permit's current archived revision (built now, once, if there is none), or None if the
-    archive cannot be read or the page cannot be rendered."""
+@dataclass(frozen=True)
+class AlbumLookup:
+    """What a request found of the album of a permit's current revision."""
+
+    album: Album | None = None
+    pending: bool = False
+    """Not stored yet: the worker was asked for it (or will build it on its own); the page says it is coming."""
+
+
+class _NotStored(Exception):
+    """Raised inside the cache's compute so that a missing album is not remembered as missing."""
+
+
+def permit_album(permit: Permit, *, ask: bool = True) -> AlbumLookup:
+    """The stored album of the permit's current archived revision, read only (never built here).
+
+    Not stored: ``pending``, and (with ``ask``) the worker is asked for it. Unreadable store: neither (the viewer is
+    left out; the page still answers)."""
     sha = permit.current_pdf_sha256
-    if not sha:
-        return None
+    if not sha or sha == permit.draft_pdf_sha256:
+        return AlbumLookup()
+
+    def read() -> Album:
+        album = load_album(runtime().store, sha)
+        if album is None:
+            raise _NotStored
+        return album
+
     try:
-        album = _cache(ALBUMS_KEY, 256).get(("album", sha), lambda: ensure_album(runtime().store, sha))
-    except (StoreError, RenderFailed, OSError) as exc:
-        log.error("revision viewer: album of permit %s (%s) unavailable: %s", permit.permit_number, sha, exc)
-        return None
-    except Exception as exc:  # the viewer is an addition to the page: never let it take the page down
-        log.error("revision viewer: album of permit %s (%s) failed: %r", permit.permit_number, sha, exc)
-        return None
-    return album if isinstance(album, Album) else None
+        found = _cache(ALBUMS_KEY, 256).get(("album", sha), read)
+    except _NotStored:
+        if ask:
+            ask_for_album(sha)
+        return AlbumLookup(pending=True)
+    except Exception as exc:  # a store fault or an unreadable record: one line, and the page goes on without it
+        log.error("revision viewer: album of permit %s (%s) unavailable: %s: %s", permit.permit_number, sha[:12],
+                  type(exc).__name__, exc)
+        return AlbumLookup()
+    return AlbumLookup(album=found if isinstance(found, Album) else None)
 
 
 def queue_album(pdf_sha256: str | None) -> None:
     """After a signature's commit: have the worker build the new revision's album now (``permits.revision_album``), so
-    no page has to. A broker that is down only means the first reader builds it."""
+    it is ready before anyone looks. A broker that is down only delays it to the recovery job's next run."""
     if not pdf_sha256:
         return
     try:
@@ -104,8 +134,22 @@ def queue_album(pdf_sha256: str | None) -> None:
 
         enqueue_revision_album(runtime().settings, pdf_sha256)
     except Exception as exc:
-        log.warning("revision album of %s not queued (%s: %s); the first reader builds it", pdf_sha256[:12],
+        log.warning("revision album of %s not queued (%s: %s); the worker's recovery job builds it", pdf_sha256[:12],
                     type(exc).__name__, exc)
+
+
+@dataclass(frozen=True)
+class ArchivedRevisions:
+    """The viewer of the archived permit as a page shows it: its entries, or that its pictures are being prepared."""
+
+    entries: list[RevisionView] = field(default_factory=list)
+    pending: bool = False
+
+
+def archived_views(permit: Permit, image_kind: ImageKind, image_url: Callable[[str], str]) -> ArchivedRevisions:
+    """The viewer of the permit's current archived revision from its stored album (see :func:`permit_album`)."""
+    found = permit_album(permit)
+    return ArchivedRevisions(entries=revision_views(permit, found.album, image_kind, image_url), pending=found.pending)
 
 
 def revision_views(permit: Permit, album: Album | None, image_kind: ImageKind,
@@ -158,7 +202,7 @@ def history_views(permit: Permit, history: RevisionHistory | None,
 
 def album_image(permit: Permit, image_kind: ImageKind, file_name: str) -> bytes | None:
     """The picture ``file_name`` if it belongs to the album of the permit's current revision, else None."""
-    album = permit_album(permit)
+    album = permit_album(permit, ask=False).album
     if album is None:
         return None
     name = PREFIX + file_name

@@ -27,14 +27,7 @@ from web.runtime import db_session
 from web.verify import pagecache
 from web.verify.copy import CopyVerdict, check_copy
 from web.verify.model import INDICATIONS, STATES, PermitView, permit_view
-from web.verify.revisions import (
-    CHANGE_LABELS,
-    RevisionView,
-    album_image,
-    history_views,
-    permit_album,
-    revision_views,
-)
+from web.verify.revisions import CHANGE_LABELS, ArchivedRevisions, album_image, archived_views, history_views
 from workflow.routing import find_permit_by_token
 
 bp = Blueprint("verify", __name__)
@@ -73,9 +66,12 @@ def show(permit_number: str, token: str) -> ResponseReturnValue:
         return not_found()
     view = permit_view(session, permit)
     warm_up()  # the copy check's workers start while the citizen picks the file (no wait here)
+    archived = archived_revisions(permit, token)
     body = render_template("verify/permit.html", v=view, check=None, check_error=None,
-                           permit_number=permit.permit_number, token=token, revisions=archived_revisions(permit, token))
-    pagecache.remember(permit_number, token, permit, body)
+                           permit_number=permit.permit_number, token=token, revisions=archived.entries,
+                           revisions_pending=archived.pending)
+    if not archived.pending:  # a page saying "being prepared" must not outlive the build
+        pagecache.remember(permit_number, token, permit, body)
     return _public(body)
 
 
@@ -122,11 +118,12 @@ def revision_picture(permit_number: str, token: str, file_name: str) -> Response
     return response
 
 
-def archived_revisions(permit: Permit, token: str) -> list[RevisionView]:
-    """The revision viewer's entries for the archived permit (its album is built once per archived revision)."""
+def archived_revisions(permit: Permit, token: str) -> ArchivedRevisions:
+    """The revision viewer of the archived permit, read from its stored album (never built in a request: when it is
+    missing the worker is asked and the page says the pictures are being prepared)."""
     if permit.status == PermitStatus.DRAFT.value:
-        return []
-    return revision_views(permit, permit_album(permit), "thumb",
+        return ArchivedRevisions()
+    return archived_views(permit, "thumb",
                           lambda name: url_for("verify.revision_picture", permit_number=permit.permit_number,
                                                token=token, file_name=name))
 
@@ -145,9 +142,11 @@ def _page(
     error: tuple[str, str] | None = None,
     status: int = 200,
 ) -> Response:
+    archived = archived_revisions(permit, token)
     body = render_template("verify/permit.html", v=view, check=result,
                            check_error=gettext(error[0]) if error else None,
-                           permit_number=permit.permit_number, token=token, revisions=archived_revisions(permit, token),
+                           permit_number=permit.permit_number, token=token, revisions=archived.entries,
+                           revisions_pending=archived.pending,
                            copy_revisions=history_views(permit, result.history) if result is not None else [],
                            lang_next=url_for("verify.show", permit_number=permit.permit_number, token=token))
     return _public(body, status)
