@@ -79,8 +79,7 @@ def verify_permit(permit_number: str, token: str) -> Response:
     }
     # serialised here (as the response decorator would) so the same stamp-checked cache as the page keeps the bytes
     body = current_app.json.dumps(Verification().dump(answer))
-    if not archived.pending:  # "being prepared" must not outlive the build
-        pagecache.remember(permit_number, token, permit, body, kind="json")
+    pagecache.remember(permit_number, token, permit, body, kind="json")  # replaced once the album is recorded
     return _json(body)
 
 

@@ -3,9 +3,11 @@
 Rendering ``/v/<number>/<token>`` costs an ORM session, the permit and its application, steps and officials, the
 validation report and a Jinja template (the JSON answer the same, plus its schema): a few milliseconds, which caps one
 process at a few hundred answers a second. The answer about an issued permit changes only when the permit's row does
-(revoked, renewed, expired) or the day turns, so the rendered body is kept per (kind, permit number, token digest,
-language) in a small in-process LRU, together with the *stamp* it was rendered from: the row's status, current
-archived hash, expiry date and revocation time, and the Egyptian calendar day.
+(revoked, renewed, expired, its revision album stored by the worker) or the day turns, so the rendered body is kept
+per (kind, permit number, token digest, language) in a small in-process LRU, together with the *stamp* it was rendered
+from: the row's status, current archived hash, expiry date, revocation time and stored album's revision, and the
+Egyptian calendar day. (A page saying the revision pictures are being prepared is therefore cached too, and replaced
+as soon as the worker records the album: :mod:`signing.album_backlog`.)
 
 A hit is never trusted on its own. Every request reads that stamp again with one indexed Core query (a statement built
 once, on a pooled connection, no ORM session), which also checks the token's digest; the cached body is served only
@@ -44,8 +46,8 @@ PAGE_TTL_S = 30.0
 """Longest a rendered page is reused; the stamp check makes revocation and renewal immediate regardless."""
 PAGE_ENTRIES = 2048
 
-Stamp = tuple[str, str, str, str, str]
-"""(status, current archived SHA-256, expiry date, revocation time, today's date in Egypt)."""
+Stamp = tuple[str, str, str, str, str, str]
+"""(status, current archived SHA-256, expiry date, revocation time, stored album's revision, today's date in Egypt)."""
 
 
 def _today() -> str:
@@ -59,7 +61,7 @@ def _iso(value: date | datetime | None) -> str:
 def stamp_of(permit: Permit) -> Stamp:
     """The stamp of a permit row already loaded by the view (what the page about to be stored was rendered from)."""
     return (permit.status, permit.current_pdf_sha256 or "", _iso(permit.expires_on), _iso(permit.revoked_at),
-            _today())
+            permit.album_sha256 or "", _today())
 
 
 def token_digest(token: str) -> str:
@@ -125,7 +127,7 @@ def _key(kind: str, permit_number: str, token: str) -> tuple[str, str, str, str]
 
 
 _STAMP_QUERY = select(Permit.status, Permit.current_pdf_sha256, Permit.expires_on, Permit.revoked_at,
-                      Permit.token_sha256).where(Permit.permit_number == bindparam("number"))
+                      Permit.album_sha256, Permit.token_sha256).where(Permit.permit_number == bindparam("number"))
 """Built once: building a statement per hit cost more than running it."""
 
 
@@ -135,7 +137,8 @@ def fresh_stamp(permit_number: str, token: str) -> Stamp | None:
         row = connection.execute(_STAMP_QUERY, {"number": permit_number.strip().upper()}).one_or_none()
     if row is None or not hmac.compare_digest(str(row.token_sha256 or ""), token_digest(token)):
         return None
-    return (row.status, row.current_pdf_sha256 or "", _iso(row.expires_on), _iso(row.revoked_at), _today())
+    return (row.status, row.current_pdf_sha256 or "", _iso(row.expires_on), _iso(row.revoked_at),
+            row.album_sha256 or "", _today())
 
 
 def cached_body(permit_number: str, token: str, kind: str = "page") -> str | None:

@@ -70,8 +70,7 @@ def show(permit_number: str, token: str) -> ResponseReturnValue:
     body = render_template("verify/permit.html", v=view, check=None, check_error=None,
                            permit_number=permit.permit_number, token=token, revisions=archived.entries,
                            revisions_pending=archived.pending)
-    if not archived.pending:  # a page saying "being prepared" must not outlive the build
-        pagecache.remember(permit_number, token, permit, body)
+    pagecache.remember(permit_number, token, permit, body)  # its stamp changes when the worker records the album
     return _public(body)
 
 
