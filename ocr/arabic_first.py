@@ -73,6 +73,9 @@ tashkeel or dots that Tesseract took for lines (measured on a vowelled Amiri sca
 "ve" and "ell"."""
 MAX_LINES = 60
 """At most this many doubtful lines are read again on one page (a page of noise must not cost minutes)."""
+SECOND_LOOK_VARIABLES = {"tessedit_do_invert": "0"}
+"""The cut-out lines are dark ink on white paper (the cleaned page): Tesseract need not try each doubtful line again
+as white on black, which it does by default for every line it reads with low confidence, as these lines are."""
 LATIN_LANG = "eng"
 DIGITS_LANG = "Arabic"
 """The Arabic script model (Debian ``tesseract-ocr-script-arab``): unlike ``ara`` it knows the Arabic-Indic digits."""
@@ -196,7 +199,7 @@ def reread_doubtful_lines(image: Image.Image, words: list, *, dpi: int, timeout:
     typical = float(np.median(list(height.values()))) if height else 0.0
     doubtful_lines = [
         number for number, line in lines.items()
-        if any(doubtful(w.text, w.confidence) for w in line)
+        if any(doubtful(w.text, w.confidence) and not plausible_arabic(w.text, w.confidence) for w in line)
         and height[number] >= THIN * typical  # a row of dots or tashkeel that Tesseract took for a line: no text
     ]
     models = second_models()
@@ -211,7 +214,7 @@ def reread_doubtful_lines(image: Image.Image, words: list, *, dpi: int, timeout:
         if not wanted:
             break
         stack, sections = _stack_lines(gray, {number: lines[number] for number in wanted}, context)
-        tsv = read(stack, lang=model, psm=6, dpi=dpi, timeout=timeout).tsv
+        tsv = read(stack, lang=model, psm=6, dpi=dpi, timeout=timeout, variables=SECOND_LOOK_VARIABLES).tsv
         readings[model] = _place(tsv, sections, model)
         if model == LATIN_LANG:
             english = readings[model]
