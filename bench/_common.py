@@ -40,6 +40,15 @@ def tesseract_version() -> str:
     return first[0].strip() if first else "unknown"
 
 
+def _library_tesseract() -> str:
+    """The libtesseract the pipeline loads (tesserocr's wheel bundles its own build)."""
+    try:
+        import tesserocr
+    except ImportError:
+        return "no tesserocr"
+    return f"{tesserocr.tesseract_version().splitlines()[0]} (tesserocr {tesserocr.__version__})"
+
+
 def machine_lines() -> list[str]:
     """A few Markdown bullet lines: date, machine, software, and the command that produced the numbers."""
     import cv2
@@ -52,8 +61,10 @@ def machine_lines() -> list[str]:
         f"- Date: {dt.date.today().isoformat()}",
         f"- Machine: {cores} cores ({_cpu_model()}), {_memory_gib():.0f} GiB RAM, {platform.system()} "
         f"{platform.release()}, Python {platform.python_version()}",
-        f"- Software: {tesseract_version()} (ara, --psm 6, OMP_THREAD_LIMIT=1; second look eng + Arabic script "
-        f"model), OpenCV {cv2.__version__}, NumPy {numpy.__version__}, Pillow {PIL.__version__}",
+        f"- Software: the anchor and OCRmyPDF run the {tesseract_version()} command; the pipeline runs "
+        f"{_library_tesseract()} in-process (ara, --psm 6, OMP_THREAD_LIMIT=1; second look eng + Arabic script "
+        f"model; the same traineddata files), OpenCV {cv2.__version__}, NumPy {numpy.__version__}, "
+        f"Pillow {PIL.__version__}",
         f"- Command: `{command}`",
         f"- Load average when the numbers were printed (1/5/15 min): {load_average()} "
         "(each busy process of the benchmark itself adds ~1; more than that is other work on the cores)",
