@@ -192,3 +192,22 @@ def test_address_shapes_and_their_case() -> None:
     assert tidy_address("WWW.aSWAN.GOV.eg") == "www.aswan.gov.eg"
     assert tidy_address("Mariam.Adel@QENA.gov.EG") == "Mariam.Adel@qena.gov.eg"  # a mailbox's name keeps its case
     assert tidy_address("Golden") == "Golden"
+
+
+@pytest.mark.parametrize("font", fonts(), ids=lambda p: p.stem)
+def test_a_table_of_amounts_reads_as_digits(font: Path) -> None:
+    """A price table of our own: Western amounts read as they are, an Arabic-Indic row as digits (of either set,
+    which search and the ID check treat alike), never as Latin look-alikes."""
+    rows = ("البند الكمية السعر", "أسمنت 40 1250", "حديد 12 38500", "رمل ٨ ٣٥٠", "الإجمالي ٤١١٥٠ جنيها")
+    read = recognise(render_page(rows, font, size=SMALL).image)
+    assert latin_letters(read.text) == 0, read.text
+    flat = normalise_for_cer(read.text)  # Arabic-Indic digits become Western ones
+    for amount in ("1250", "38500", "40", "12"):
+        assert amount in flat, read.text
+    lines = read.text.splitlines()
+    total_line = next((line for line in lines if "الإجمال" in line), "")  # Amiri's final yeh reads as alef maqsura
+    sand_line = next((line for line in lines if line.startswith("رمل")), "")
+    # \d matches digits of both sets. Measured: the five-digit Arabic-Indic total comes out as five digits in every
+    # font (Amiri: one or two of them wrong), the short row "٨ ٣٥٠" as three or four digits.
+    assert len(re.sub(r"\D", "", total_line)) == 5, read.text
+    assert len(re.sub(r"\D", "", sand_line)) >= 3, read.text
