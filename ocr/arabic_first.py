@@ -199,8 +199,10 @@ def reread_doubtful_lines(image: Image.Image, words: list, *, dpi: int, timeout:
     typical = float(np.median(list(height.values()))) if height else 0.0
     doubtful_lines = [
         number for number, line in lines.items()
-        if any(doubtful(w.text, w.confidence) and not plausible_arabic(w.text, w.confidence) for w in line)
-        and height[number] >= THIN * typical  # a row of dots or tashkeel that Tesseract took for a line: no text
+        if (any(doubtful(w.text, w.confidence) and not plausible_arabic(w.text, w.confidence) for w in line)
+            or _a_number_line(line))
+        # a row of dots or tashkeel that Tesseract took for a line has no text; a line of digits alone is low too
+        and (height[number] >= THIN * typical or _holds_a_number(lines[number]))
     ]
     models = second_models()
     if not doubtful_lines or not models:
@@ -363,15 +365,21 @@ def _decide_line(line: list, others: list[Reading]) -> tuple[list, int]:
             ours = _score([(line[i].text, line[i].confidence) for i in group])
             theirs = _score([(r.text, r.confidence) for r in readings])
             strong = role == "latin" and model == LATIN_LANG and _strong_latin(readings, script_model, runs)
+            number = role == "latin" and model == LATIN_LANG and _western_number(readings) and _a_number_here(
+                [line[i] for i in group])
+            fuller = number and theirs >= STRONG_LATIN and _digits(readings) > sum(
+                ch.isdigit() for i in group for ch in line[i].text)
             if role == "latin" and any(plausible_arabic(line[i].text, line[i].confidence) for i in group) and not (
                     strong and (_inside_a_run(readings, runs) or not _arabic_elsewhere(line, group))):
                 continue  # a clean Arabic word read with some confidence stays Arabic, unless Latin surrounds it
-            if theirs < ours + MIN_LEAD[LATIN_LANG if role == "latin" else DIGITS_LANG] and not (
+            if theirs < ours + MIN_LEAD[LATIN_LANG if role == "latin" else DIGITS_LANG] and not fuller and not (
                     strong and not any(has_arabic(line[i].text) and line[i].confidence >= DOUBT for i in group)):
                 continue  # so a confidently read Arabic group (85 and more) always stays
-            if role == "latin" and not strong and sum(ch.isalnum() for r in readings for ch in r.text) < MIN_LATIN:
+            alnum = sum(ch.isalnum() for r in readings for ch in r.text)
+            if role == "latin" and not strong and alnum < (2 if number else MIN_LATIN):
                 continue  # "on", "Ug": where the English model guesses at a doubted short Arabic word
-            if role == "latin" and model == LATIN_LANG and not (strong or _script_agrees(readings, script_model)):
+            if role == "latin" and model == LATIN_LANG and not (
+                    strong or number or _script_agrees(readings, script_model)):
                 continue
             best.append((group, readings, theirs - ours))
     chosen: list[tuple[set[int], list[Reading]]] = []
@@ -423,6 +431,41 @@ def _strong_runs(line: list, english: list[Reading]) -> dict[Reading, list[Readi
         else:
             runs.append([reading])
     return {reading: run for run in runs for reading in run}
+
+
+def _a_number_line(line: list) -> bool:
+    """A line of digits and separators alone (a phone number, a date, a year wrapped onto its own line): ``ara`` reads
+    such lines confidently wrong ("20/08/2024" as "4 2", "1979" as "1/9"), so they are always read again."""
+    text = "".join(w.text for w in line)
+    return sum(ch.isdigit() for ch in text) >= 2 and all(ch.isdigit() or ch in DIGIT_SEPARATORS for ch in text)
+
+
+def _holds_a_number(line: list) -> bool:
+    """Whether the Arabic reading found two digits or more on the line (of either set): a number alone on its line
+    (a phone number, a year wrapped onto the next line) is lower than the page's lines of Arabic letters, without
+    being a row of dots. Measured: "01030477396" alone on its line was read by ``ara`` as "6ه2ش1)" and skipped as
+    thin; ``eng`` reads such lines right."""
+    return sum(ch.isdigit() for w in line for ch in w.text) >= 2
+
+
+def _western_number(readings: list[Reading]) -> bool:
+    """Western digits with separators only: script detection has nothing to say about them (the script model may
+    print the same number in Arabic-Indic digits), so where the Arabic reading saw a number too (``_a_number_here``)
+    the English reading needs only to be confident and lead; with more digits than the Arabic one and confidence
+    ``STRONG_LATIN``, not even lead (``ara`` read "113" as "3" at 80-90, "43" as "3"; ``eng`` gave 94-96)."""
+    text = "".join(r.text for r in readings)
+    return any(ch.isdigit() for ch in text) and all(ch in "0123456789" + DIGIT_SEPARATORS for ch in text)
+
+
+def _a_number_here(words: list) -> bool:
+    """Whether the Arabic reading of these words saw digits and no word it could trust as Arabic: the English model
+    also reads Arabic words as numbers ("المتابعة" as "395" at 85), so a number replaces only a number."""
+    return any(ch.isdigit() for w in words for ch in w.text) and not any(
+        plausible_arabic(w.text, w.confidence) or (has_arabic(w.text) and w.confidence >= DOUBT) for w in words)
+
+
+def _digits(readings: list[Reading]) -> int:
+    return sum(ch.isdigit() for r in readings for ch in r.text)
 
 
 def _arabic_elsewhere(line: list, group: set[int]) -> bool:
