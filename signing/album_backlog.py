@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from archive.db import Database
 from archive.models import Permit
 from archive.store import ObjectStore
+from signing.quiet_logs import quiet_pyhanko
 from signing.revision_album import ensure_album
 
 __all__ = ["BATCH", "BacklogReport", "build_missing_albums", "mark_album_built", "missing_album_ids"]
@@ -74,7 +75,8 @@ def build_missing_albums(database: Database, store: ObjectStore, limit: int = BA
                 continue
             number, sha = permit.permit_number, permit.current_pdf_sha256
         try:
-            ensure_album(store, sha)  # a no-op read when the album exists (built by the renewal pass, or a task)
+            with quiet_pyhanko(f"permit {number}: revision album of {sha[:12]}", log):
+                ensure_album(store, sha)  # a no-op read when the album exists (built by the renewal pass, or a task)
         except Exception as exc:  # one line, no stack: the next run tries again
             log.warning("permit %s: revision album of %s not built (%s: %s); next run tries again", number,
                         sha[:12], type(exc).__name__, exc)

@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Literal
 
 from archive.store import ObjectNotFound, ObjectStore
+from signing.quiet_logs import quiet_pyhanko
 from signing.revisions import RevisionHistory, revision_history
 
 __all__ = [
@@ -137,7 +138,8 @@ def build_album(store: ObjectStore, pdf_sha256: str, pdf: bytes | None = None) -
     """Analyse and render the archived revision ``pdf_sha256`` and store its album (pictures first, then the JSON that
     names them, so a stored album never names a missing picture)."""
     data = pdf if pdf is not None else store.get_bytes(pdf_sha256)
-    history = revision_history(data)
+    with quiet_pyhanko(f"revision album {pdf_sha256[:12]}", log):  # an altered file: one line, no stacks
+        history = revision_history(data)
     thumbs: list[str] = []
     pages: list[str] = []
     renders = 0

@@ -28,6 +28,7 @@ from archive.models import Permit
 from archive.store import StoreError
 from signing.bounded import Checked, Refused, check_untrusted
 from signing.copycheck import LIMITS, CheckLimits, CopyKind, State, archived_states, match_archived, precheck
+from signing.quiet_logs import capture_pyhanko, quiet_pyhanko
 from signing.revisions import RevisionHistory
 from signing.validate import ValidationReport
 from web.runtime import runtime
@@ -164,7 +165,9 @@ def permit_states(permit: Permit) -> list[State] | None:
     """The archived states of the permit's current revision (cached; the revision never changes), or None."""
 
     def compute() -> list[State]:
-        return archived_states(runtime().store.get_bytes(permit.current_pdf_sha256))
+        with quiet_pyhanko(f"copy check: archived permit {permit.permit_number} "
+                           f"({permit.current_pdf_sha256[:12]})", log):
+            return archived_states(runtime().store.get_bytes(permit.current_pdf_sha256))
 
     try:
         return states_cache().get(("states", permit.current_pdf_sha256), compute)
@@ -175,9 +178,22 @@ def permit_states(permit: Permit) -> list[State] | None:
 
 def check_copy(session: Session, permit: Permit, view: PermitView, data: bytes, filename: str,
                limits: CheckLimits | None = None) -> CopyVerdict:
-    """The verdict on ``data``, uploaded on ``permit``'s verification page (whose state ``view`` already holds)."""
-    limits = limits or LIMITS
+    """The verdict on ``data``, uploaded on ``permit``'s verification page (whose state ``view`` already holds).
+
+    A copy that is not the permit gets one log line naming the permit and the upload (with what pyHanko said reading
+    it here, never a traceback: :mod:`signing.quiet_logs`); the validation pool's own process logs none either."""
     digest = hashlib.sha256(data).hexdigest()
+    with capture_pyhanko() as capture:
+        result = _check(session, permit, view, data, filename, digest, limits or LIMITS)
+    if result.kind not in GENUINE_KINDS or capture.count:
+        said = f"; pyHanko reported {capture.count} problem(s): {capture.summary()}" if capture.count else ""
+        log.warning("copy check of permit %s: upload %r (%s, %d bytes) is %s%s", permit.permit_number,
+                    " ".join(filename.split())[:80], digest[:12], len(data), result.kind, said)
+    return result
+
+
+def _check(session: Session, permit: Permit, view: PermitView, data: bytes, filename: str, digest: str,
+           limits: CheckLimits) -> CopyVerdict:
     states = permit_states(permit) or []
     match = match_archived(data, states, digest) if len(data) <= limits.max_bytes else None
     roots = active_trust_roots(session)

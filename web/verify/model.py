@@ -31,6 +31,7 @@ from archive.models import Permit, PermitStatus, WorkflowStep
 from archive.store import StoreError
 from intake.national_id import EGYPT
 from signing.public_name import mask_name
+from signing.quiet_logs import quiet_pyhanko
 from signing.validate import SignatureReport, ValidationReport, validate_pdf
 from web.errors import N_
 from web.runtime import runtime
@@ -164,7 +165,10 @@ def archived_report(session: Session, permit: Permit) -> ValidationReport | None
 
     def compute() -> ValidationReport:
         pdf = runtime().store.get_bytes(permit.current_pdf_sha256)
-        return validate_pdf(pdf, trust_roots=roots, allow_fetching=False)
+        # an archived file altered after signing makes pyHanko log stacks: one line naming the permit instead
+        with quiet_pyhanko(f"verification: archived permit {permit.permit_number} "
+                           f"({permit.current_pdf_sha256[:12]})", log):
+            return validate_pdf(pdf, trust_roots=roots, allow_fetching=False)
 
     try:
         return report_cache().get(key, compute)
