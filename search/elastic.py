@@ -74,9 +74,11 @@ MAPPINGS: dict[str, Any] = {
         "source_version": {"type": "date"},
         "signers": {"type": "keyword"},
         "signer_keys": {"type": "keyword"},
-        "data": {"type": "text", "analyzer": "sijill_terms"},
+        # index_phrases: Elasticsearch's own form of the Tantivy engine's pair terms (search.analyser.phrase_pairs):
+        # neighbouring terms indexed together, so a phrase of common words is looked up, not checked everywhere
+        "data": {"type": "text", "analyzer": "sijill_terms", "index_phrases": True},
         "data_text": {"type": "text", "index": False},
-        "ocr": {"type": "text", "analyzer": "sijill_terms"},
+        "ocr": {"type": "text", "analyzer": "sijill_terms", "index_phrases": True},
         "fuzzy": {"type": "text", "analyzer": "sijill_terms", "index_options": "freqs"},
         "pages": {"type": "object", "enabled": False},
     },
