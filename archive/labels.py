@@ -165,6 +165,17 @@ AUDIT_SENTENCES: dict[str, Pair] = {
     "fixity.unrepairable": ("تعذر إصلاح نسخة تالفة من الأرشيف", "A damaged archive copy could not be repaired"),
 }
 
+AUDIT_VARIANTS: dict[tuple[str, str], Pair] = {
+    ("admin.catalogue.service", "withdrawn"): (
+        "أوقف {actor} الخدمة {subject} فلم تعد تُعرض في شباك التسجيل",
+        "{actor} withdrew the service {subject} from the registration window"),
+    ("admin.catalogue.service", "offered_again"): (
+        "أتاح {actor} الخدمة {subject} من جديد في شباك التسجيل",
+        "{actor} offered the service {subject} again at the registration window"),
+}
+"""Sentences for what an event's details say happened, where the action alone says too little ("changed a service"
+when it was withdrawn); ``{subject}`` is the key of the event's subject (the service's code)."""
+
 SYSTEM: Pair = ("النظام", "the system")
 
 
@@ -178,13 +189,29 @@ def name_of(table: dict[str, Pair], code: str | None, arabic: bool) -> str:
     return pair[0] if arabic else pair[1]
 
 
-def sentence_template(action: str, arabic: bool) -> str:
-    """The sentence of an audit action with ``{actor}`` to fill in; an action without one says so plainly."""
-    pair = AUDIT_SENTENCES.get(action, ("إجراء آخر على السجل ({actor})", "Another action on the record ({actor})"))
+def audit_variant(action: str, details: object) -> str | None:
+    """Which of :data:`AUDIT_VARIANTS` the event's details call for, if any: a service withdrawn (no longer offered,
+    it was before) or offered again (offered, it was not, and not just created)."""
+    if action != "admin.catalogue.service" or not isinstance(details, dict):
+        return None
+    offered, was_offered = details.get("offered"), details.get("was_offered")
+    if offered is False and was_offered is True:
+        return "withdrawn"
+    if offered is True and was_offered is False and not details.get("created"):
+        return "offered_again"
+    return None
+
+
+def sentence_template(action: str, arabic: bool, details: object = None) -> str:
+    """The sentence of an audit action with ``{actor}`` (and, for a variant, ``{subject}``) to fill in, chosen by the
+    event's ``details`` where they say more than the action; an action without one says so plainly."""
+    variant = audit_variant(action, details)
+    pair = AUDIT_VARIANTS[(action, variant)] if variant is not None else AUDIT_SENTENCES.get(
+        action, ("إجراء آخر على السجل ({actor})", "Another action on the record ({actor})"))
     return pair[0] if arabic else pair[1]
 
 
-def audit_sentence(action: str, actor: str | None, arabic: bool) -> str:
+def audit_sentence(action: str, actor: str | None, arabic: bool, details: object = None, subject: str = "") -> str:
     """One audit event as plain text: "أوصى المهندس المراجع بالموافقة"."""
     who = actor or (SYSTEM[0] if arabic else SYSTEM[1].capitalize())
-    return sentence_template(action, arabic).format(actor=who)
+    return sentence_template(action, arabic, details).format(actor=who, subject=subject.partition(":")[2])

@@ -9,7 +9,7 @@ from flask_babel import force_locale
 
 from archive.audit import record_event, trail_for
 from archive.db import Database
-from archive.labels import AUDIT_SENTENCES
+from archive.labels import AUDIT_SENTENCES, audit_sentence
 from archive.models import utcnow
 from archive.roles import Role
 from tests.fixtures.app import ROLE_USERS
@@ -80,3 +80,46 @@ def test_every_action_the_code_writes_has_a_sentence() -> None:
     found |= {f"application.{t}" for t in transitions}
     missing = sorted(a for a in found if a not in AUDIT_SENTENCES)
     assert len(found) > 15 and missing == []
+
+
+def test_a_service_withdrawn_or_offered_again_says_so_not_just_changed(app: Flask, database: Database) -> None:
+    admin = ROLE_USERS[Role.ADMIN]
+    subject = "service:DEMOLITION-PERMIT"
+    start = utcnow() - timedelta(hours=1)
+    changes = [  # oldest first: added without offering it, edited, withdrawn, edited while withdrawn, offered again
+        {"version": 4, "created": True, "offered": False, "was_offered": False},
+        {"version": 5, "created": False, "offered": True, "was_offered": True},
+        {"version": 6, "created": False, "offered": False, "was_offered": True},
+        {"version": 7, "created": False, "offered": False, "was_offered": False},
+        {"version": 8, "created": False, "offered": True, "was_offered": False},
+    ]
+    with database.session() as session:
+        for i, details in enumerate(changes):
+            record_event(session, actor=admin, action="admin.catalogue.service", subject=subject, details=details,
+                         at=start + timedelta(minutes=i))
+        session.commit()
+        events = trail_for(session, subject)
+        who = "<bdi>مستخدم admin</bdi>"
+        code = '<bdi dir="ltr">DEMOLITION-PERMIT</bdi>'
+        with app.test_request_context("/"), force_locale("ar"):
+            arabic = [str(line.sentence) for day in audit_trail.build(session, events).days for line in day.lines]
+        with app.test_request_context("/"), force_locale("en"):
+            english = [str(line.sentence) for day in audit_trail.build(session, events).days for line in day.lines]
+    assert arabic == [
+        f"أتاح {who} الخدمة {code} من جديد في شباك التسجيل",
+        f"عدّل {who} خدمة في دليل الخدمات",
+        f"أوقف {who} الخدمة {code} فلم تعد تُعرض في شباك التسجيل",
+        f"عدّل {who} خدمة في دليل الخدمات",
+        f"عدّل {who} خدمة في دليل الخدمات",
+    ]
+    assert english == [
+        f"{who} offered the service {code} again at the registration window",
+        f"{who} changed a service in the catalogue",
+        f"{who} withdrew the service {code} from the registration window",
+        f"{who} changed a service in the catalogue",
+        f"{who} changed a service in the catalogue",
+    ]
+    assert audit_sentence("admin.catalogue.service", "Huda", False, changes[2], subject) == (
+        "Huda withdrew the service DEMOLITION-PERMIT from the registration window")
+    assert audit_sentence("admin.catalogue.service", None, True, {"offered": True}, subject) == (
+        "عدّل النظام خدمة في دليل الخدمات")  # details that say nothing more: the plain sentence

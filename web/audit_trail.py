@@ -84,7 +84,7 @@ def build(session: Session, events: Sequence[AuditEvent], page: int = 1) -> Trai
                 line.sentence = _sentence("application.view", event.actor, names, arabic)
             continue
         run_key = key if fold is not None else None
-        sentence = _sentence(event.action, event.actor, names, arabic)
+        sentence = _sentence(event.action, event.actor, names, arabic, event.details, event.subject)
         reason = (event.details or {}).get("reason") if isinstance(event.details, dict) else None
         lines.append(Line(at=event.at, sentence=sentence, note=str(reason or ""),
                           pages=1 if event.action == "page.view" else 0))
@@ -102,10 +102,14 @@ def build(session: Session, events: Sequence[AuditEvent], page: int = 1) -> Trai
     return Trail(days, page, pages, total)
 
 
-def _sentence(action: str, actor: str | None, names: dict[str, str], arabic: bool) -> Markup:
+def _sentence(action: str, actor: str | None, names: dict[str, str], arabic: bool, details: object = None,
+              subject: str = "") -> Markup:
+    """The event's sentence; its details choose it where they say more than the action (a service withdrawn or
+    offered again, :data:`archive.labels.AUDIT_VARIANTS`), the subject's key (a service's code) isolated like a name."""
     who = (Markup("<bdi>{}</bdi>").format(names.get(actor, actor)) if actor
            else ("النظام" if arabic else "The system"))
-    return escape(sentence_template(action, arabic)).format(actor=who)
+    key = Markup('<bdi dir="ltr">{}</bdi>').format(subject.partition(":")[2])
+    return escape(sentence_template(action, arabic, details)).format(actor=who, subject=key)
 
 
 def clock(value: datetime) -> str:
