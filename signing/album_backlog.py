@@ -21,6 +21,7 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from archive.db import Database
+from archive.manifest import touch_application
 from archive.models import Permit
 from archive.store import ObjectStore
 from signing.quiet_logs import quiet_pyhanko
@@ -43,13 +44,22 @@ class BacklogReport:
 
 
 def mark_album_built(session: Session, pdf_sha256: str) -> int:
-    """Record on every permit whose current revision is ``pdf_sha256`` that its album is stored; the number of rows.
+    """Record on every permit whose current revision is ``pdf_sha256`` that its album is stored; the number of rows
+    changed (0 when already recorded).
 
-    Keyed by the revision, not the permit: a permit renewed meanwhile keeps its new revision marked as missing."""
-    result = session.execute(
-        update(Permit).where(Permit.current_pdf_sha256 == pdf_sha256).values(album_sha256=pdf_sha256)
-    )
-    return int(getattr(result, "rowcount", 0) or 0)
+    Keyed by the revision, not the permit: a permit renewed meanwhile keeps its new revision marked as missing. The
+    permit row belongs to its application's manifest, so the application is touched (:func:`touch_application`), as
+    for any bare SQL update of an application-owned row."""
+    unmarked = (Permit.current_pdf_sha256 == pdf_sha256,
+                or_(Permit.album_sha256.is_(None), Permit.album_sha256 != pdf_sha256))
+    application_ids = list(session.scalars(select(Permit.application_id).where(*unmarked)))
+    if not application_ids:
+        return 0
+    session.execute(update(Permit).where(*unmarked).values(album_sha256=pdf_sha256)
+                    .execution_options(synchronize_session=False))
+    for application_id in application_ids:
+        touch_application(session, application_id)
+    return len(application_ids)
 
 
 def missing_album_ids(session: Session, limit: int = BATCH) -> list[int]:

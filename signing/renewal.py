@@ -107,8 +107,9 @@ def renew_timestamps(
             report.checked += 1
             current = store.get_bytes(permit.current_pdf_sha256)
             if not timestamp_due(current, window=window, now=now):
-                if _album(store, permit.permit_number, permit.current_pdf_sha256, current):
-                    permit.album_sha256 = permit.current_pdf_sha256
+                stored = _album(store, permit.permit_number, permit.current_pdf_sha256, current)
+                if stored and permit.album_sha256 != permit.current_pdf_sha256:
+                    permit.album_sha256 = permit.current_pdf_sha256  # once: a change moves the manifest
                 continue
             try:
                 renewed = add_document_timestamp(current, timestamp_url, validation_context())
