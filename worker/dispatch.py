@@ -47,7 +47,8 @@ def enqueue_signature_check(settings: Settings) -> None:
 
 
 def enqueue_revision_album(settings: Settings, pdf_sha256: str) -> None:
-    """Ask for ``permits.revision_album`` of a permit revision just signed; without it, the first reader builds it."""
+    """Ask for ``permits.revision_album`` of a permit revision (just signed, or found without one by a page); a lost
+    message is made up for by the beat task ``permits.missing_albums`` (no web request builds an album)."""
     _app(settings).send_task("permits.revision_album", args=(pdf_sha256,), ignore_result=True, retry=True,
                              retry_policy=RETRY_POLICY)
 
