@@ -54,7 +54,9 @@ ADDRESS_MIN_CONFIDENCE = 30.0
 """A Latin reading shaped like an e-mail or web address (``looks_like_address``) needs only this much confidence in
 place of ``MIN_CONFIDENCE``: its shape is the evidence. Measured on degraded mixed pages (noise, photo, JPEG, skew):
 the English model read whole addresses right, or one letter off, at 40-49 ("mina.shenouda@qena.gov.eg" at 41), below
-the bar for other words, and lost 20-30 characters a page; on Arabic text it never produced "x@y.z" or "www.x.y"."""
+the bar for other words, and lost 20-30 characters a page; on Arabic text it never produced "x@y.z" or "www.x.y".
+Nor does an address need to lead ``ara``'s reading of its place when that is junk (no word of it confident or
+plausibly Arabic): "www.gena.gov.eg" at 32 over "08173.001/.60. الالالالالا" at 0 and 50."""
 STRONG_LATIN = 85.0
 STRONG_LETTERS = 6
 """An English reading this confident (length-weighted), in a run of confident English words with at least this many
@@ -170,10 +172,16 @@ reading. Measured: where ``ara`` misreads Latin it writes junk (digits, symbols,
 "563" for "Sea" at 83), while both Latin-knowing models read Kufi's "وعنوانه" (``ara``: 56) as "dilgicg" at 91-92."""
 
 
+_STUTTER = re.compile(r"(..?)\1\1")
+"""One or two letters three times over ("الالالالالا"): what ``ara`` writes for a Latin address it cannot read, never
+an Arabic word."""
+
+
 def plausible_arabic(text: str, confidence: float) -> bool:
     """A word the Arabic reading has some confidence in and that looks like an Arabic word: letters only."""
     core = text.strip(".,:;،؛()")
-    return confidence >= PLAUSIBLE and len(core) >= 3 and all(_ARABIC_LETTER.fullmatch(ch) for ch in core)
+    return (confidence >= PLAUSIBLE and len(core) >= 3 and all(_ARABIC_LETTER.fullmatch(ch) for ch in core)
+            and not _STUTTER.search(core))
 
 
 def has_arabic(text: str) -> bool:
@@ -372,7 +380,10 @@ def _decide_line(line: list, others: list[Reading]) -> tuple[list, int]:
             if role == "latin" and any(plausible_arabic(line[i].text, line[i].confidence) for i in group) and not (
                     strong and (_inside_a_run(readings, runs) or not _arabic_elsewhere(line, group))):
                 continue  # a clean Arabic word read with some confidence stays Arabic, unless Latin surrounds it
-            if theirs < ours + MIN_LEAD[LATIN_LANG if role == "latin" else DIGITS_LANG] and not fuller and not (
+            address = role == "latin" and all(looks_like_address(r.text) for r in readings) and not any(
+                plausible_arabic(line[i].text, line[i].confidence) or line[i].confidence >= DOUBT for i in group)
+            lead = MIN_LEAD[LATIN_LANG if role == "latin" else DIGITS_LANG]
+            if theirs < ours + lead and not (fuller or address) and not (
                     strong and not any(has_arabic(line[i].text) and line[i].confidence >= DOUBT for i in group)):
                 continue  # so a confidently read Arabic group (85 and more) always stays
             alnum = sum(ch.isalnum() for r in readings for ch in r.text)
