@@ -31,6 +31,7 @@ import io
 import re
 import unicodedata
 from dataclasses import dataclass, replace
+from typing import Any
 
 import cv2
 import numpy as np
@@ -78,6 +79,20 @@ MAX_LINES = 60
 SECOND_LOOK_VARIABLES = {"tessedit_do_invert": "0"}
 """The cut-out lines are dark ink on white paper (the cleaned page): Tesseract need not try each doubtful line again
 as white on black, which it does by default for every line it reads with low confidence, as these lines are."""
+STRONG_ARABIC = 85.0
+"""The ``Arabic`` script model's reading of an Arabic word may replace ``ara``'s reading of the same place when at
+least this confident (and ``MIN_LEAD`` ahead of it, with no word of ``ara``'s group this confident). Measured on
+degraded Amiri pages: where ``ara`` 4.1.0 broke a line of Amiri ligatures into junk ("طلب بيان صلاحية موقع للبناء"
+read as "طلب يان عملا حية موقم لليناء" at 0-46), the script model, which the second look runs anyway, read the same
+words right at 87-93; on Arabic words it reads at 85 and more it was wrong only in writing Persian letters (ک, ی),
+which are mapped back or make the word ineligible (``arabic_word``)."""
+NEXT_TO_A_RUN = 35.0
+"""A Latin word (or a short one like "Co" read at ``STRONG_LATIN``) next to a run of Latin words (not an address:
+that stands alone) already accepted on the line, with no confident
+Arabic word between them, needs only this much confidence and ``MIN_LEAD`` over a doubted, implausible Arabic reading
+of its place: "Nile" of "Nile Tech Co." was read at 38 over ``ara``'s junk at 0 on a phone photo, the "Co" of "Qena
+Print Co." at 97 over ``ara``'s "من" at 72 (two letters, too short for ``MIN_LATIN``). An Arabic-only page has no
+accepted Latin run, so this adds no Latin letter there."""
 LATIN_LANG = "eng"
 DIGITS_LANG = "Arabic"
 """The Arabic script model (Debian ``tesseract-ocr-script-arab``): unlike ``ara`` it knows the Arabic-Indic digits."""
@@ -85,6 +100,11 @@ ARABIC_INDIC = "٠١٢٣٤٥٦٧٨٩"
 PERSIAN = "۰۱۲۳۴۵۶۷۸۹"
 DIGIT_SEPARATORS = "/-.:,٫٬"
 _PERSIAN_TO_ARABIC = str.maketrans(PERSIAN, ARABIC_INDIC)
+_PERSIAN_KAF = str.maketrans("ک", "ك")
+_PERSIAN_YEH_INSIDE = re.compile("ی(?=[\u0621-\u064a])")
+"""A Persian yeh before another letter is the Arabic yeh (both are dotted there); at a word's end it may be either
+ي or ى, so a word ending in it is not taken (``arabic_word``)."""
+_BASIC_ARABIC = re.compile("[\u0621-\u063a\u0641-\u064a]+")
 _WESTERN_TO_ARABIC = str.maketrans("0123456789", ARABIC_INDIC)
 _ARABIC_LETTER = re.compile("[\u0621-\u064a\u0671-\u06d3]")
 _ASCII_LETTER = re.compile("[A-Za-z]")
@@ -186,6 +206,13 @@ def plausible_arabic(text: str, confidence: float) -> bool:
 
 def has_arabic(text: str) -> bool:
     return bool(_ARABIC_LETTER.search(text))
+
+
+def arabic_word(text: str) -> bool:
+    """Letters of the Arabic alphabet only (two or more), perhaps with a closing stop or colon: what the script
+    model's reading must be to replace ``ara``'s; no digit, no Latin letter, no Persian letter."""
+    core = text.rstrip(".,:;،؛")
+    return len(core) >= 2 and bool(_BASIC_ARABIC.fullmatch(core)) and not _STUTTER.search(core)
 
 
 def second_models() -> tuple[str, ...]:
@@ -334,7 +361,7 @@ def _place(tsv: str, sections: list[Section], model: str) -> dict[int, list[Read
         if looks_like_address(text):
             text = tidy_address(text)
         if model == DIGITS_LANG:
-            text = text.translate(_PERSIAN_TO_ARABIC)
+            text = _PERSIAN_YEH_INSIDE.sub("ي", text.translate(_PERSIAN_TO_ARABIC).translate(_PERSIAN_KAF))
             if looks_like_digits(text):  # one number is written in one set: a stray Western digit joins the rest
                 text = text.translate(_WESTERN_TO_ARABIC)
         left = int(row["left"]) + section.left
@@ -357,28 +384,37 @@ def _decide_line(line: list, others: list[Reading]) -> tuple[list, int]:
     """Replace groups of Arabic words by a confident other reading of the same place; keep the line's order."""
     if not others:
         return line, 0
+    english = [r for r in others if r.model == LATIN_LANG and looks_latin(r.text)]
+    line = _split_at_numbers(line, english)
     best: list[tuple[set[int], list[Reading], float]] = []  # (ara word indices, replacement, lead)
     script_model = [r for r in others if r.model == DIGITS_LANG]
     roles = [  # (what the reading should be, which model read it, what it must look like)
         ("latin", LATIN_LANG, looks_latin),
         ("latin", DIGITS_LANG, looks_latin),  # the script model has Latin too, and sometimes reads it better
         ("digits", DIGITS_LANG, looks_like_digits),
+        ("arabic", DIGITS_LANG, arabic_word),  # and Amiri's ligatures better than ara 4.1.0
     ]
-    runs = _strong_runs(line, [r for r in others if r.model == LATIN_LANG and looks_latin(r.text)])
+    runs = _strong_runs(line, english)
+    covered = _under_strong_latin(line, english)
     for role, model, fit in roles:
-        threshold = MIN_CONFIDENCE[LATIN_LANG if role == "latin" else DIGITS_LANG]
+        threshold = STRONG_ARABIC if role == "arabic" else MIN_CONFIDENCE[
+            LATIN_LANG if role == "latin" else DIGITS_LANG]
         candidates = [r for r in others if r.model == model and fit(r.text) and r.confidence >= (
             ADDRESS_MIN_CONFIDENCE if role == "latin" and looks_like_address(r.text) else threshold)]
         for group, readings in _groups(line, candidates):  # each word on its own merits: no junk rides along
             ours = _score([(line[i].text, line[i].confidence) for i in group])
             theirs = _score([(r.text, r.confidence) for r in readings])
+            if role == "arabic":  # Arabic for Arabic: never a Latin letter; never over a confident reading
+                if theirs >= ours + MIN_LEAD[DIGITS_LANG] and all(line[i].confidence < STRONG_ARABIC for i in group):
+                    best.append((group, readings, theirs - ours))
+                continue
             strong = role == "latin" and model == LATIN_LANG and _strong_latin(readings, script_model, runs)
             number = role == "latin" and model == LATIN_LANG and _western_number(readings) and _a_number_here(
                 [line[i] for i in group])
             fuller = number and theirs >= STRONG_LATIN and _digits(readings) > sum(
                 ch.isdigit() for i in group for ch in line[i].text)
             if role == "latin" and any(plausible_arabic(line[i].text, line[i].confidence) for i in group) and not (
-                    strong and (_inside_a_run(readings, runs) or not _arabic_elsewhere(line, group))):
+                    strong and (_inside_a_run(readings, runs) or not _arabic_elsewhere(line, group | covered))):
                 continue  # a clean Arabic word read with some confidence stays Arabic, unless Latin surrounds it
             address = role == "latin" and all(looks_like_address(r.text) for r in readings) and not any(
                 plausible_arabic(line[i].text, line[i].confidence) or line[i].confidence >= DOUBT for i in group)
@@ -400,11 +436,15 @@ def _decide_line(line: list, others: list[Reading]) -> tuple[list, int]:
             continue
         chosen.append((group, readings))
         taken |= group
+    chosen += _next_to_latin_runs(line, others, chosen, taken)
     if not chosen:
         return line, 0
+    latin = [r for _, readings in chosen for r in readings if looks_latin(r.text)]
     out: list = []
     start_of = {min(group): (group, readings) for group, readings in chosen}
     for i, word in enumerate(line):
+        if i not in taken and _scrap_inside(word, latin):
+            continue
         if i in start_of:
             group, readings = start_of[i]
             top = min(line[j].top for j in group)
@@ -415,6 +455,109 @@ def _decide_line(line: list, others: list[Reading]) -> tuple[list, int]:
         elif i not in taken:
             out.append(word)
     return logical_order(out), len(chosen)
+
+
+MIN_SPLIT_DIGITS = 4
+"""A confident English number with at least this many digits may cut ``ara``'s box of a neighbouring word
+(``_split_at_numbers``)."""
+
+
+def _split_at_numbers(line: list, english: list[Reading]) -> list:
+    """The line with each Arabic word that reaches into a confidently read long number cut back to where the number
+    starts or ends, its text kept. Measured on a noisy page: ``ara``'s box for "ورقم" (read "وورقم" at 71) took in
+    half of the 14-digit ID before it, so the number's English reading (88) overlapped an Arabic word and could not
+    replace ``ara``'s "06 1 2"; cut at the number's edge, the word stays and the digits are replaced. A word lying
+    wholly under the number is left alone (the number then never replaces it: ``_a_number_here``)."""
+    numbers = [r for r in english if r.confidence >= STRONG_LATIN and _western_number([r])
+               and _digits([r]) >= MIN_SPLIT_DIGITS]
+    if not numbers:
+        return line
+    out = []
+    for word in line:
+        left, right = word.left, word.left + word.width
+        if has_arabic(word.text):
+            for number in numbers:
+                if left < number.left < right and number.left - left >= 0.2 * word.width:
+                    right = min(right, number.left)  # the word sticks out on the number's left
+                elif left < number.right < right and right - number.right >= 0.2 * word.width:
+                    left = max(left, number.right)
+        out.append(word if (left, right) == (word.left, word.left + word.width)
+                   else replace(word, left=left, width=right - left))
+    return out
+
+
+def _under_strong_latin(line: list, english: list[Reading]) -> set[int]:
+    """Words of the line that a confident English reading (``STRONG_LATIN``, a real word, not digit look-alikes)
+    covers: on a Latin line ``ara`` writes confident-looking Arabic letters for some Latin words (".أمعما" at 66 for
+    "Dept." at 93), which must not count as the Arabic around a Latin run (``_arabic_elsewhere``)."""
+    strong = [r for r in english if r.confidence >= STRONG_LATIN and _letters([r]) >= 2
+              and not looks_like_misread_digits(r.text)]
+    return {i for i, w in enumerate(line)
+            if any(_overlap((w.left, w.left + w.width), (r.left, r.right)) for r in strong)}
+
+
+def _next_to_latin_runs(
+    line: list, others: list[Reading], chosen: list[tuple[set[int], list[Reading]]], taken: set[int]
+) -> list[tuple[set[int], list[Reading]]]:
+    """Latin words next to a Latin run already accepted on the line (``NEXT_TO_A_RUN``), word by word outwards, over
+    ``ara`` readings that are doubted and not plausibly Arabic; ``taken`` grows with them."""
+    accepted = [r for _, readings in chosen for r in readings
+                if looks_latin(r.text) and _letters([r]) and not looks_like_address(r.text)]
+    if not accepted:
+        return []
+    tall = float(np.median([w.height for w in line]))
+    added: list[tuple[set[int], list[Reading]]] = []
+    for _ in range(len(line)):
+        found = False
+        for model in (LATIN_LANG, DIGITS_LANG):
+            candidates = [r for r in others if r.model == model and r.confidence >= NEXT_TO_A_RUN and looks_latin(
+                r.text) and not looks_like_misread_digits(r.text) and _long_enough(r)]
+            for group, readings in _groups(line, candidates):
+                words = [line[i] for i in group]
+                if group & taken or any(plausible_arabic(w.text, w.confidence) or w.confidence >= STRONG_ARABIC
+                                        for w in words):
+                    continue
+                if _score([(r.text, r.confidence) for r in readings]) < _score(
+                        [(w.text, w.confidence) for w in words]) + MIN_LEAD[LATIN_LANG]:
+                    continue
+                span = (min(r.left for r in readings), max(r.right for r in readings))
+                if not any(_beside(span, (r.left, r.right), line, taken | group, tall) for r in accepted):
+                    continue
+                added.append((group, readings))
+                taken |= group
+                accepted += readings
+                found = True
+        if not found:
+            break
+    return added
+
+
+def _long_enough(reading: Reading) -> bool:
+    """``MIN_LATIN`` letters or digits, or two read confidently ("Co" at 97): beside an accepted run the English
+    model still guesses at doubted Arabic words with short scraps ("le," at 71 for "وسجلها", "FU" at 45)."""
+    alnum = sum(ch.isalnum() for ch in reading.text)
+    return alnum >= MIN_LATIN or (alnum >= 2 and reading.confidence >= STRONG_LATIN)
+
+
+def _beside(a: tuple[int, int], b: tuple[int, int], line: list, taken: set[int], tall: float) -> bool:
+    """Whether two spans of a line are neighbours: at most a word space or two apart (``tall``: the line's word
+    height), with no confidently read Arabic word of ``ara`` left between them."""
+    start, end = (a[1], b[0]) if a[1] <= b[0] else (b[1], a[0])
+    if end - start > 1.5 * tall:
+        return False
+    return not any(start <= w.left + w.width / 2 <= end and has_arabic(w.text) and w.confidence >= DOUBT
+                   for i, w in enumerate(line) if i not in taken)
+
+
+def _scrap_inside(word: Any, latin: list[Reading]) -> bool:
+    """A scrap ``ara`` left between two words of an accepted Latin run: one or two characters, doubted, with a Latin
+    reading close on either side ("Nile ث Tech": a letter's tail read as a word at 19)."""
+    if len(word.text) > 2 or word.confidence >= DOUBT:
+        return False
+    start, end = word.left, word.left + word.width
+    middle = (start + end) / 2
+    return any(r.left + r.right < 2 * middle and start - r.right <= word.height for r in latin) and any(
+        r.left + r.right > 2 * middle and r.left - end <= word.height for r in latin)
 
 
 def _script_agrees(latin: list[Reading], script_model: list[Reading]) -> bool:
@@ -481,7 +624,8 @@ def _digits(readings: list[Reading]) -> int:
 
 def _arabic_elsewhere(line: list, group: set[int]) -> bool:
     """Whether the line has a confidently read Arabic word outside ``group``: without one, the line is a Latin line
-    ("Finance Dept. - Qus City Council") whose first word ``ara`` happened to read as Arabic letters."""
+    ("Finance Dept. - Qus City Council") whose first word ``ara`` happened to read as Arabic letters. The caller puts
+    the words under confident English readings into ``group`` too (``_under_strong_latin``)."""
     return any(has_arabic(w.text) and w.confidence >= DOUBT for i, w in enumerate(line) if i not in group)
 
 

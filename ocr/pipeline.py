@@ -190,9 +190,15 @@ def orientation_in_doubt(read: PageText) -> bool:
 
 
 def preview_jpeg(image: Image.Image, long_side: int = PREVIEW_LONG_SIDE, quality: int = PREVIEW_QUALITY) -> bytes:
-    """A JPEG of the page no larger than ``long_side`` pixels, for the screen beside the text."""
+    """A JPEG of the page no larger than ``long_side`` pixels, for the screen beside the text.
+
+    Why bilinear and no Huffman optimisation: the preview was ~5 % of a short page's CPU. Pillow's bilinear filter
+    widens with the reduction (it averages every source pixel, like LANCZOS, without LANCZOS's six-lobe kernel), and
+    ``reducing_gap`` first halves an A4 scan by plain box averaging (``Image.reduce``); measured on a 300 dpi A5 page,
+    0.039 -> 0.014 CPU s, the JPEG 3 % larger without ``optimize`` (an extra pass over the data). The text and the PDF
+    do not depend on it."""
     preview = image.copy()
-    preview.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)
+    preview.thumbnail((long_side, long_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
     buffer = io.BytesIO()
-    preview.save(buffer, "JPEG", quality=quality, optimize=True)
+    preview.save(buffer, "JPEG", quality=quality)
     return buffer.getvalue()
