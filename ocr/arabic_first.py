@@ -84,8 +84,8 @@ STRONG_ARABIC = 85.0
 least this confident (and ``MIN_LEAD`` ahead of it, with no word of ``ara``'s group this confident). Measured on
 degraded Amiri pages: where ``ara`` 4.1.0 broke a line of Amiri ligatures into junk ("طلب بيان صلاحية موقع للبناء"
 read as "طلب يان عملا حية موقم لليناء" at 0-46), the script model, which the second look runs anyway, read the same
-words right at 87-93; on Arabic words it reads at 85 and more it was wrong only in writing Persian letters (ک, ی),
-which are mapped back or make the word ineligible (``arabic_word``)."""
+words right at 87-93; on Arabic words it reads at 85 and more it was wrong only in writing Persian letters (ک, ی
+or ھ), which are mapped back or make the word ineligible (``arabic_word``)."""
 NEXT_TO_A_RUN = 35.0
 """A Latin word (or a short one like "Co" read at ``STRONG_LATIN``) next to a run of Latin words (not an address:
 that stands alone) already accepted on the line, with no confident
@@ -93,6 +93,11 @@ Arabic word between them, needs only this much confidence and ``MIN_LEAD`` over 
 of its place: "Nile" of "Nile Tech Co." was read at 38 over ``ara``'s junk at 0 on a phone photo, the "Co" of "Qena
 Print Co." at 97 over ``ara``'s "من" at 72 (two letters, too short for ``MIN_LATIN``). An Arabic-only page has no
 accepted Latin run, so this adds no Latin letter there."""
+NEXT_TO_A_RUN_OVER_ARABIC = 70.0
+"""Beside an accepted run, even a plausible Arabic reading (``PLAUSIBLE``) gives way to a capitalised Latin word
+read at least this confidently, which the script model confirms as Latin and which leads by ``MIN_LEAD``: "Print"
+at 76 (the script model: "Prin" at 87) over ``ara``'s "غصتوط" at 58 on a JPEG page. Both Latin-knowing models read
+Kufi's "وعنوانه" as "dilgicg" at 91-92 beside "Red Sea Office": in lower case, so it stays Arabic."""
 LATIN_LANG = "eng"
 DIGITS_LANG = "Arabic"
 """The Arabic script model (Debian ``tesseract-ocr-script-arab``): unlike ``ara`` it knows the Arabic-Indic digits."""
@@ -100,7 +105,7 @@ ARABIC_INDIC = "٠١٢٣٤٥٦٧٨٩"
 PERSIAN = "۰۱۲۳۴۵۶۷۸۹"
 DIGIT_SEPARATORS = "/-.:,٫٬"
 _PERSIAN_TO_ARABIC = str.maketrans(PERSIAN, ARABIC_INDIC)
-_PERSIAN_KAF = str.maketrans("ک", "ك")
+_PERSIAN_KAF = str.maketrans("کھ", "كه")
 _PERSIAN_YEH_INSIDE = re.compile("ی(?=[\u0621-\u064a])")
 """A Persian yeh before another letter is the Arabic yeh (both are dotted there); at a word's end it may be either
 ي or ى, so a word ending in it is not taken (``arabic_word``)."""
@@ -500,7 +505,9 @@ def _next_to_latin_runs(
     line: list, others: list[Reading], chosen: list[tuple[set[int], list[Reading]]], taken: set[int]
 ) -> list[tuple[set[int], list[Reading]]]:
     """Latin words next to a Latin run already accepted on the line (``NEXT_TO_A_RUN``), word by word outwards, over
-    ``ara`` readings that are doubted and not plausibly Arabic; ``taken`` grows with them."""
+    ``ara`` readings that are doubted and not plausibly Arabic, or plausible but out-read by a capitalised word that
+    the script model confirms as Latin (``NEXT_TO_A_RUN_OVER_ARABIC``); ``taken`` grows with them."""
+    script_model = [r for r in others if r.model == DIGITS_LANG]
     accepted = [r for _, readings in chosen for r in readings
                 if looks_latin(r.text) and _letters([r]) and not looks_like_address(r.text)]
     if not accepted:
@@ -514,8 +521,11 @@ def _next_to_latin_runs(
                 r.text) and not looks_like_misread_digits(r.text) and _long_enough(r)]
             for group, readings in _groups(line, candidates):
                 words = [line[i] for i in group]
-                if group & taken or any(plausible_arabic(w.text, w.confidence) or w.confidence >= STRONG_ARABIC
-                                        for w in words):
+                if group & taken or any(w.confidence >= STRONG_ARABIC for w in words):
+                    continue
+                if any(plausible_arabic(w.text, w.confidence) for w in words) and not (
+                        all(r.confidence >= NEXT_TO_A_RUN_OVER_ARABIC and _capitalised(r.text) for r in readings)
+                        and (model == DIGITS_LANG or _script_agrees(readings, script_model))):
                     continue
                 if _score([(r.text, r.confidence) for r in readings]) < _score(
                         [(w.text, w.confidence) for w in words]) + MIN_LEAD[LATIN_LANG]:
@@ -532,11 +542,19 @@ def _next_to_latin_runs(
     return added
 
 
+def _capitalised(text: str) -> bool:
+    word = text.strip(".,;:")
+    return len(word) >= 2 and word[:1].isupper() and (word[1:].islower() or word[1:].isupper())
+
+
 def _long_enough(reading: Reading) -> bool:
-    """``MIN_LATIN`` letters or digits, or two read confidently ("Co" at 97): beside an accepted run the English
-    model still guesses at doubted Arabic words with short scraps ("le," at 71 for "وسجلها", "FU" at 45)."""
+    """A name's word: ``MIN_LATIN`` letters, capitalised ("Nile"), or two or more read confidently ("Co" at 97).
+    Beside an accepted run the English model still guesses at doubted Arabic words, in lower case or with short
+    scraps: "le," at 71, "ile," at 59 and "les" for "وسجلها" after "Qena Print Co.", "FU" at 45."""
     alnum = sum(ch.isalnum() for ch in reading.text)
-    return alnum >= MIN_LATIN or (alnum >= 2 and reading.confidence >= STRONG_LATIN)
+    if alnum >= 2 and reading.confidence >= STRONG_LATIN:
+        return True
+    return alnum >= MIN_LATIN and _capitalised(reading.text) and not reading.text.strip(".,;:").isupper()
 
 
 def _beside(a: tuple[int, int], b: tuple[int, int], line: list, taken: set[int], tall: float) -> bool:

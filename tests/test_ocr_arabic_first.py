@@ -301,6 +301,31 @@ def test_arabic_words_from_the_script_model() -> None:
     for other in ("بیان", "الإلکترونی", "Co", "١٢٣", "ab١", "ا", "الالالالا", "ع]ذ"):
         assert not arabic_word(other), other
     tsv = ("level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n"
-           "5\t1\t1\t1\t1\t1\t10\t5\t80\t30\t90\tبیان\n5\t1\t1\t1\t1\t2\t100\t5\t80\t30\t90\tالإلکترونی\n")
+           "5\t1\t1\t1\t1\t1\t10\t5\t80\t30\t90\tبیان\n5\t1\t1\t1\t1\t2\t100\t5\t80\t30\t90\tالإلکترونی\n"
+           "5\t1\t1\t1\t1\t3\t190\t5\t80\t30\t90\tوسجلھا\n")
     placed = _place(tsv, [Section(line=3, left=0, top=0, y_offset=0, height=40, end=400)], "Arabic")[3]
-    assert [r.text for r in placed] == ["بيان", "الإلكترونی"]  # kaf always, yeh inside a word: never at its end
+    # kaf and heh always, yeh inside a word but never at its end (ي or ى?)
+    assert [r.text for r in placed] == ["بيان", "الإلكترونی", "وسجلها"]
+
+
+def test_lower_case_guesses_beside_a_run_stay_arabic() -> None:
+    """The English model's guesses at a doubted Arabic word right after a company name ("ile," at 59, "les" at 40
+    for "وسجلها") are not a name's word; a capitalised one ("Nile" at 38) over junk is."""
+    line = [_word("الشركة", 94, 1000, 1150), _word("00", 81, 640, 700), _word("غصلوط", 34, 500, 620),
+            _word("هدء0", 8, 360, 480), _word("وجلها", 12, 240, 340), _word("17750", 93, 60, 200)]
+    others = [_reading("17750", 96, 60, 200), _reading("ile,", 59, 240, 340), _reading("Qena", 40, 360, 480),
+              _reading("Print", 90, 500, 620), _reading("Co", 97, 640, 700), _reading("Print", 86, 500, 620, "Arabic")]
+    out, _ = _decide_line(line, others)
+    assert " ".join(w.text for w in out) == "الشركة Qena Print Co وجلها 17750"
+
+
+def test_a_capitalised_word_the_script_model_confirms_joins_a_run_over_plausible_arabic() -> None:
+    """"Print" at 76 (the script model: "Prin" at 87) over ``ara``'s "غصتوط" at 58 between an accepted "Qena" and
+    "Co": a name's word; "dilgicg" (lower case, both models at 91) over "وعنوانها" is not (the test above)."""
+    line = [_word("الشركة", 94, 1000, 1150), _word("060", 69, 640, 700), _word("غصتوط", 58, 500, 620),
+            _word("هدء0", 8, 360, 480), _word("وجلها", 37, 240, 340)]
+    others = [_reading("les", 61, 240, 340), _reading("Qena", 88, 360, 480, "Arabic"), _reading("Print", 76, 500, 620),
+              _reading("Prin", 87, 500, 620, "Arabic"), _reading("Co", 97, 640, 700),
+              _reading("Co", 97, 640, 700, "Arabic")]
+    out, _ = _decide_line(line, others)
+    assert " ".join(w.text for w in out) == "الشركة Qena Print Co وجلها"
