@@ -20,6 +20,11 @@ Latin reading may win too (it read an e-mail address at 87 where ``eng`` gave 29
 never replaced, which is what keeps Arabic-only pages free of Latin letters. The replaced words are put in reading
 order from their positions (``logical_order``); a Latin run stays left to right inside the Arabic line.
 
+Three further kinds of evidence, each measured on degraded pages (see the constants): the script model's confident
+Arabic words replace ``ara``'s junk (``STRONG_ARABIC``: Amiri's ligatures), a name's words join a Latin run already
+accepted beside them (``NEXT_TO_A_RUN``), and an Arabic word's box that reaches into a confident long number is cut
+at the number's edge (``_split_at_numbers``).
+
 Cost: nothing on a page the Arabic model reads confidently; otherwise two small readings of the stacked lines by
 engines already loaded in this process (``ocr.engine``: no process start, no image file), bounded by ``MAX_LINES``.
 """
