@@ -6,10 +6,11 @@ connections alive), can use every core. Each worker builds its own app after the
 so no database connection, object-store client or lock is shared across processes. Per-process state follows from
 that: the rendered-page and validation-report caches are per worker (each checks the permit's row on every hit, see
 :mod:`web.verify.pagecache`), and rate-limit counters must live in Redis (``SIJILL_RATELIMIT_STORAGE_URL``) for a limit
-to mean the same with several workers. On 2 quiet cores (docs/PERFORMANCE.md, issue 15) gunicorn with one worker per
-core serves the cached verification page at about 1,300 requests/s (p99 24 ms) where waitress in one process gives
-about 420: it is the production server (``docker-compose.yml`` runs ``sijill run --workers 2 --threads 4`` with Redis
-rate limits); a third worker on two cores only lengthened the tail (p99 42 ms).
+to mean the same with several workers. On 2 cores (docs/PERFORMANCE.md, issue 15) gunicorn with one worker per core,
+each worker on its own ``SO_REUSEPORT`` listening socket, serves the cached verification page at 1,700-2,000
+requests/s (p99 16-25 ms) where waitress in one process gives about 640: it is the production server
+(``docker-compose.yml`` runs ``sijill run --workers 2 --threads 4`` with Redis rate limits); a third worker on two
+cores only lengthened the tail (p99 42 ms).
 
 waitress serves in one process (``--workers 1``, the default of ``sijill run`` on a single machine, whose rate limits
 are in memory): also Windows, tests, debugging.
@@ -42,6 +43,10 @@ def serve(make_app: Callable[[], Flask], *, host: str, port: int, workers: int, 
         "workers": workers,
         "worker_class": "gthread",
         "threads": threads,
+        # each worker listens on its own SO_REUSEPORT socket and the kernel spreads new connections over them: on one
+        # shared socket whichever worker woke first accepted them, and a client's 16 keep-alive connections could all
+        # land on one worker while the other idled (the cached page at ~600 instead of ~1,800 requests/s)
+        "reuse_port": True,
         "keepalive": 5,
         "graceful_timeout": 20,
         "timeout": 120,  # a worker stuck this long is restarted (signing and uploads finish far sooner)
