@@ -157,8 +157,9 @@ def test_latin_runs_survive_degraded_scans() -> None:
     address (~40-50) below the bar for other words, the script model reads some confident Latin runs as digits, and
     ``ara`` reads Latin words as digits at up to 83 ("563" for "Sea"): the address's shape, a confident run of
     English words and junk under it are the evidence now (``ADDRESS_MIN_CONFIDENCE``, ``STRONG_LATIN``).
-    Measured on these pages: 77 of 120 runs found whole before those rules, 88 after (the rest: a web address under
-    heavy noise that no model reads, and company names split word by word)."""
+    Measured on these pages: 77 of 120 runs found whole before those rules, 88 after, 100 with a name's words joining
+    a run accepted beside them and Latin lines' Arabic-looking words no longer counting as Arabic (the rest: a web
+    address under heavy noise that no model reads, and company names whose words no model reads confidently)."""
     from ocr_evaluation.synthetic import degrade
 
     found = 0
@@ -168,7 +169,7 @@ def test_latin_runs_survive_degraded_scans() -> None:
             page = degrade(render_page(CONTACTS, font, size=SMALL), recipe, rng)
             text = recognise(clean(page.image).image).text
             found += sum(run in text for run in LATIN_RUNS)
-    assert found >= 84, found
+    assert found >= 96, found
 
 
 @pytest.mark.parametrize("recipe", ["jpeg", "photo", "low_contrast", "border", "noise+blur"])
