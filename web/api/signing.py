@@ -39,7 +39,7 @@ from web.intake.common import application_for, find_application, may_see
 from web.permissions import current_principal, requires
 from web.runtime import db_session, runtime
 from web.sealing_keys import permit_sealing_key
-from web.verify.revisions import queue_album
+from web.verify.album_queue import queue_album
 from workflow.deferred import DeskSigningOptions, finish_step_signature, prepare_step_signature
 from workflow.routing import RoutingRefused, inbox
 

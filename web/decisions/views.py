@@ -46,7 +46,8 @@ from web.intake.views import application_page
 from web.permissions import current_principal, requires
 from web.runtime import db_session, runtime
 from web.sealing_keys import permit_sealing_key
-from web.verify.revisions import album_image, queue_album
+from web.verify.album_queue import queue_album
+from web.verify.revisions import album_image
 from workflow.reminders import reminders_of
 from workflow.routing import (
     ReturnItem,

@@ -24,7 +24,7 @@ from limits import RateLimitItemPerSecond
 from web.ratelimit import EXTENSION_KEY
 from web.runtime import runtime
 
-__all__ = ["WINDOW_S", "ask_for_album", "first_in_window"]
+__all__ = ["WINDOW_S", "ask_for_album", "first_in_window", "queue_album"]
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +64,13 @@ def first_in_window(pdf_sha256: str) -> bool:
         return _first_locally(pdf_sha256)
 
 
-def ask_for_album(pdf_sha256: str) -> bool:
-    """Send ``permits.revision_album`` for this revision unless it was asked for within the window; whether it was
-    sent now. Never raises."""
+def queue_album(pdf_sha256: str | None) -> bool:
+    """Send ``permits.revision_album`` for this revision now (after a signature's commit, so the album is ready before
+    anyone looks); whether it was sent. Never raises: a broker that is down only delays the album to the recovery
+    job's next run."""
+    if not pdf_sha256:
+        return False
     try:
-        if not first_in_window(pdf_sha256):
-            return False
         from worker.dispatch import enqueue_revision_album
 
         enqueue_revision_album(runtime().settings, pdf_sha256)
@@ -78,3 +79,9 @@ def ask_for_album(pdf_sha256: str) -> bool:
                     type(exc).__name__, exc)
         return False
     return True
+
+
+def ask_for_album(pdf_sha256: str) -> bool:
+    """Send ``permits.revision_album`` for this revision unless it was asked for within the window; whether it was
+    sent now. Never raises."""
+    return first_in_window(pdf_sha256) and queue_album(pdf_sha256)

@@ -124,20 +124,6 @@ def permit_album(permit: Permit, *, ask: bool = True) -> AlbumLookup:
     return AlbumLookup(album=found if isinstance(found, Album) else None)
 
 
-def queue_album(pdf_sha256: str | None) -> None:
-    """After a signature's commit: have the worker build the new revision's album now (``permits.revision_album``), so
-    it is ready before anyone looks. A broker that is down only delays it to the recovery job's next run."""
-    if not pdf_sha256:
-        return
-    try:
-        from worker.dispatch import enqueue_revision_album
-
-        enqueue_revision_album(runtime().settings, pdf_sha256)
-    except Exception as exc:
-        log.warning("revision album of %s not queued (%s: %s); the worker's recovery job builds it", pdf_sha256[:12],
-                    type(exc).__name__, exc)
-
-
 @dataclass(frozen=True)
 class ArchivedRevisions:
     """The viewer of the archived permit as a page shows it: its entries, or that its pictures are being prepared."""
