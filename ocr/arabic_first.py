@@ -109,8 +109,8 @@ DIGITS_LANG = "Arabic"
 ARABIC_INDIC = "٠١٢٣٤٥٦٧٨٩"
 PERSIAN = "۰۱۲۳۴۵۶۷۸۹"
 DIGIT_SEPARATORS = "/-.:,٫٬"
-_PERSIAN_TO_ARABIC = str.maketrans(PERSIAN, ARABIC_INDIC)
-_PERSIAN_KAF = str.maketrans("کھ", "كه")
+_PERSIAN_TO_ARABIC = str.maketrans(PERSIAN + "کھ", ARABIC_INDIC + "كه")
+"""The script model's Persian digits, kaf and heh as their Arabic forms."""
 _PERSIAN_YEH_INSIDE = re.compile("ی(?=[\u0621-\u064a])")
 """A Persian yeh before another letter is the Arabic yeh (both are dotted there); at a word's end it may be either
 ي or ى, so a word ending in it is not taken (``arabic_word``)."""
@@ -371,7 +371,7 @@ def _place(tsv: str, sections: list[Section], model: str) -> dict[int, list[Read
         if looks_like_address(text):
             text = tidy_address(text)
         if model == DIGITS_LANG:
-            text = _PERSIAN_YEH_INSIDE.sub("ي", text.translate(_PERSIAN_TO_ARABIC).translate(_PERSIAN_KAF))
+            text = _PERSIAN_YEH_INSIDE.sub("ي", text.translate(_PERSIAN_TO_ARABIC))
             if looks_like_digits(text):  # one number is written in one set: a stray Western digit joins the rest
                 text = text.translate(_WESTERN_TO_ARABIC)
         left = int(row["left"]) + section.left
