@@ -11,7 +11,6 @@ import http.client
 import multiprocessing
 import os
 import signal
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 from flask import Flask
 
 from sijill.serve import serve
+from tests.local_servers import free_port
 
 
 def _app() -> Flask:
@@ -30,12 +30,6 @@ def _app() -> Flask:
 
 def _serve(port: int) -> None:
     serve(_app, host="127.0.0.1", port=port, workers=2, threads=2)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _pid_over_new_connection(port: int) -> int:
@@ -51,7 +45,7 @@ def _pid_over_new_connection(port: int) -> int:
 
 @pytest.fixture
 def server() -> Iterator[int]:
-    port = _free_port()
+    port = free_port()
     process = multiprocessing.get_context("fork").Process(target=_serve, args=(port,))
     process.start()
     deadline = time.monotonic() + 60
