@@ -23,10 +23,13 @@ order from their positions (``logical_order``); a Latin run stays left to right 
 Three further kinds of evidence, each measured on degraded pages (see the constants): the script model's confident
 Arabic words replace ``ara``'s junk (``STRONG_ARABIC``: Amiri's ligatures), a name's words join a Latin run already
 accepted beside them (``NEXT_TO_A_RUN``), and an Arabic word's box that reaches into a confident long number is cut
-at the number's edge (``_split_at_numbers``).
+at the number's edge (``_split_at_numbers``). Last, runs of Arabic-Indic digits that no model read as digits (``ara``
+writes Arabic junk, the script model Latin look-alikes) are read by digit shape (``_numbers_by_shape``).
 
 Cost: nothing on a page the Arabic model reads confidently; otherwise two small readings of the stacked lines by
 engines already loaded in this process (``ocr.engine``: no process start, no image file), bounded by ``MAX_LINES``.
+The digit-shape reading adds no Tesseract call: one connected-components pass (~2 ms) over each line that is low
+(``DIGIT_ROW``) or has a reading shaped like a number.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ocr.digit_shapes import read_runs
 from ocr.engine import read
 from ocr.tesseract import installed_languages
 
@@ -250,10 +254,12 @@ def reread_doubtful_lines(image: Image.Image, words: list, *, dpi: int, timeout:
         and (height[number] >= THIN * typical or _holds_a_number(lines[number]))
     ]
     models = second_models()
-    if not doubtful_lines or not models:
-        return words, 0
-    doubtful_lines = doubtful_lines[:MAX_LINES]
     gray = np.asarray(image.convert("L"), dtype=np.uint8)
+    rows = {number for number, line in lines.items()
+            if number not in doubtful_lines and height[number] < DIGIT_ROW * typical}
+    if not doubtful_lines or not models:
+        return _rows_by_shape(gray, lines, rows, words)
+    doubtful_lines = doubtful_lines[:MAX_LINES]
     context = _context_word(gray, words)
     readings: dict[str, dict[int, list[Reading]]] = {model: {} for model in models}
     wanted = doubtful_lines
@@ -270,8 +276,27 @@ def reread_doubtful_lines(image: Image.Image, words: list, *, dpi: int, timeout:
     out: list = []
     for number, line in lines.items():
         if number in doubtful_lines:
-            line, count = _decide_line(line, [r for model in models for r in readings[model].get(number, [])])
-            replaced += count
+            others = [r for model in models for r in readings[model].get(number, [])]
+            line, count = _decide_line(line, others)
+            line, found = _numbers_by_shape(gray, line, others, row=height[number] < DIGIT_ROW * typical)
+            replaced += count + found
+        elif number in rows:
+            line, found = _numbers_by_shape(gray, line, [], row=True)
+            replaced += found
+        out.extend(line)
+    return out, replaced
+
+
+def _rows_by_shape(gray: np.ndarray, lines: dict[int, list], rows: set[int], words: list) -> tuple[list, int]:
+    """The page's words with its low lines read by digit shape (``_numbers_by_shape``), when nothing was doubted."""
+    if not rows:
+        return words, 0
+    out: list = []
+    replaced = 0
+    for number, line in lines.items():
+        if number in rows:
+            line, found = _numbers_by_shape(gray, line, [], row=True)
+            replaced += found
         out.extend(line)
     return out, replaced
 
@@ -465,6 +490,111 @@ def _decide_line(line: list, others: list[Reading]) -> tuple[list, int]:
         elif i not in taken:
             out.append(word)
     return logical_order(out), len(chosen)
+
+
+SHAPE_MARGIN = 0.5
+SHAPE_LEAST = 0.15
+"""A run read by digit shape (``ocr.digit_shapes.read_runs``) becomes Arabic-Indic digits when its blobs' mean margin
+is at least ``SHAPE_MARGIN`` and its least sure blob's at least ``SHAPE_LEAST``. Measured, every run the shape reader
+was given on the 16 digits pages and the 16 Arabic-only and mixed pages of ``bench/ocr_accuracy.py`` (4 fonts x
+clean, noise, JPEG, photo): runs of printed Arabic-Indic digits had mean margins 0.54-0.79 and least margins 0.20-0.63
+(0.20 and 0.29: one blurred digit of a 14-digit ID on JPEG pages); runs of Arabic letters and scraps, mean 0.08-0.44
+and least 0.00-0.33. On clean rows of our own in the four fonts: digits 0.42-0.89 (least), Arabic words 0.00-0.11."""
+DIGIT_ROW = 0.69
+"""A line lower than this share of the page's median line has no letter with an ascender or a descender: it may be
+a row of Arabic-Indic digits that ``ara`` read as plausible words ("وامجم ومسا" at 51 and 69 for ١٥ ٣٣٨ ١٣٢٥), which
+the second look never reads. Measured on the 16 digits pages (``bench/ocr_accuracy.py --scripts digits``): rows of
+numbers 0.46-0.77 of the median line, lines of Arabic words 0.70 and more (a line of short place names)."""
+SHORT_CAPITALS = 4
+"""A Latin replacement of at most this many letters and digits, all capitals, is not kept out of the shape reading:
+the English model took ١٧٥ for "FIV" at 50 and more (F is no look-alike, so ``_decide_line`` accepted it); the
+shape reader with its margins decides whether the ink is digits."""
+LOOKALIKE_SHARE = 0.75
+"""Share of a reading's letters that must be look-alike capitals for it to count as a misread number when it is not
+all look-alikes (``_number_like``); the shape reader's margins still decide (a real code in capitals, "PERMIT-AMEND",
+is kept out as an accepted Latin word, and its letters are no digits' shapes)."""
+SHAPE_MODEL = "shape"
+"""``Word.model`` of a number read by digit shape."""
+
+
+def _numbers_by_shape(gray: np.ndarray, line: list, others: list[Reading], row: bool = False) -> tuple[list, int]:
+    """The line with each run of Arabic-Indic digits that its readings missed read again by digit shape; and how
+    many runs were replaced.
+
+    Why: ``ara`` 4.1.0 reads such runs as Arabic junk ("لاو را" for ٢٥١٠٧١٣٢٧٨٢٦٦٨), and the script model reads a
+    row of them alone as Latin look-alikes ("TIT" for ٢١٢), which ``_decide_line`` rightly refuses as Latin; the
+    shape reader (``ocr.digit_shapes.read_runs``) reads the same ink as digits with wide margins. Evidence, all of
+    it: the ink is not under a word read as letters (``_letters_kept``); a reading of the place looks like a number
+    (digits of either set, or look-alike capitals: ``_number_like``); every blob's shape is a digit (or a date's
+    slash) with margins ``SHAPE_MARGIN`` and ``SHAPE_LEAST``; and the digits are the Arabic-Indic set (Western
+    digits are left to the English model, which reads them well). Cost: nothing on a line without a number-like
+    reading; else one connected-components pass over the line's strip (numpy and OpenCV, no Tesseract).
+
+    ``row``: a line too low for Arabic letters (``DIGIT_ROW``): its height is the evidence in place of a reading,
+    and all its ink outside strongly read Arabic words must read as Arabic-Indic digits, two or more."""
+    evidence = [(r.left, r.right, r.text) for r in others if _number_like(r.text)] + [
+        (w.left, w.left + w.width, w.text) for w in line if not _letters_kept(w) and _number_like(w.text)]
+    if not line or (not evidence and not row):
+        return line, 0
+    kept = [(w.left, w.left + w.width) for w in line if _letters_kept(w, row)]
+    spans = [(w.left, w.left + w.width) for w in line if not _letters_kept(w, row)] + [
+        (r.left, r.right) for r in others]
+    top = min(w.top for w in line)
+    bottom = max(w.top + w.height for w in line)
+    pad = max(4, (bottom - top) // 3)
+    left = max(0, min(a for a, _ in spans + kept) - 2 * pad)
+    right = min(gray.shape[1], max(b for _, b in spans + kept) + 2 * pad)
+    strip = gray[max(0, top - pad) : bottom + pad, left:right]
+    runs = read_runs(strip, leave_out=[(a - left, b - left) for a, b in kept])
+    found = []
+    for run in runs:
+        a, b, text = run.left + left, run.right + left, run.read.digits
+        mean = sum(r.margin for r in run.read.reads) / len(run.read.reads)
+        if (run.read.script != "arabic" or mean < SHAPE_MARGIN or run.read.margin < SHAPE_LEAST
+                or not any(ch.isdigit() for ch in text)
+                or text[0] in DIGIT_SEPARATORS or text[-1] in DIGIT_SEPARATORS or "//" in text):
+            if row:
+                return line, 0  # a low line that is not all digits: a row of dots, a short word
+            continue
+        seen = [t for x0, x1, t in evidence if _overlap((a, b), (x0, x1))]
+        if not row and (not seen or (len(text) == 1 and not any(ch.isdigit() for t in seen for ch in t))):
+            continue  # a lone blob (an alef is a ١) needs a reading that saw a digit there
+        found.append((a, b, text.translate(_WESTERN_TO_ARABIC), run.read.margin))
+    if not found or (row and sum(ch.isdigit() for _, _, digits, _ in found for ch in digits) < 2):
+        return line, 0
+    inside = {i for i, w in enumerate(line) if not _letters_kept(w, row) and any(
+        a <= w.left + w.width / 2 <= b or _overlap((a, b), (w.left, w.left + w.width)) for a, b, _, _ in found)}
+    # Confidence on Tesseract's scale from the least sure digit's margin: 50 for a toss-up, 65 at SHAPE_LEAST, 100
+    # from a margin of 0.5 (a shape unlike any other digit's).
+    numbers = [replace(line[0], text=text, confidence=round(100 * min(1.0, 0.5 + margin), 1), left=a, width=b - a,
+                       top=top, height=bottom - top, model=SHAPE_MODEL) for a, b, text, margin in found]
+    return logical_order([w for i, w in enumerate(line) if i not in inside] + numbers), len(found)
+
+
+def _letters_kept(word: Any, row: bool = False) -> bool:
+    """A word read as letters and kept: an Arabic word read with confidence (``DOUBT``), or a Latin or Arabic word a
+    second reading put there. Its ink is never read as digits. A merely plausible word is not kept: ``ara`` read
+    the last digits of an ID as "كنا" at 59; its letters' shapes keep a real word from turning into digits. On a
+    low ``row`` only a strongly read Arabic word (``STRONG_ARABIC``) is kept: ``ara`` read a row of Arabic-Indic
+    digits as "وامجم ومسا" at 51 and 69, the English model as "Yee" at 63."""
+    if row:
+        return has_arabic(word.text) and word.confidence >= STRONG_ARABIC
+    if word.model != "ara":
+        letters = "".join(ch for ch in word.text if ch.isascii() and ch.isalpha())
+        if letters.isupper() and sum(ch.isalnum() for ch in word.text) <= SHORT_CAPITALS:
+            return False  # "FIV" for ١٧٥: the English model's short capitals may be digits' look-alikes
+        return not looks_like_digits(word.text) and not _western_number([Reading(word.text, 0, 0, 0, "")])
+    return has_arabic(word.text) and word.confidence >= DOUBT
+
+
+def _number_like(text: str) -> bool:
+    """A reading that may be a number: a digit of either set, or Latin look-alike capitals of Arabic-Indic digits,
+    all of them or nearly (``LOOKALIKE_SHARE``: the English model read an ID as "¥-T-SIATTAVAOT", S no look-alike)."""
+    if any(ch.isdigit() for ch in text) or looks_like_misread_digits(text):
+        return True
+    letters = [ch for ch in text if ch.isascii() and ch.isalpha()]
+    return len(letters) >= 4 and sum(ch.isupper() for ch in letters) >= LOOKALIKE_SHARE * len(letters) and sum(
+        ch.upper() in DIGIT_LOOKALIKES for ch in letters) >= LOOKALIKE_SHARE * len(letters)
 
 
 MIN_SPLIT_DIGITS = 4
@@ -680,13 +810,13 @@ def logical_order(line: list) -> list:
     """A line's words in reading order, from their positions: right to left when the line has Arabic, each run of
     words without Arabic letters (a trade name, an address, a number) left to right inside it, as the Unicode
     bidirectional algorithm orders an Arabic paragraph; a line without Arabic left to right."""
-    if not any(has_arabic(word.text) for word in line):
+    if not any(_right_to_left(word.text) for word in line):
         return sorted(line, key=lambda w: w.left)
     visual = sorted(line, key=lambda w: -(w.left + w.width))
     out: list = []
     run: list = []
     for word in [*visual, None]:
-        if word is not None and not has_arabic(word.text):
+        if word is not None and not _right_to_left(word.text):
             run.append(word)
             continue
         out.extend(_stop_at_the_end(run[::-1]))
@@ -694,6 +824,15 @@ def logical_order(line: list) -> list:
         if word is not None:
             out.append(word)
     return out
+
+
+def _right_to_left(text: str) -> bool:
+    """Arabic letters, or a number in Arabic-Indic digits: in an Arabic paragraph, numbers of Arabic-Indic digits
+    separated by spaces follow one another from right to left (the bidirectional algorithm makes the spaces between
+    them right-to-left), as the synthetic pages draw a row of them ("٣٥٤ ٢١٢ ١٣٧٥": ٣٥٤ on the right). Western
+    digits keep their runs left to right, as the first reading always ordered them."""
+    return has_arabic(text) or (any(ch in ARABIC_INDIC for ch in text) and not any(ch.isascii() and ch.isalnum()
+                                                                                   for ch in text))
 
 
 def _stop_at_the_end(run: list) -> list:

@@ -79,3 +79,118 @@ def test_digit_shapes_tell_the_confusable_arabic_indic_digits_apart() -> None:
                  "/usr/share/fonts/opentype/fonts-hosny-amiri/Amiri-Regular.ttf"):
         read = read_number(_strip("٢٣٢٣٠٥٠٥", font))
         assert read is not None and read.digits == "23230505", font
+
+
+def test_digit_shapes_cut_a_row_into_its_numbers_and_read_a_dates_slashes() -> None:
+    """A row of three amounts is three numbers (Amiri sets its ١ with gaps as wide as some word spaces), a date is
+    one, with its slashes; an Arabic word's letters are read with no confidence."""
+    from ocr.digit_shapes import read_runs
+
+    for font in ("/usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf",
+                 "/usr/share/fonts/opentype/fonts-hosny-amiri/Amiri-Regular.ttf"):
+        runs = read_runs(_line("٦٠ ٥١٤ ١٣١٠", font))
+        assert [r.read.digits for r in runs] == ["1310", "514", "60"], font  # left to right on the page
+        assert all(r.read.script == "arabic" and r.read.margin > 0.3 for r in runs), font
+        date = read_runs(_line("٢٠٢٥/١١/٠٩", font))
+        assert [r.read.digits for r in date] == ["2025/11/09"], font
+        words = read_runs(_line("وتعتمد اللجنة المحضر", font))
+        assert all(r.read.margin < 0.15 for r in words), font
+
+
+# --- ocr.arabic_first: Arabic-Indic runs the readings missed, read by digit shape (no Tesseract) -------------------
+
+
+def _line(text: str, font: str) -> object:
+    """One line drawn as the synthetic pages draw it (right to left, shaped), as a grayscale array."""
+    import numpy as np
+
+    from ocr_evaluation.synthetic import render_page
+
+    page = render_page([text], __import__("pathlib").Path(font), size=(148.0, 60.0))
+    return np.asarray(page.image.convert("L"))
+
+
+def _ink_word(gray: object, text: str, confidence: float, model: str = "ara") -> object:
+    """A word of the first reading covering all the line's ink."""
+    import numpy as np
+
+    from ocr.recognise import Word
+
+    ink = np.asarray(gray) < 128
+    ys, xs = np.nonzero(ink)
+    return Word(text, confidence, int(xs.min()), int(ys.min()), int(xs.max() - xs.min()) + 1,
+                int(ys.max() - ys.min()) + 1, 1, 1, model=model)
+
+
+def _shape_read(text: str, font: str, ara: str, others: list[tuple[str, float]], row: bool = False) -> list:
+    from ocr.arabic_first import Reading, _numbers_by_shape
+
+    gray = _line(text, font)
+    word = _ink_word(gray, ara, 20.0)
+    readings = [Reading(t, c, word.left, word.left + word.width, "eng") for t, c in others]
+    line, _count = _numbers_by_shape(gray, [word], readings, row=row)
+    return line
+
+
+FONTS_FOR_SHAPES = ("/usr/share/fonts/truetype/noto/NotoNaskhArabic-Regular.ttf",
+                    "/usr/share/fonts/truetype/noto/NotoKufiArabic-Regular.ttf",
+                    "/usr/share/fonts/opentype/fonts-hosny-amiri/Amiri-Regular.ttf")
+
+
+def test_an_id_of_arabic_indic_digits_read_as_junk_becomes_its_digits() -> None:
+    """``ara`` read an ID alone on its line as Arabic junk, the English model as look-alike capitals: the shapes
+    give the 14 digits, in Arabic-Indic digits."""
+    for font in FONTS_FOR_SHAPES:
+        line = _shape_read("٢٩٧٠٥١٤٢٦٠٣٨١٧", font, "لاو را", [("YAVOIEYI.YAIV", 30.0)])
+        assert [w.text for w in line] == ["٢٩٧٠٥١٤٢٦٠٣٨١٧"], font
+        assert line[0].model == "shape"
+
+
+def test_a_row_of_arabic_indic_amounts_keeps_its_numbers_in_reading_order() -> None:
+    """A low row read as plausible words (``row``: no reading needed), each number a word, the first on the
+    right as the line is read."""
+    for font in FONTS_FOR_SHAPES:
+        line = _shape_read("٤٥ ٦٠٨ ١٢٧٥", font, "وامجم", [], row=True)
+        assert " ".join(w.text for w in line) == "٤٥ ٦٠٨ ١٢٧٥", font
+
+
+def test_a_date_after_its_label_keeps_the_label() -> None:
+    from ocr.arabic_first import Reading, _numbers_by_shape
+    from ocr.recognise import Word
+
+    font = FONTS_FOR_SHAPES[0]
+    gray = _line("تاريخ التحرير ٢٠٢٥/١١/٠٩", font)
+    whole = _ink_word(gray, "", 0.0)
+    # The label on the right (about the first half of the ink), read confidently; the date doubted.
+    middle = whole.left + whole.width // 2
+    label = Word("تاريخ التحرير", 93.0, middle, whole.top, whole.left + whole.width - middle, whole.height, 1, 1)
+    date = Word("١١/٠0/1١١6", 27.0, whole.left, whole.top, middle - whole.left - 20, whole.height, 1, 1)
+    reading = Reading("٢٠٢٥/١١/٠٩", 40.0, date.left, date.left + date.width, "Arabic")
+    line, count = _numbers_by_shape(gray, [label, date], [reading])
+    assert [w.text for w in line] == ["تاريخ التحرير", "٢٠٢٥/١١/٠٩"] and count == 1
+
+
+def test_western_digits_and_arabic_words_never_become_arabic_indic_digits() -> None:
+    """Western digits are the English model's (the shapes say which set); an Arabic line doubted and read by the
+    English model as a number ("395" at 85, as it read "المتابعة") keeps its words: letters are no digits' shapes."""
+    for font in FONTS_FOR_SHAPES:
+        western = _shape_read("319 81 125", font, "31981", [("319", 90.0)])
+        assert [w.text for w in western] == ["31981"]
+        for row in (False, True):
+            arabic = _shape_read("وتعتمد اللجنة المحضر", font, "وتعتمد اللجنة", [("395", 85.0)], row=row)
+            assert [w.text for w in arabic] == ["وتعتمد اللجنة"], font
+
+
+def test_digit_shapes_on_a_strip_without_a_row() -> None:
+    """Blank paper, or two blobs one above the other's line (no row between them): no run, and no error (the
+    first version failed on the second, met on a skewed noisy page)."""
+    import numpy as np
+
+    from ocr.digit_shapes import read_runs
+
+    blank = np.full((60, 200), 255, np.uint8)
+    assert read_runs(blank) == []
+    apart = blank.copy()
+    apart[2:14, 20:30] = 0
+    apart[44:56, 150:160] = 0
+    assert read_runs(apart) == []
