@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ocr.skew import Gray
+from ocr.tones import percentile
 
 MIN_CROP_SIDE = 200
 """Images smaller than this (pixels, short side) are never cropped: there is no scanner lid around a thumbnail."""
@@ -59,7 +60,7 @@ def remove_edge_bands(gray: Gray, *, thin_only: bool = False) -> tuple[Gray, tup
     height, width = gray.shape
     if min(height, width) < MIN_CROP_SIDE:
         return gray, None
-    limit = 0.5 * float(np.percentile(gray[::8, ::8], 90))
+    limit = 0.5 * percentile(gray[::8, ::8], 90)
     cuts = [0, 0, 0, 0]  # top, bottom, left, right
     bands: list[tuple[int, int, npt.NDArray[np.intp]]] = []  # side, depth, whitened run per position
     for side, view in enumerate((gray, gray[::-1], gray.T, gray.T[::-1])):  # each edge at row 0, running inwards
@@ -115,7 +116,7 @@ def crop_borders(gray: Gray) -> tuple[Gray, tuple[int, int, int, int] | None]:
     outside, inside = small[lid == 1], small[lid == 0]
     if outside.size < 0.01 * small.size or inside.size == 0:
         return gray, None
-    if float(outside.mean()) > 0.5 * float(np.percentile(inside, 90)):
+    if float(outside.mean()) > 0.5 * percentile(inside, 90):
         return gray, None  # what lies outside is not dark: white margins around a printed frame, not a scanner lid
     inset = max(2, round(1 / scale))  # the blurred edge of the sheet belongs to the lid
     left, top, right, bottom = left + inset, top + inset, right - inset, bottom - inset

@@ -30,10 +30,12 @@ import cv2
 import numpy as np
 from PIL import Image
 
+from ocr import tones
 from ocr.borders import crop_borders, crop_page, remove_edge_bands
-from ocr.orientation import detect_rotation, text_axes
+from ocr.orientation import Axes, detect_rotation, measure_axes
 from ocr.perspective import dewarp
 from ocr.skew import MAX_SKEW, Gray, estimate_skew, ink_points, rotate_gray
+from ocr.tones import median_deviation, percentile
 
 T = TypeVar("T")
 
@@ -133,8 +135,10 @@ def clean(image: Image.Image, options: CleanupOptions = CleanupOptions()) -> Cle
     if options.blank_detect:
         result.is_blank = timed("blank_detect", lambda: is_blank(gray))
     if not result.is_blank:
+        measured: Axes | None = None
         if options.orientation:
-            axes = timed("orientation", lambda: text_axes(gray))
+            measured = timed("orientation", lambda: measure_axes(gray))
+            axes = measured.axes
             if options.orientation_defer and axes == [0]:
                 result.orientation_method = "deferred"
             else:
@@ -142,8 +146,9 @@ def clean(image: Image.Image, options: CleanupOptions = CleanupOptions()) -> Cle
                 result.rotation, result.orientation_method = guess.rotation, guess.method
                 if guess.rotation:
                     gray = np.ascontiguousarray(np.rot90(gray, k=guess.rotation // 90))
+                    measured = None  # measured on the page as it lay
         if options.deskew:
-            gray, result.skew_angle = timed("deskew", lambda: deskew(gray))
+            gray, result.skew_angle = timed("deskew", lambda: deskew(gray, measured))
     result.image = Image.fromarray(gray, "L")
     if "dpi" in image.info:
         result.image.info["dpi"] = image.info["dpi"]
@@ -164,7 +169,7 @@ def noise_level(gray: Gray) -> float:
     spreads = []
     for tile in _tiles(gray):
         residual = tile.astype(np.int16) - cv2.medianBlur(tile, 3).astype(np.int16)
-        spreads.append(1.4826 * float(np.median(np.abs(residual - np.median(residual)))))
+        spreads.append(1.4826 * median_deviation(residual))
     return float(np.median(spreads))
 
 
@@ -185,7 +190,7 @@ def speck_count(gray: Gray) -> float:
     a robust spread, does not see when they are sparse. Clean text has none at 300 dpi (measured 0 on our fonts)."""
     counts = []
     for tile in _tiles(gray):
-        paper = float(np.percentile(tile, 90))
+        paper = percentile(tile, 90)
         dark = (tile < 0.5 * paper).astype(np.uint8)
         _, _, stats, _ = cv2.connectedComponentsWithStats(dark, connectivity=8)
         counts.append(int(np.count_nonzero(stats[1:, cv2.CC_STAT_AREA] <= 4)))
@@ -220,17 +225,17 @@ def normalise_contrast(gray: Gray) -> Gray:
     """
     height, width = gray.shape
     small = cv2.resize(gray, (max(1, width // 8), max(1, height // 8)), interpolation=cv2.INTER_AREA)
-    paper_level = float(np.percentile(small, 90))
+    paper_level = percentile(small, 90)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (9, 9))
     background = cv2.medianBlur(cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel), 5)
     background = np.maximum(background, np.uint8(max(1, round(0.6 * paper_level))))
     background = cv2.resize(background, (width, height), interpolation=cv2.INTER_LINEAR)
     flat = cv2.divide(gray, background, scale=255)  # uint8, saturating
     sample = flat[::4, ::4]
-    median = float(np.median(sample))
-    spread = 1.4826 * float(np.median(np.abs(sample.astype(np.float32) - median)))
+    median = tones.median(sample)
+    spread = 1.4826 * median_deviation(sample)
     white = min(254.0, max(160.0, median - 4 * spread))
-    black = float(np.percentile(sample, 0.5))
+    black = percentile(sample, 0.5)
     if black > 0.6 * white:  # no ink among the darkest 0.5%: only whiten the paper
         black = 0.0
     gain = min(3.0, 255.0 / max(1.0, white - black))
@@ -254,7 +259,7 @@ def is_blank(gray: Gray) -> bool:
     inner = half[dy : height - dy, dx : width - dx]
     if inner.size == 0:
         return True
-    paper = float(np.percentile(inner[::4, ::4], 90))
+    paper = percentile(inner[::4, ::4], 90)
     ink = (inner < paper - BLANK_INK_DEPTH).astype(np.uint8)
     budget = BLANK_INK_SHARE * inner.size
     if np.count_nonzero(ink) < budget:
@@ -265,10 +270,19 @@ def is_blank(gray: Gray) -> bool:
     return bool(areas[areas >= smallest].sum() < budget)
 
 
-def deskew(gray: Gray) -> tuple[Gray, float]:
-    """Level the text lines (±MAX_SKEW degrees); returns the page and the counter-clockwise angle applied."""
-    points = ink_points(gray)
-    skew = estimate_skew(points, MAX_SKEW)
+def deskew(gray: Gray, measured: Axes | None = None) -> tuple[Gray, float]:
+    """Level the text lines (±MAX_SKEW degrees); returns the page and the counter-clockwise angle applied.
+
+    ``measured`` is the orientation step's measurement of this same page (``ocr.orientation.measure_axes``): the
+    skew of the lines across the page is measured there already, on the same ink with the edge bands left out, so
+    it is not measured twice (~0.03 CPU s on an A5 page, a twentieth of its cost)."""
+    if measured is not None and measured.points is not None and measured.across is not None:
+        points, skew = measured.points, measured.across
+    elif measured is not None and not measured.axes:
+        return gray, 0.0  # too little ink to say which way lines run: none to level either
+    else:
+        points = ink_points(gray)
+        skew = estimate_skew(points, MAX_SKEW)
     if abs(skew.angle) < MIN_SKEW or not skew.reliable:  # a photo or a smudge has no lines to level
         return gray, 0.0
     return rotate_gray(gray, skew.angle, keep_ink=points), skew.angle

@@ -35,7 +35,18 @@ from PIL import Image
 
 from ocr.borders import remove_edge_bands
 from ocr.engine import read
-from ocr.skew import MIN_POINTS, Gray, estimate_skew, ink_mask, ink_points, rotate_gray, runs, shrink
+from ocr.skew import (
+    MIN_POINTS,
+    Gray,
+    InkPoints,
+    Skew,
+    estimate_skew,
+    ink_mask,
+    ink_points,
+    rotate_gray,
+    runs,
+    shrink,
+)
 
 AXIS_MARGIN = 1.25
 """Profile-sharpness ratio above which the text axis is taken as known (text pages measured 1.6–3.9)."""
@@ -69,16 +80,33 @@ class OrientationGuess:
     confidences: dict[int, float]
 
 
-def text_axes(gray: Gray) -> list[int]:
-    """Which way the lines run, from geometry alone (milliseconds): [0] across the page, [90] down it, [0, 90] unclear,
-    [] when there is too little ink to say."""
+@dataclass(frozen=True)
+class Axes:
+    """Which way the lines run (``text_axes``), with what was measured on the way: the deskew step reuses it."""
+
+    axes: list[int]
+    """[0] across the page, [90] down it, [0, 90] unclear, [] too little ink to say."""
+    points: InkPoints | None = None
+    """The page's ink at analysis scale, edge bands removed (None when too little to say anything)."""
+    across: Skew | None = None
+    """The skew of lines running across the page, from ``points``."""
+
+
+def measure_axes(gray: Gray) -> Axes:
+    """Which way the lines run, from geometry alone (milliseconds), and the measurements that say so."""
     gray, _ = remove_edge_bands(gray)  # a long straight dark band would dominate both profiles and every line
     points = ink_points(gray)
     if len(points) < MIN_POINTS:
-        return []
+        return Axes([])
     across, down = estimate_skew(points), estimate_skew(points.transposed())
     ratio = across.peakiness / down.peakiness
-    return [0] if ratio >= AXIS_MARGIN else [90] if ratio <= 1 / AXIS_MARGIN else [0, 90]
+    return Axes([0] if ratio >= AXIS_MARGIN else [90] if ratio <= 1 / AXIS_MARGIN else [0, 90], points, across)
+
+
+def text_axes(gray: Gray) -> list[int]:
+    """Which way the lines run, from geometry alone: [0] across the page, [90] down it, [0, 90] unclear, [] when
+    there is too little ink to say."""
+    return measure_axes(gray).axes
 
 
 def detect_rotation(gray: Gray, *, lang: str = "ara+eng", timeout: float = 30.0,

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ocr.skew import Gray
+from ocr.tones import percentile
 
 WORK_LONG_SIDE = 800
 """Pixels on the long side of the copy the sheet is looked for in: the sheet's outline needs no more."""
@@ -101,7 +102,7 @@ def find_sheet(gray: Gray) -> Quad | None:
     outside = np.ones(small.shape, np.uint8)
     cv2.fillConvexPoly(outside, np.round(corners).astype(np.int32), 0)
     around, inside = small[outside == 1], small[outside == 0]
-    if around.size == 0 or float(around.mean()) > DARK_SURROUNDING * float(np.percentile(inside, 90)):
+    if around.size == 0 or float(around.mean()) > DARK_SURROUNDING * percentile(inside, 90):
         return None
     ordered = order_corners(corners / scale)
     return Quad(ordered, corner_deviation(ordered))

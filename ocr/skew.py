@@ -17,6 +17,8 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
+from ocr.tones import percentile
+
 MAX_SKEW = 15.0
 """Largest skew we correct, in degrees."""
 ANALYSIS_LONG_SIDE = 1800
@@ -62,7 +64,7 @@ def shrink(gray: Gray, scale: float) -> Gray:
 
 def ink_mask(gray: Gray) -> npt.NDArray[np.bool_]:
     """Pixels clearly darker than the paper: below 60% of the paper's brightness (its 90th percentile)."""
-    paper = float(np.percentile(gray, 90))
+    paper = percentile(gray, 90)
     return gray < max(1.0, paper * 0.6)
 
 

@@ -35,6 +35,18 @@ def test_deskew_recovers_a_known_angle(page: Image.Image, angle: float) -> None:
     assert result.rotation == 0 and "deskew" in result.timings
 
 
+@pytest.mark.parametrize("angle", [4.0, -9.0])
+def test_deskew_reuses_the_orientation_steps_measurement(page: Image.Image, angle: float) -> None:
+    """With orientation on, the skew measured to find the text's axis levels the page (it is not measured twice),
+    and it levels it as the deskew step alone does."""
+    tilted = page.rotate(angle, resample=Image.Resampling.BICUBIC, expand=True, fillcolor=255)
+    alone = clean(tilted, ONLY_DESKEW)
+    together = clean(tilted, CleanupOptions(blank_detect=False))
+    assert together.rotation == 0
+    assert together.skew_angle == pytest.approx(alone.skew_angle, abs=0.1)
+    assert together.skew_angle == pytest.approx(-angle, abs=0.5)
+
+
 def test_deskew_keeps_the_corners_of_a_steep_page(page: Image.Image) -> None:
     """At 12° the rotated text would leave the canvas; the canvas grows instead of cutting lines off."""
     tilted = page.rotate(-12, resample=Image.Resampling.BICUBIC, expand=False, fillcolor=255)
