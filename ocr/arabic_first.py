@@ -546,21 +546,22 @@ def _numbers_by_shape(gray: np.ndarray, line: list, others: list[Reading], row: 
     right = min(gray.shape[1], max(b for _, b in spans + kept) + 2 * pad)
     strip = gray[max(0, top - pad) : bottom + pad, left:right]
     runs = read_runs(strip, leave_out=[(a - left, b - left) for a, b in kept])
-    found = []
-    for run in runs:
-        a, b, text = run.left + left, run.right + left, run.read.digits
-        mean = sum(r.margin for r in run.read.reads) / len(run.read.reads)
-        if (run.read.script != "arabic" or mean < SHAPE_MARGIN or run.read.margin < SHAPE_LEAST
-                or not any(ch.isdigit() for ch in text)
-                or text[0] in DIGIT_SEPARATORS or text[-1] in DIGIT_SEPARATORS or "//" in text):
-            if row:
-                return line, 0  # a low line that is not all digits: a row of dots, a short word
-            continue
-        seen = [t for x0, x1, t in evidence if _overlap((a, b), (x0, x1))]
-        if not row and (not seen or (len(text) == 1 and not any(ch.isdigit() for t in seen for ch in t))):
-            continue  # a lone blob (an alef is a ١) needs a reading that saw a digit there
-        found.append((a, b, text.translate(_WESTERN_TO_ARABIC), run.read.margin))
-    if not found or (row and sum(ch.isdigit() for _, _, digits, _ in found for ch in digits) < 2):
+    shaped = [(run.left + left, run.right + left, run.read) for run in runs]
+    printed = [(a, b, read) for a, b, read in shaped if _printed_number(read)]
+    found = _western_by_shape(line, others, [(a, b, read) for a, b, read in printed if read.script == "latin"])
+    if not row or len(printed) == len(shaped):  # a low line must be digits throughout: not dots, not a short word
+        indic = []
+        for a, b, read in printed:
+            if read.script != "arabic":
+                continue
+            seen = [t for x0, x1, t in evidence if _overlap((a, b), (x0, x1))]
+            if not row and (not seen or (len(read.digits) == 1 and not any(
+                    ch.isdigit() for t in seen for ch in t))):
+                continue  # a lone blob (an alef is a ١) needs a reading that saw a digit there
+            indic.append((a, b, read.digits.translate(_WESTERN_TO_ARABIC), read.margin))
+        if not row or sum(ch.isdigit() for _, _, digits, _ in indic for ch in digits) >= 2:
+            found += indic
+    if not found:
         return line, 0
     inside = {i for i, w in enumerate(line) if not _letters_kept(w, row) and any(
         a <= w.left + w.width / 2 <= b or _overlap((a, b), (w.left, w.left + w.width)) for a, b, _, _ in found)}
@@ -569,6 +570,57 @@ def _numbers_by_shape(gray: np.ndarray, line: list, others: list[Reading], row: 
     numbers = [replace(line[0], text=text, confidence=round(100 * min(1.0, 0.5 + margin), 1), left=a, width=b - a,
                        top=top, height=bottom - top, model=SHAPE_MODEL) for a, b, text, margin in found]
     return logical_order([w for i, w in enumerate(line) if i not in inside] + numbers), len(found)
+
+
+def _printed_number(read: Any) -> bool:
+    """A run whose every blob is shaped like a printed digit or a date's slash (``SHAPE_MARGIN``, ``SHAPE_LEAST``),
+    with a digit, and no slash at either end or two in a row."""
+    text = read.digits
+    return (bool(read.reads) and sum(r.margin for r in read.reads) / len(read.reads) >= SHAPE_MARGIN
+            and read.margin >= SHAPE_LEAST and any(ch.isdigit() for ch in text)
+            and text[0] not in DIGIT_SEPARATORS and text[-1] not in DIGIT_SEPARATORS and "//" not in text)
+
+
+def _western_by_shape(
+    line: list, others: list[Reading], runs: list[tuple[int, int, Any]]
+) -> list[tuple[int, int, str, float]]:
+    """Western numbers read by shape that replace the Western digits read at their place, where the readings lost
+    digits or spaces: ``ara`` read table rows' last amount confidently short ("5" at 96 for 975, "0" for 1600) or
+    two amounts as one ("744425"). A group of runs replaces the words under it (digits and separators only) when
+    the shapes hold the same digits with other spaces, or ``ara``'s digits with more (none changed, some added), or
+    digits another model read there too (the English model's "110602975"): never a digit the readings did not
+    see, unless ``ara`` dropped it."""
+    numeric = [i for i, w in enumerate(line) if not _letters_kept(w) and _western_number(
+        [Reading(w.text, 0, 0, 0, "")])]
+    groups: list[tuple[list[tuple[int, int, Any]], set[int]]] = []
+    for run in sorted(runs, key=lambda r: r[0]):
+        under = {i for i in numeric if _overlap((run[0], run[1]), (line[i].left, line[i].left + line[i].width))}
+        if not under:
+            continue
+        if groups and groups[-1][1] & under:
+            groups[-1][0].append(run)
+            groups[-1][1].update(under)
+        else:
+            groups.append(([run], under))
+    out = []
+    for group_runs, under in groups:
+        words = sorted((line[i] for i in under), key=lambda w: w.left)
+        ours = "".join(ch for w in words for ch in w.text if ch.isdigit())
+        shapes = "".join(ch for _, _, read in group_runs for ch in read.digits if ch.isdigit())
+        texts = [read.digits for _, _, read in group_runs]
+        if texts == [w.text for w in words]:
+            continue  # nothing to change
+        span = (group_runs[0][0], group_runs[-1][1])
+        seen = "".join(ch for r in others if _overlap(span, (r.left, r.right)) for ch in r.text if ch in "0123456789")
+        if shapes == ours or (ours and _subsequence(ours, shapes)) or (len(shapes) >= 2 and shapes in seen):
+            out += [(a, b, read.digits, read.margin) for a, b, read in group_runs]
+    return out
+
+
+def _subsequence(short: str, long: str) -> bool:
+    """``short``'s characters in ``long`` in order, with others between or around them."""
+    rest = iter(long)
+    return all(ch in rest for ch in short)
 
 
 def _letters_kept(word: Any, row: bool = False) -> bool:

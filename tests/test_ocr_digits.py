@@ -171,11 +171,13 @@ def test_a_date_after_its_label_keeps_the_label() -> None:
 
 
 def test_western_digits_and_arabic_words_never_become_arabic_indic_digits() -> None:
-    """Western digits are the English model's (the shapes say which set); an Arabic line doubted and read by the
-    English model as a number ("395" at 85, as it read "المتابعة") keeps its words: letters are no digits' shapes."""
+    """Western digits stay Western (the shapes say which set: ``ara``'s "31981" for a row "319 81 125" becomes the
+    row's numbers, whose digits it holds in order); an Arabic line doubted and read by the English model as a number
+    ("395" at 85, as it read "المتابعة") keeps its words: letters are no digits' shapes."""
     for font in FONTS_FOR_SHAPES:
         western = _shape_read("319 81 125", font, "31981", [("319", 90.0)])
-        assert [w.text for w in western] == ["31981"]
+        assert not any(ch in "٠١٢٣٤٥٦٧٨٩" for w in western for ch in w.text), font
+        assert " ".join(w.text for w in western) in ("31981", "319 81 125"), font  # ara's digits, or all of them
         for row in (False, True):
             arabic = _shape_read("وتعتمد اللجنة المحضر", font, "وتعتمد اللجنة", [("395", 85.0)], row=row)
             assert [w.text for w in arabic] == ["وتعتمد اللجنة"], font
@@ -194,3 +196,39 @@ def test_digit_shapes_on_a_strip_without_a_row() -> None:
     apart[2:14, 20:30] = 0
     apart[44:56, 150:160] = 0
     assert read_runs(apart) == []
+
+
+def _number_words(gray: object, texts: list[str], confidence: float = 95.0) -> list:
+    """Words of the first reading over each number of a row, left to right on the page, where the shape reader
+    places the numbers (only their boxes are taken from it; the ink gaps alone do not part Western numbers: a 1's
+    bearings are as wide as a word space)."""
+    import numpy as np
+
+    from ocr.digit_shapes import read_runs
+    from ocr.recognise import Word
+
+    ys = np.nonzero((np.asarray(gray) < 128).any(axis=1))[0]
+    top, height = int(ys.min()), int(ys.max() - ys.min()) + 1
+    runs = read_runs(gray)
+    assert len(runs) == len(texts), [r.read.digits for r in runs]
+    return [Word(text, confidence, r.left, top, r.right - r.left, height, 1, 1) for text, r in zip(texts, runs,
+                                                                                                    strict=True)]
+
+
+def test_a_western_row_gets_back_the_digits_ara_dropped_and_no_others() -> None:
+    """``ara`` read a table row's last amount confidently short ("5" at 96 for 975): the shapes hold its digits and
+    more, so the row is read by shape, in Western digits. A digit ``ara`` read differently, with no other reading
+    to agree with the shapes, stays as read; a row read right stays as it is."""
+    from ocr.arabic_first import Reading, _numbers_by_shape
+
+    font = FONTS_FOR_SHAPES[0]
+    gray = _line("110 602 975", font)
+    short = _number_words(gray, ["110", "602", "5"])
+    line, count = _numbers_by_shape(gray, short, [], row=True)
+    assert [w.text for w in line] == ["110", "602", "975"] and count == 1
+    other = _number_words(gray, ["110", "602", "976"])
+    assert [w.text for w in _numbers_by_shape(gray, other, [], row=True)[0]] == ["110", "602", "976"]
+    english = [Reading("110602975", 70.0, other[0].left, other[2].left + other[2].width, "eng")]
+    assert [w.text for w in _numbers_by_shape(gray, other, english, row=True)[0]] == ["110", "602", "975"]
+    right = _number_words(gray, ["110", "602", "975"])
+    assert _numbers_by_shape(gray, right, [], row=True)[1] == 0
