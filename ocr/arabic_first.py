@@ -257,8 +257,10 @@ def reread_doubtful_lines(image: Image.Image, words: list, *, dpi: int, timeout:
     gray = np.asarray(image.convert("L"), dtype=np.uint8)
     rows = {number for number, line in lines.items()
             if number not in doubtful_lines and height[number] < DIGIT_ROW * typical}
+    mixed = {number for number, line in lines.items() if number not in doubtful_lines and number not in rows
+             and any(_mixed_digit_sets(w.text) for w in line)}
     if not doubtful_lines or not models:
-        return _rows_by_shape(gray, lines, rows, words)
+        return _rows_by_shape(gray, lines, rows, mixed, words)
     doubtful_lines = doubtful_lines[:MAX_LINES]
     context = _context_word(gray, words)
     readings: dict[str, dict[int, list[Reading]]] = {model: {} for model in models}
@@ -280,25 +282,34 @@ def reread_doubtful_lines(image: Image.Image, words: list, *, dpi: int, timeout:
             line, count = _decide_line(line, others)
             line, found = _numbers_by_shape(gray, line, others, row=height[number] < DIGIT_ROW * typical)
             replaced += count + found
-        elif number in rows:
-            line, found = _numbers_by_shape(gray, line, [], row=True)
+        elif number in rows or number in mixed:
+            line, found = _numbers_by_shape(gray, line, [], row=number in rows)
             replaced += found
         out.extend(line)
     return out, replaced
 
 
-def _rows_by_shape(gray: np.ndarray, lines: dict[int, list], rows: set[int], words: list) -> tuple[list, int]:
-    """The page's words with its low lines read by digit shape (``_numbers_by_shape``), when nothing was doubted."""
-    if not rows:
+def _rows_by_shape(
+    gray: np.ndarray, lines: dict[int, list], rows: set[int], mixed: set[int], words: list
+) -> tuple[list, int]:
+    """The page's words with its low lines and its lines with a number of two digit sets read by digit shape
+    (``_numbers_by_shape``), when nothing was doubted."""
+    if not rows and not mixed:
         return words, 0
     out: list = []
     replaced = 0
     for number, line in lines.items():
-        if number in rows:
-            line, found = _numbers_by_shape(gray, line, [], row=True)
+        if number in rows or number in mixed:
+            line, found = _numbers_by_shape(gray, line, [], row=number in rows)
             replaced += found
         out.extend(line)
     return out, replaced
+
+
+def _mixed_digit_sets(text: str) -> bool:
+    """Arabic-Indic and Western digits in one word: a number is printed in one set, so ``ara`` misread it, however
+    confident ("٠١/11/7١72" at 62 for the date ١٠/١١/٢٠٢٤); its line is read by digit shape, with no Tesseract call."""
+    return any(ch in ARABIC_INDIC for ch in text) and any(ch in "0123456789" for ch in text)
 
 
 def _worth_a_script_look(line: list, english: list[Reading]) -> bool:
@@ -589,20 +600,24 @@ def _western_by_shape(
     two amounts as one ("744425"). A group of runs replaces the words under it (digits and separators only) when
     the shapes hold the same digits with other spaces, or ``ara``'s digits with more (none changed, some added), or
     digits another model read there too (the English model's "110602975"): never a digit the readings did not
-    see, unless ``ara`` dropped it."""
+    see, unless ``ara`` dropped it. A run where ``ara`` read nothing at all is added when another model read its
+    digits there (``_seen_by_others``)."""
     numeric = [i for i, w in enumerate(line) if not _letters_kept(w) and _western_number(
         [Reading(w.text, 0, 0, 0, "")])]
     groups: list[tuple[list[tuple[int, int, Any]], set[int]]] = []
+    out = []
     for run in sorted(runs, key=lambda r: r[0]):
         under = {i for i in numeric if _overlap((run[0], run[1]), (line[i].left, line[i].left + line[i].width))}
         if not under:
+            if not any(_overlap((run[0], run[1]), (w.left, w.left + w.width)) for w in line) and _seen_by_others(
+                    run, others):  # a number ara left out ("296 325" for 296 712 325), another model read
+                out.append((run[0], run[1], run[2].digits, run[2].margin))
             continue
         if groups and groups[-1][1] & under:
             groups[-1][0].append(run)
             groups[-1][1].update(under)
         else:
             groups.append(([run], under))
-    out = []
     for group_runs, under in groups:
         words = sorted((line[i] for i in under), key=lambda w: w.left)
         ours = "".join(ch for w in words for ch in w.text if ch.isdigit())
@@ -615,6 +630,14 @@ def _western_by_shape(
         if shapes == ours or (ours and _subsequence(ours, shapes)) or (len(shapes) >= 2 and shapes in seen):
             out += [(a, b, read.digits, read.margin) for a, b, read in group_runs]
     return out
+
+
+def _seen_by_others(run: tuple[int, int, Any], others: list[Reading]) -> bool:
+    """Whether a second reading of the run's place holds its digits, two or more, in a row."""
+    digits = "".join(ch for ch in run[2].digits if ch.isdigit())
+    seen = "".join(ch for r in others if _overlap((run[0], run[1]), (r.left, r.right)) for ch in r.text
+                   if ch in "0123456789")
+    return len(digits) >= 2 and digits in seen
 
 
 def _subsequence(short: str, long: str) -> bool:
