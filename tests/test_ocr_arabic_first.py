@@ -244,8 +244,8 @@ def test_arabic_indic_numbers_come_out_as_arabic_indic_digits() -> None:
             assert "المحضر" in words_line or "مراجعته" in words_line, read.text
             assert not re.search(r"\d", words_line), read.text
             found += sum(number in read.text for number in numbers)
-    # Measured on these 12 pages: 5 of 48 numbers whole before the shape reading, 45 after (a Kufi date read with
-    # one digit wrong, twice; an Amiri row).
+    # Measured on these 12 pages: 5 of 48 numbers whole before the shape reading, 47 after (a Kufi date read with
+    # one digit wrong); the bar leaves room for a few digits another Tesseract build reads differently.
     assert found >= 43, found
 
 
