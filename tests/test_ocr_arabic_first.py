@@ -365,3 +365,59 @@ def test_a_capitalised_word_the_script_model_confirms_joins_a_run_over_plausible
               _reading("Co", 97, 640, 700, "Arabic")]
     out, _ = _decide_line(line, others)
     assert " ".join(w.text for w in out) == "الشركة Qena Print Co وجلها"
+
+
+def test_a_whole_address_both_models_see_as_latin_replaces_scraps_that_look_arabic() -> None:
+    """``ara`` cut "h.mansour@minya.gov.eg" into junk holding short Arabic-looking scraps read with some confidence
+    ("ولد" at 76, "©" at 88); the English model read the whole address and the script model Latin over it, so it
+    replaces them all. The script model's piece of it ("h.ma" at 89) does not win over the whole."""
+    line = [_word("البريد", 93, 1390, 1500), _word("الإلكتروني:", 90, 1100, 1370), _word("0/31.0010ا6", 40, 700, 1070),
+            _word("©", 88, 670, 695), _word("ولد", 76, 460, 530), _word("و.لا", 82, 370, 440)]
+    others = [_reading("h.mansour@minya.gov.eg", 90, 370, 1070), _reading("ayy", 0, 1390, 1500),
+              _reading("h.ma", 89, 960, 1070, "Arabic"), _reading("nsour@m1nya.g0v.eg", 3, 370, 950, "Arabic"),
+              _reading("البريد", 92, 1390, 1500, "Arabic")]
+    out, replaced = _decide_line(line, others)
+    assert replaced == 1
+    assert " ".join(w.text for w in out) == "البريد الإلكتروني: h.mansour@minya.gov.eg"
+
+
+def test_an_address_needs_the_script_model_to_see_latin_too() -> None:
+    """The same scraps under an "address" the script model reads as Arabic words stay: one model's shape is not
+    enough over words that look Arabic."""
+    line = [_word("البريد", 93, 1390, 1500), _word("ولد", 76, 460, 530), _word("سعد", 80, 370, 440)]
+    others = [_reading("a.b@cd.eg", 45, 370, 530), _reading("ولد", 80, 460, 530, "Arabic"),
+              _reading("سعد", 85, 370, 440, "Arabic")]
+    out, _ = _decide_line(line, others)
+    assert [w.text for w in out] == ["البريد", "ولد", "سعد"]
+
+
+def test_a_stuttered_www_is_still_a_web_address() -> None:
+    from ocr.arabic_first import looks_like_address, tidy_address
+
+    assert looks_like_address("Wwww.minya.gov.eg") and tidy_address("Wwww.minya.gov.eg") == "www.minya.gov.eg"
+    assert tidy_address("WWWWW.Minya.gov.eg") == "www.minya.gov.eg"
+    assert not looks_like_address("wwwwww.minya.gov.eg")
+
+
+def test_both_models_reading_a_capitalised_word_beside_a_run_outweigh_arabic_scraps() -> None:
+    """"Al" of "Al Salam Bakery Co." read "Al" at 31 by the English model and ",Al" at 52 by the script model, over
+    ``ara``'s two-letter "لا." at 89; and "Bakery", read at 95 by both, over ``ara``'s plausible-looking junk at 82
+    (13 points behind, under the usual lead). Lower-case agreement would not do (``dilgicg`` above)."""
+    line = [_word("اسم", 95, 1400, 1500), _word("الشركة", 95, 1200, 1380), _word("بالإنجليزية", 91, 940, 1180),
+            _word("0", 45, 860, 920), _word("بصتصسوام", 82, 570, 830), _word("ءالاه", 0, 410, 540),
+            _word("لا.", 89, 330, 380)]
+    others = [_reading("Al", 31, 330, 380), _reading("Salam", 95, 410, 540), _reading("Bakery", 95, 570, 830),
+              _reading("Co", 93, 860, 920), _reading(",Al", 52, 330, 380, "Arabic"),
+              _reading("Salam", 94, 410, 540, "Arabic"), _reading("Bakery", 95, 570, 830, "Arabic"),
+              _reading("Co", 93, 860, 920, "Arabic"), _reading("اسم", 96, 1400, 1500, "Arabic")]
+    out, _ = _decide_line(line, others)
+    assert " ".join(w.text for w in out) == "اسم الشركة بالإنجليزية Al Salam Bakery Co"
+
+
+def test_latin_scraps_that_only_add_up_stay_out() -> None:
+    """A doubted Amiri word read by the English model as "7" and "yu" (and by the script model as "Jjl" at 45):
+    no word of three characters, so ``ara``'s reading stays."""
+    line = [_word("الموقع", 86, 1410, 1500), _word("للمرك؟", 5, 1080, 1170)]
+    others = [_reading("7", 80, 1090, 1100), _reading("yu", 57, 1130, 1170), _reading("Jjl", 45, 1080, 1170, "Arabic")]
+    out, replaced = _decide_line(line, others)
+    assert replaced == 0 and [w.text for w in out] == ["الموقع", "للمرك؟"]
