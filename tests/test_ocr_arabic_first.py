@@ -421,3 +421,36 @@ def test_latin_scraps_that_only_add_up_stay_out() -> None:
     others = [_reading("7", 80, 1090, 1100), _reading("yu", 57, 1130, 1170), _reading("Jjl", 45, 1080, 1170, "Arabic")]
     out, replaced = _decide_line(line, others)
     assert replaced == 0 and [w.text for w in out] == ["الموقع", "للمرك؟"]
+
+
+def test_a_whole_address_over_junk_needs_no_confidence() -> None:
+    """The English model read "www.minya.gov.eg" right at 4 (and "www.|uxor.gov.eg", a bar for an l, at 28) where
+    ``ara`` left digits, dots and stutters: the shape is the evidence. Over a plausible Arabic word it is not."""
+    from ocr.arabic_first import _place
+
+    tsv = ("level\tpage_num\tblock_num\tpar_num\tline_num\tword_num\tleft\ttop\twidth\theight\tconf\ttext\n"
+           "5\t1\t1\t1\t1\t1\t10\t5\t480\t30\t28\twww.|uxor.gov.eg\n")
+    placed = _place(tsv, [Section(line=1, left=0, top=0, y_offset=0, height=40, end=600)], "eng")[1]
+    assert [r.text for r in placed] == ["www.luxor.gov.eg"]
+    line = [_word("الموقع", 92, 1370, 1500), _word("للمركز", 90, 980, 1110), _word("017.60", 9, 700, 960),
+            _word("/الالاثالالا", 20, 480, 690)]
+    others = [_reading("www.minya.gov.eg", 4, 480, 960), _reading("W٧٧٧.", 0, 480, 640, "Arabic"),
+              _reading("minya.90v.eg", 0, 660, 960, "Arabic")]
+    out, _ = _decide_line(line, others)
+    assert [w.text for w in out] == ["الموقع", "للمركز", "www.minya.gov.eg"]
+    plausible = [_word("الموقع", 92, 1370, 1500), _word("للمركز", 60, 480, 960)]
+    out, _ = _decide_line(plausible, others)
+    assert [w.text for w in out] == ["الموقع", "للمركز"]
+
+
+def test_a_dash_between_latin_words_stays_in_the_run() -> None:
+    """"Roads Dept. - Edfu City": ``ara``'s junk word spanned "Dept." and the dash; the dash both models read joins
+    the run in its place."""
+    line = [_word("ه15©", 10, 1400, 1500), _word("ونلا", 44, 1000, 1110), _word("-.أمعنا", 0, 820, 990),
+            _word("بععممءط", 0, 570, 800)]
+    others = [_reading("Roads", 96, 570, 800), _reading("Dept.", 91, 820, 960), _reading("-", 89, 975, 989),
+              _reading("Edfu", 95, 1000, 1110), _reading("City", 96, 1400, 1500), _reading("Roads", 96, 570, 800,
+              "Arabic"), _reading("Dept.", 90, 820, 960, "Arabic"), _reading("-", 91, 975, 989, "Arabic"),
+              _reading("Edfu", 94, 1000, 1110, "Arabic"), _reading("City", 97, 1400, 1500, "Arabic")]
+    out, _ = _decide_line(line, others)
+    assert " ".join(w.text for w in out) == "Roads Dept. - Edfu City"
