@@ -157,14 +157,19 @@ def read_number(gray: np.ndarray, span: tuple[int, int] | None = None) -> Number
 
 WORD_GAP = 0.35
 PITCH = 1.25
+SPACE = 2.5
 WIDE_GAP = 1.0
 """Where two numbers of a row part (:func:`read_runs`): an ink gap of at least ``WORD_GAP`` of the digits' height
-and a step from blob centre to blob centre of at least ``PITCH`` times the row's median step; or an ink gap of
-``WIDE_GAP``. Measured on rows of our own in the four benchmark fonts (14-digit IDs, rows of three amounts, dates):
-the digits are set at a fixed advance, so the centre steps tell: 0.71-1.12 of the row's median step inside a number,
-1.45-2.06 between numbers (Noto Naskh, Sans, Kufi and Amiri alike). The ink gaps alone do not: inside a number
-0.0-0.32 in the Noto fonts but up to 0.69 in Amiri (its ١ is a thin bar with wide bearings), between numbers from
-0.44 (Noto Sans) to 1.17 (Amiri); the gap rule keeps a Noto ID's uneven steps (up to 1.2 of the median) together."""
+that is also a wider step from blob centre to blob centre than inside a number (``PITCH`` times the row's median
+step) or a wider gap (``SPACE`` times the row's median gap); or an ink gap of ``WIDE_GAP``. Measured on rows of our
+own in the four benchmark fonts (14-digit IDs, rows of three amounts, dates): the ink gaps alone do not tell, inside
+a number 0.0-0.32 of the height in the Noto fonts but up to 0.69 in Amiri (its ١ is a thin bar with wide
+bearings), between numbers from 0.44 (Noto Sans) to 1.17 (Amiri). Most digits are set at a fixed advance, so the
+centre steps tell: 0.71-1.12 of the row's median step inside a number, 1.45-2.06 between numbers; but Noto Sans
+draws ٠ and ١ off their advance's centre, and "١٧٥٠ ١١٧" stepped only 1.09 across the space. There the gap
+itself stands out: inside a number at most 1.8 times the row's median gap (Amiri's ID 1.5), across a space 2.9-3.5
+times; that rule parts Arabic-Indic runs only, as it cut Western numbers after a 1 ("1 979", "29801 092744479" on
+the seed-7 pages of ``bench/ocr_accuracy.py``)."""
 
 
 @dataclass(frozen=True)
@@ -196,14 +201,16 @@ def read_runs(gray: np.ndarray, leave_out: Sequence[tuple[int, int]] = ()) -> li
         return []
     steps = [(b[0] + b[2] / 2) - (a[0] + a[2] / 2) for a, b in pairwise(row)]
     pitch = float(np.median(steps)) if steps else 0.0
-    groups: list[list[Component]] = []
+    gaps = [b[0] - (a[0] + a[2]) for a, b in pairwise(row)]
+    spacing = float(np.median(gaps)) if gaps else 0.0
+    groups: list[list[tuple[Component, bool]]] = []  # each blob, and whether a space may lie before it
     for component, step in zip(row, [0.0, *steps], strict=True):
         if groups:
-            gap = component[0] - max(c[0] + c[2] for c in groups[-1])
+            gap = component[0] - max(c[0] + c[2] for c, _ in groups[-1])
             if gap < WIDE_GAP * height and (gap < WORD_GAP * height or step < PITCH * pitch):
-                groups[-1].append(component)
+                groups[-1].append((component, gap >= WORD_GAP * height and gap >= SPACE * max(spacing, 1.0)))
                 continue
-        groups.append([component])
+        groups.append([(component, False)])
     out = []
     for group in groups:
         best: NumberRead | None = None
@@ -211,12 +218,21 @@ def read_runs(gray: np.ndarray, leave_out: Sequence[tuple[int, int]] = ()) -> li
             bank = _bank(script, separators=True)
             if bank is None:
                 continue
-            reads = tuple(_classify(_features(mask, height, middle, (x, y, w, h)), bank) for x, y, w, h, mask in group)
+            reads = tuple(_classify(_features(mask, height, middle, (x, y, w, h)), bank)
+                          for (x, y, w, h, mask), _space in group)
             read = NumberRead("".join(r.digit for r in reads), script, reads)
             if best is None or _mean_margin(read) > _mean_margin(best):
                 best = read
-        if best is not None:
-            out.append(Run(min(c[0] for c in group), max(c[0] + c[2] for c in group), best))
+        if best is None:
+            continue
+        # Arabic-Indic digits part at a wide gap too (``SPACE``); Western ones do not: a Latin 1's bearings are as
+        # wide ("1 979" for 1979 when they did).
+        cuts = [0, *(i for i, (_c, space) in enumerate(group) if space and best.script == "arabic"), len(group)]
+        for start, end in pairwise(cuts):
+            part = group[start:end]
+            reads = best.reads[start:end]
+            out.append(Run(min(c[0] for c, _ in part), max(c[0] + c[2] for c, _ in part),
+                           NumberRead("".join(r.digit for r in reads), best.script, reads)))
     return out
 
 

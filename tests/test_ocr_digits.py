@@ -261,3 +261,16 @@ def test_a_number_of_two_digit_sets_is_a_misread_however_confident() -> None:
     date = Word("٠٩/11/7١25", 62.0, whole.left, whole.top, middle - whole.left - 20, whole.height, 1, 1)
     line, count = _numbers_by_shape(gray, [label, date], [])
     assert [w.text for w in line] == ["تاريخ التحرير", "٢٠٢٥/١١/٠٩"] and count == 1
+
+
+def test_digit_shapes_part_noto_sans_numbers_whose_steps_hide_the_space() -> None:
+    """Noto Sans draws ٠ and ١ off their advance's centre: across the space of "١٧٥٠ ١١٧" the centres stepped no
+    more than inside a number, and the two amounts came out as one ("1750117"); the gap itself tells. Western
+    numbers are not cut at a 1's wide bearings."""
+    from ocr.digit_shapes import read_runs
+
+    sans = "/usr/share/fonts/truetype/noto/NotoSansArabic-Regular.ttf"
+    assert [r.read.digits for r in read_runs(_line("٢٩٤ ١١٧ ١٧٥٠", sans))] == ["1750", "117", "294"]
+    assert [r.read.digits for r in read_runs(_line("١٦٦ ٤٤٤ ١٧٥", sans))] == ["175", "444", "166"]
+    assert [r.read.digits for r in read_runs(_line("٣٠١٠١١٠١١١٠٠١٠", sans))] == ["30101101110010"]
+    assert [r.read.digits for r in read_runs(_line("1979 123 1025", sans))] == ["1979", "123", "1025"]
