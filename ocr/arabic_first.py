@@ -571,9 +571,11 @@ def _numbers_by_shape(gray: np.ndarray, line: list, others: list[Reading], row: 
     top = min(w.top for w in line)
     bottom = max(w.top + w.height for w in line)
     pad = max(4, (bottom - top) // 3)
-    left = max(0, min(a for a, _ in spans + kept) - 2 * pad)
-    right = min(gray.shape[1], max(b for _, b in spans + kept) + 2 * pad)
-    strip = gray[max(0, top - pad) : bottom + pad, left:right]
+    band = gray[max(0, top - pad) : bottom + pad]
+    left, right = _inked_extent(band, min(a for a, _ in spans + kept), max(b for _, b in spans + kept),
+                                reach=bottom - top)
+    left, right = max(0, left - 2 * pad), min(gray.shape[1], right + 2 * pad)
+    strip = band[:, left:right]
     runs = read_runs(strip, leave_out=[(a - left, b - left) for a, b in kept])
     shaped = [(run.left + left, run.right + left, run.read) for run in runs]
     printed = [(a, b, read) for a, b, read in shaped if _printed_number(read)]
@@ -599,6 +601,24 @@ def _numbers_by_shape(gray: np.ndarray, line: list, others: list[Reading], row: 
     numbers = [replace(line[0], text=text, confidence=round(100 * min(1.0, 0.5 + margin), 1), left=a, width=b - a,
                        top=top, height=bottom - top, model=SHAPE_MODEL) for a, b, text, margin in found]
     return logical_order([w for i, w in enumerate(line) if i not in inside] + numbers), len(found)
+
+
+def _inked_extent(band: np.ndarray, left: int, right: int, reach: int) -> tuple[int, int]:
+    """The span ``left``-``right`` of a line's band widened over the ink that continues it, across gaps of at most
+    ``reach`` columns: ``ara`` may find one "word" in a row of digits ("لا" over 4 of an ID's 14 digits, the rest
+    unread), and the whole row must be read by shape."""
+    paper = float(np.percentile(band[::4, ::4], 90)) if band.size else 255.0
+    inked = (band < 0.6 * paper).sum(axis=0) >= 2
+    columns = np.nonzero(inked)[0]
+    if not len(columns):
+        return left, right
+    while True:
+        before = columns[(columns < left) & (columns >= left - reach)]
+        after = columns[(columns > right) & (columns <= right + reach)]
+        if not len(before) and not len(after):
+            return left, right
+        left = int(before.min()) if len(before) else left
+        right = int(after.max()) + 1 if len(after) else right
 
 
 def _printed_number(read: Any) -> bool:

@@ -274,3 +274,18 @@ def test_digit_shapes_part_noto_sans_numbers_whose_steps_hide_the_space() -> Non
     assert [r.read.digits for r in read_runs(_line("١٦٦ ٤٤٤ ١٧٥", sans))] == ["175", "444", "166"]
     assert [r.read.digits for r in read_runs(_line("٣٠١٠١١٠١١١٠٠١٠", sans))] == ["30101101110010"]
     assert [r.read.digits for r in read_runs(_line("1979 123 1025", sans))] == ["1979", "123", "1025"]
+
+
+def test_an_id_ara_saw_a_scrap_of_is_read_whole() -> None:
+    """``ara`` found one "word" ("لا") over the first few digits of an ID alone on its line and nothing over the
+    rest: the shape reading follows the ink beyond the word, so all 14 digits come out, not 4."""
+    from dataclasses import replace
+
+    from ocr.arabic_first import _numbers_by_shape
+
+    for font in FONTS_FOR_SHAPES:
+        gray = _line("٢٨٥٠٤٢٨٢٧٤٤٥٥٥", font)
+        whole = _ink_word(gray, "لا", 31.0)
+        scrap = replace(whole, width=whole.width // 4)  # the leftmost quarter of the row
+        line, _count = _numbers_by_shape(gray, [scrap], [], row=True)
+        assert [w.text for w in line] == ["٢٨٥٠٤٢٨٢٧٤٤٥٥٥"], font
