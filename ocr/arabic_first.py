@@ -47,6 +47,7 @@ from PIL import Image
 
 from ocr.digit_shapes import read_runs
 from ocr.engine import read
+from ocr.lexicon import is_word, known_here
 from ocr.tesseract import installed_languages
 
 DOUBT = 60.0
@@ -93,6 +94,9 @@ MAX_LINES = 60
 SECOND_LOOK_VARIABLES = {"tessedit_do_invert": "0"}
 """The cut-out lines are dark ink on white paper (the cleaned page): Tesseract need not try each doubtful line again
 as white on black, which it does by default for every line it reads with low confidence, as these lines are."""
+LEXICON_ARABIC = 60.0
+"""The script model's reading of an Arabic word that is a dictionary word (``ocr.lexicon``) replaces ``ara``'s
+non-word at this confidence, if it is no less confident than ``ara``'s; see ``LEXICON_LINES``."""
 STRONG_ARABIC = 85.0
 """The ``Arabic`` script model's reading of an Arabic word may replace ``ara``'s reading of the same place when at
 least this confident (and ``MIN_LEAD`` ahead of it, with no word of ``ara``'s group this confident). Measured on
@@ -267,9 +271,12 @@ def reread_doubtful_lines(image: Image.Image, words: list, *, dpi: int, timeout:
             if number not in doubtful_lines and height[number] < DIGIT_ROW * typical}
     mixed = {number for number, line in lines.items() if number not in doubtful_lines and number not in rows
              and any(_mixed_digit_sets(w.text) for w in line)}
-    if not doubtful_lines or not models:
+    unknown = {number for number, line in lines.items() if height[number] >= THIN * typical and _non_words(line)}
+    if not (doubtful_lines or unknown) or not models:
         return _rows_by_shape(gray, lines, rows, mixed, words)
     doubtful_lines = doubtful_lines[:MAX_LINES]
+    unknown_only = [number for number in lines if number in unknown and number not in doubtful_lines]
+    unknown_only = unknown_only[: max(0, MAX_LINES - len(doubtful_lines))]
     context = _context_word(gray, words)
     readings: dict[str, dict[int, list[Reading]]] = {model: {} for model in models}
     wanted = doubtful_lines
@@ -281,11 +288,26 @@ def reread_doubtful_lines(image: Image.Image, words: list, *, dpi: int, timeout:
         readings[model] = _place(tsv, sections, model)
         if model == LATIN_LANG:
             english = readings[model]
-            wanted = [number for number in wanted if _worth_a_script_look(lines[number], english.get(number, []))]
+            wanted = [number for number in wanted if _worth_a_script_look(lines[number], english.get(number, []))
+                      or number in unknown]
+            wanted += unknown_only
+    if LATIN_LANG not in models or not doubtful_lines:  # no English reading to choose lines by
+        wanted = doubtful_lines + unknown_only
+        if DIGITS_LANG in models and wanted and not readings[DIGITS_LANG]:
+            stack, sections = _stack_lines(gray, {number: lines[number] for number in wanted}, context)
+            tsv = read(stack, lang=DIGITS_LANG, psm=6, dpi=dpi, timeout=timeout, variables=SECOND_LOOK_VARIABLES).tsv
+            readings[DIGITS_LANG] = _place(tsv, sections, DIGITS_LANG)
     replaced = 0
     out: list = []
     for number, line in lines.items():
-        if number in doubtful_lines:
+        if number in unknown_only:  # read again for its non-words only: Arabic words may replace them, nothing else
+            others = [r for r in readings.get(DIGITS_LANG, {}).get(number, []) if arabic_word(r.text)]
+            line, count = _decide_line(line, others)
+            replaced += count
+            if number in rows or number in mixed:
+                line, found = _numbers_by_shape(gray, line, [], row=number in rows)
+                replaced += found
+        elif number in doubtful_lines:
             others = [r for model in models for r in readings[model].get(number, [])]
             line, count = _decide_line(line, others)
             line, found = _numbers_by_shape(gray, line, others, row=height[number] < DIGIT_ROW * typical)
@@ -318,6 +340,12 @@ def _mixed_digit_sets(text: str) -> bool:
     """Arabic-Indic and Western digits in one word: a number is printed in one set, so ``ara`` misread it, however
     confident ("٠١/11/7١72" at 62 for the date ١٠/١١/٢٠٢٤); its line is read by digit shape, with no Tesseract call."""
     return any(ch in ARABIC_INDIC for ch in text) and any(ch in "0123456789" for ch in text)
+
+
+def _non_words(line: list) -> bool:
+    """Whether ``ara`` read a word of Arabic letters below ``STRONG_ARABIC`` that is no word of its dictionary."""
+    return known_here() and any(arabic_word(w.text) and w.confidence < STRONG_ARABIC and not is_word(w.text)
+                                for w in line)
 
 
 def _worth_a_script_look(line: list, english: list[Reading]) -> bool:
@@ -453,7 +481,7 @@ def _decide_line(line: list, others: list[Reading]) -> tuple[list, int]:
     runs = _strong_runs(line, english)
     covered = _under_strong_latin(line, english)
     for role, model, fit in roles:
-        threshold = STRONG_ARABIC if role == "arabic" else MIN_CONFIDENCE[
+        threshold = min(STRONG_ARABIC, LEXICON_ARABIC) if role == "arabic" else MIN_CONFIDENCE[
             LATIN_LANG if role == "latin" else DIGITS_LANG]
         candidates = [r for r in others if r.model == model and fit(r.text) and r.confidence >= (
             JUNK_ADDRESS_MIN_CONFIDENCE if role == "latin" and looks_like_address(r.text) else threshold)]
@@ -461,7 +489,13 @@ def _decide_line(line: list, others: list[Reading]) -> tuple[list, int]:
             ours = _score([(line[i].text, line[i].confidence) for i in group])
             theirs = _score([(r.text, r.confidence) for r in readings])
             if role == "arabic":  # Arabic for Arabic: never a Latin letter; never over a confident reading
-                if theirs >= ours + MIN_LEAD[DIGITS_LANG] and all(line[i].confidence < STRONG_ARABIC for i in group):
+                if not all(line[i].confidence < STRONG_ARABIC for i in group):
+                    continue
+                strong_arabic = all(r.confidence >= STRONG_ARABIC for r in readings) and (
+                    theirs >= ours + MIN_LEAD[DIGITS_LANG]) and not (  # a dictionary word stays ("بعد", not "بعل")
+                    known_here() and len(group) == len(readings) and all(is_word(line[i].text) for i in group))
+                if (strong_arabic and _as_long([line[i] for i in group], readings)) or _a_word_for_a_non_word(
+                        [line[i] for i in group], readings, ours, theirs):
                     best.append((group, readings, theirs - ours))
                 continue
             strong = role == "latin" and model == LATIN_LANG and _strong_latin(readings, script_model, runs)
@@ -518,6 +552,10 @@ def _decide_line(line: list, others: list[Reading]) -> tuple[list, int]:
                        for reading in readings)
         elif i not in taken:
             out.append(word)
+    if all(arabic_word(r.text) for _, readings in chosen for r in readings):
+        # Arabic words for Arabic words, each in its place: ``ara``'s order stands. Sorting by boxes would move a
+        # word whose box Tesseract drew too wide ("الترخيص" boxed over three words before it, measured).
+        return out, len(chosen)
     return logical_order(out), len(chosen)
 
 
@@ -868,6 +906,24 @@ def _with_inner_marks(
                 and not any(_overlap((mark.left, mark.right), (x.left, x.right)) for x in latin + marks)):
             marks.append(mark)  # one mark per place, from the more confident model
     return sorted(readings + marks, key=lambda r: r.left) if marks else readings
+
+
+def _a_word_for_a_non_word(words: list, readings: list[Reading], ours: float, theirs: float) -> bool:
+    """Whether the script model's Arabic words should replace ``ara``'s because they are words of the dictionary and
+    ``ara``'s are not (``ocr.lexicon``), read at least ``LEXICON_ARABIC`` and no less confidently than ``ara``'s."""
+    if not known_here() or theirs < max(LEXICON_ARABIC, ours):
+        return False
+    if not all(is_word(r.text) for r in readings):
+        return False
+    return _as_long(words, readings) and not all(is_word(w.text) for w in words)
+
+
+def _as_long(words: list, readings: list[Reading]) -> bool:
+    """Whether an Arabic replacement has about as many letters as ``ara``'s words it replaces: where ``ara`` boxed
+    "ومدينة" over the "لمر" before it, the script model's "ومدينة" alone would lose a word, not read one better."""
+    ours = sum(len(_ARABIC_LETTER.findall(w.text)) for w in words)
+    theirs = sum(len(_ARABIC_LETTER.findall(r.text)) for r in readings)
+    return 0.8 * ours <= theirs <= 1.25 * ours
 
 
 def _confirmed_address(latin: list[Reading], script_model: list[Reading], words: list) -> bool:
