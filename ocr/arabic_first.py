@@ -269,8 +269,9 @@ def reread_doubtful_lines(image: Image.Image, words: list, *, dpi: int, timeout:
     gray = np.asarray(image.convert("L"), dtype=np.uint8)
     rows = {number for number, line in lines.items()
             if number not in doubtful_lines and height[number] < DIGIT_ROW * typical}
+    pitch = _digit_pitch(words)
     mixed = {number for number, line in lines.items() if number not in doubtful_lines and number not in rows
-             and any(_mixed_digit_sets(w.text) for w in line)}
+             and any(_mixed_digit_sets(w.text) or _too_wide_for_its_digits(w, pitch) for w in line)}
     unknown = {number for number, line in lines.items() if height[number] >= THIN * typical and _non_words(line)}
     if not (doubtful_lines or unknown) or not models:
         return _rows_by_shape(gray, lines, rows, mixed, words)
@@ -334,6 +335,28 @@ def _rows_by_shape(
             replaced += found
         out.extend(line)
     return out, replaced
+
+
+ROOM_FOR_A_DIGIT = 0.8
+"""A Western number whose box has room for this many more digits than it holds (at the page's digit pitch) is read
+again by shape: ``ara`` read Amiri's "234" as "4" at 95 and "43" as "3" at 97, each boxed over the whole number (86
+px for one digit where the page's numbers took 28-29 px a digit), measured on a JPEG page of the benchmark."""
+
+
+def _digit_pitch(words: list) -> float:
+    """Pixels a Western digit takes on this page: the median width per digit of its confidently read numbers of three
+    or more digits (0.0 when it has none)."""
+    widths = [w.width / len(w.text) for w in words
+              if len(w.text) >= 3 and w.text.isascii() and w.text.isdigit() and w.confidence >= STRONG_LATIN]
+    return float(np.median(widths)) if widths else 0.0
+
+
+def _too_wide_for_its_digits(word: Any, pitch: float) -> bool:
+    """Whether a number of Western digits is boxed wide enough to hold another digit it does not show."""
+    core = word.text.strip(".,:;،؛()")
+    if not pitch or not core or not core.isascii() or not core.isdigit():
+        return False
+    return bool(word.width > (len(core) + ROOM_FOR_A_DIGIT) * pitch)
 
 
 def _mixed_digit_sets(text: str) -> bool:

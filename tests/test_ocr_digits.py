@@ -289,3 +289,23 @@ def test_an_id_ara_saw_a_scrap_of_is_read_whole() -> None:
         scrap = replace(whole, width=whole.width // 4)  # the leftmost quarter of the row
         line, _count = _numbers_by_shape(gray, [scrap], [], row=True)
         assert [w.text for w in line] == ["٢٨٥٠٤٢٨٢٧٤٤٥٥٥"], font
+
+
+def test_a_number_boxed_wider_than_its_digits_is_read_again_by_shape() -> None:
+    """``ara`` read Amiri's "234" as "4" at 95, boxed over the whole number: a line nobody doubted. The box has room
+    for more digits at the page's pitch (its other numbers), so the line is read by shape and the dropped digits
+    come back; a number boxed as wide as its digits is left alone."""
+    from dataclasses import replace
+
+    from PIL import Image
+
+    from ocr.arabic_first import _digit_pitch, _too_wide_for_its_digits, reread_doubtful_lines
+
+    gray = _line("587 2019 3310", FONTS_FOR_SHAPES[2])
+    right = _number_words(gray, ["587", "2019", "3310"])
+    assert not any(_too_wide_for_its_digits(w, _digit_pitch(right)) for w in right)
+    short = [replace(right[0], text="7"), *right[1:]]
+    assert _too_wide_for_its_digits(short[0], _digit_pitch(short))
+    words, replaced = reread_doubtful_lines(Image.fromarray(gray), short, dpi=300)
+    assert replaced == 1 and [w.text for w in words] == ["587", "2019", "3310"]
+    assert reread_doubtful_lines(Image.fromarray(gray), right, dpi=300)[1] == 0
