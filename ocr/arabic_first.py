@@ -561,6 +561,7 @@ def _decide_line(line: list, others: list[Reading]) -> tuple[list, int]:
     every = [r for _, readings in chosen for r in readings]
     chosen = [(group, _with_inner_marks(line, group, readings, every, others)) for group, readings in chosen]
     latin = [r for _, readings in chosen for r in readings if looks_latin(r.text)]
+    chosen = [(group, _closing_stop(line, group, readings, latin)) for group, readings in chosen]
     out: list = []
     start_of = {min(group): (group, readings) for group, readings in chosen}
     for i, word in enumerate(line):
@@ -908,6 +909,26 @@ def _scrap_inside(word: Any, latin: list[Reading]) -> bool:
 
 
 _MARKS = frozenset("-–&/+")
+
+
+def _closing_stop(line: list, group: set[int], readings: list[Reading], latin: list[Reading]) -> list[Reading]:
+    """The replacement with the Latin run's closing stop, when ``ara`` saw it and the Latin-knowing models did not.
+
+    The stop after "Al Amal Store Co." is drawn on the run's left, where the run meets the Arabic that follows it
+    (``_stop_at_the_end``); ``ara`` read it as the end of its junk for the run's leftmost word ("اىل." over "Al"),
+    the English model, reading "Al" there, dropped it (measured on held-out pages: the stop lost on most company
+    names). The leftmost Latin word of the line's run then gets it in front, and ``logical_order`` moves it to the
+    run's end."""
+    if not latin or not readings:
+        return readings
+    first = min(readings, key=lambda r: r.left)
+    if first is not min(latin, key=lambda r: r.left) or not first.text[:1].isalpha() or not _letters([first]):
+        return readings
+    leftmost = min((line[i] for i in group), key=lambda w: w.left)
+    if not leftmost.text.endswith(".") or not has_arabic(leftmost.text) or any("." in r.text for r in latin
+                                                                                 if r.text.endswith(".")):
+        return readings
+    return [replace(first, text="." + first.text) if r is first else r for r in readings]
 
 
 def _with_inner_marks(

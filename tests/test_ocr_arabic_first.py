@@ -414,7 +414,8 @@ def test_both_models_reading_a_capitalised_word_beside_a_run_outweigh_arabic_scr
               _reading("Salam", 94, 410, 540, "Arabic"), _reading("Bakery", 95, 570, 830, "Arabic"),
               _reading("Co", 93, 860, 920, "Arabic"), _reading("اسم", 96, 1400, 1500, "Arabic")]
     out, _ = _decide_line(line, others)
-    assert " ".join(w.text for w in out) == "اسم الشركة بالإنجليزية Al Salam Bakery Co"
+    # ("لا." ends with the run's closing stop, drawn on its left: it closes the run)
+    assert " ".join(w.text for w in out) == "اسم الشركة بالإنجليزية Al Salam Bakery Co."
 
 
 def test_latin_scraps_that_only_add_up_stay_out() -> None:
@@ -457,3 +458,22 @@ def test_a_dash_between_latin_words_stays_in_the_run() -> None:
               _reading("Edfu", 94, 1000, 1110, "Arabic"), _reading("City", 97, 1400, 1500, "Arabic")]
     out, _ = _decide_line(line, others)
     assert " ".join(w.text for w in out) == "Roads Dept. - Edfu City"
+
+
+def test_a_company_names_closing_stop_that_only_ara_saw_closes_the_run() -> None:
+    """"Al Salam Bakery Co." before an Arabic word: the stop is drawn on the run's left, ``ara`` read it at the end
+    of its junk over "Al" ("اىل."), the English model read "Al" without it. It closes the run; where ``ara`` saw
+    no stop, none is added."""
+    def line_with(last: str) -> list:
+        return [_word("اسم", 97, 1430, 1510), _word("الشركة", 97, 1280, 1410), _word("0)", 58, 960, 1030),
+                _word("51016", 0, 800, 945), _word("|4103", 0, 650, 785), _word(last, 12, 575, 635),
+                _word("وسجلها", 90, 410, 560)]
+
+    others = [_reading("Al", 86, 578, 634), _reading("Salam", 95, 652, 785), _reading("Bakery", 96, 806, 944),
+              _reading("Co", 96, 963, 1028), _reading("Al", 63, 578, 634, "Arabic"),
+              _reading("Salam", 90, 652, 785, "Arabic"), _reading("Bakery", 91, 806, 944, "Arabic"),
+              _reading("Co", 90, 963, 1028, "Arabic"), _reading("وسجلها", 91, 410, 560, "Arabic")]
+    out, _ = _decide_line(line_with("اىل."), others)
+    assert " ".join(w.text for w in out) == "اسم الشركة Al Salam Bakery Co. وسجلها"
+    out, _ = _decide_line(line_with("اىل"), others)
+    assert " ".join(w.text for w in out) == "اسم الشركة Al Salam Bakery Co وسجلها"
