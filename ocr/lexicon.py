@@ -12,6 +12,7 @@ Without those tools or that model the lexicon is empty, and every rule that cons
 
 from __future__ import annotations
 
+import re
 import subprocess
 import tempfile
 from functools import lru_cache
@@ -21,6 +22,7 @@ from ocr.tesseract import tessdata_dir, tesseract_environment
 
 MODEL = "ara"
 _TRIM = ".,:;،؛()«»\"'!?؟-"
+_ARABIC_WORD = re.compile("[\u0621-\u064a\u0671-\u06d3]{2,}")
 
 
 @lru_cache(maxsize=1)
@@ -45,9 +47,10 @@ def arabic_words() -> frozenset[str]:
 
 
 def is_word(text: str) -> bool:
-    """Whether ``text``, without the punctuation around it, is a word of the dictionary."""
+    """Whether ``text``, without the punctuation around it, is a word of the dictionary: two or more Arabic letters
+    (the dictionary also holds single letters and symbols, "|", "©", "+", which say nothing about a reading)."""
     core = text.strip(_TRIM)
-    return bool(core) and core in arabic_words()
+    return bool(_ARABIC_WORD.fullmatch(core)) and core in arabic_words()
 
 
 def known_here() -> bool:

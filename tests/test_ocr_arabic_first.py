@@ -477,3 +477,20 @@ def test_a_company_names_closing_stop_that_only_ara_saw_closes_the_run() -> None
     assert " ".join(w.text for w in out) == "اسم الشركة Al Salam Bakery Co. وسجلها"
     out, _ = _decide_line(line_with("اىل"), others)
     assert " ".join(w.text for w in out) == "اسم الشركة Al Salam Bakery Co وسجلها"
+
+
+def test_a_short_capitalised_name_word_beside_a_run_over_junk_joins_it() -> None:
+    """"Al" of "Al Amal Store Co." read at 78 over ``ara``'s "|.." (26) and at 62 over "ا4." (59): two letters,
+    capitalised, beside the accepted run, over junk: it joins the run (left out, the digit-shape reader took "Al." for
+    ٠٨١). Over an Arabic word it does not."""
+    def line_with(under: Word) -> list:
+        return [_word("اسم", 96, 1420, 1508), _word("0)", 48, 930, 995), _word("56016", 70, 769, 908),
+                _word("|8173", 66, 614, 747), under, _word("وسجلها", 92, 348, 513)]
+
+    others = [_reading("Al", 78, 536, 594), _reading("Amal", 97, 614, 747), _reading("Store", 97, 769, 908),
+              _reading("Co", 92, 930, 995), _reading("|٨.", 40, 536, 594, "Arabic")]
+    for junk in (_word("|..", 26, 536, 594), _word("ا4.", 59, 536, 594)):
+        out, _ = _decide_line(line_with(junk), others)
+        assert " ".join(w.text for w in out).startswith("اسم Al Amal Store Co"), junk.text
+    out, _ = _decide_line(line_with(_word("من", 70, 536, 594)), others)
+    assert "Al" not in [w.text for w in out]

@@ -23,7 +23,7 @@ def test_the_dictionary_is_the_models_own() -> None:
     assert len(arabic_words()) > 50_000
     for word in ("الطلب", "المحلية", "الموافقة", "ترخيص", "البناء"):
         assert is_word(word) and is_word(word + ":") and is_word("(" + word + ")"), word
-    for misreading in ("الطاب", "الموافمة", "لمرك", "وفما", "Permit", "١٢٣", ""):
+    for misreading in ("الطاب", "الموافمة", "لمرك", "وفما", "Permit", "١٢٣", "", "|..", "©", "+", "و"):
         assert not is_word(misreading), misreading
 
 
