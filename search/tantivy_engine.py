@@ -108,11 +108,20 @@ class TantivyEngine:
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             marker = self.path / "sijill-schema"
-            if marker.exists() and marker.read_text().strip() != SCHEMA_VERSION:
+            written = marker.read_text().strip() if marker.exists() else None
+            if written is not None and written != SCHEMA_VERSION:
                 for child in self.path.iterdir():  # terms of another analyser: start empty (sijill reindex)
                     shutil.rmtree(child) if child.is_dir() else child.unlink()
             tantivy.Index(self.schema, path=str(self.path), reuse=True)
-            marker.write_text(SCHEMA_VERSION)
+            if written != SCHEMA_VERSION:
+                # Written whole or not at all, and only when it changes: rewritten in place by every process that
+                # opened the index, the marker was empty for an instant, and a process reading it then took the
+                # index for another analyser's and deleted it under the others (meta.json gone mid-commit: the
+                # concurrent-writers contract test failed in 1 of 2 CI runs, and in 7 of 20 runs two at a time;
+                # 0 of 24 since).
+                fresh = self.path / f".sijill-schema-{os.getpid()}-{threading.get_ident()}"
+                fresh.write_text(SCHEMA_VERSION)
+                os.replace(fresh, marker)
         except (OSError, ValueError) as exc:
             raise SearchError(f"The search directory {self.path} cannot be prepared: {exc}.") from None
         self._ready = True

@@ -363,3 +363,24 @@ def test_tantivy_engine_takes_concurrent_writers_from_several_processes(tmp_path
 def test_the_widest_dates_are_answered(engine: Engine) -> None:
     wide = Filters(date_from=date.min, date_to=date.max)
     assert sorted(ids(engine, "", filters=wide)) == [1, 2, 3, 4]
+
+
+def test_tantivy_schema_marker_is_written_once_and_whole(tmp_path: Path) -> None:
+    """Every process that opens the index runs ``setup``: the schema marker is not rewritten when it is current (an
+    in-place rewrite left it empty for an instant, and a process reading it then deleted the index under the
+    others), and a marker of another analyser still empties the index for ``sijill reindex``."""
+    from search.tantivy_engine import SCHEMA_VERSION, TantivyEngine
+
+    path = tmp_path / "tantivy"
+    engine = TantivyEngine(path)
+    engine.index([doc(1)])
+    marker = path / "sijill-schema"
+    before = marker.stat()
+    TantivyEngine(path).setup()
+    after = marker.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    assert marker.read_text() == SCHEMA_VERSION and not list(path.glob(".sijill-schema-*"))
+    assert ids(TantivyEngine(path), "ترخيص") == [1]
+    marker.write_text("tantivy-0")
+    TantivyEngine(path).setup()
+    assert marker.read_text() == SCHEMA_VERSION and ids(TantivyEngine(path), "ترخيص") == []
