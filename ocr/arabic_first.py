@@ -284,24 +284,22 @@ def reread_doubtful_lines(image: Image.Image, words: list, *, dpi: int, timeout:
     unknown_only = unknown_only[: max(0, MAX_LINES - len(doubtful_lines))]
     context = _context_word(gray, words)
     readings: dict[str, dict[int, list[Reading]]] = {model: {} for model in models}
-    wanted = doubtful_lines
-    for model in models:  # eng first: the cheaper model says which lines the script model must look at
-        if not wanted:
-            break
-        stack, sections = _stack_lines(gray, {number: lines[number] for number in wanted}, context)
-        tsv = read(stack, lang=model, psm=6, dpi=dpi, timeout=timeout, variables=SECOND_LOOK_VARIABLES).tsv
-        readings[model] = _place(tsv, sections, model)
-        if model == LATIN_LANG:
-            english = readings[model]
-            wanted = [number for number in wanted if _worth_a_script_look(lines[number], english.get(number, []))
-                      or number in unknown]
-            wanted += unknown_only
-    if LATIN_LANG not in models or not doubtful_lines:  # no English reading to choose lines by
-        wanted = doubtful_lines + unknown_only
-        if DIGITS_LANG in models and wanted and not readings[DIGITS_LANG]:
-            stack, sections = _stack_lines(gray, {number: lines[number] for number in wanted}, context)
-            tsv = read(stack, lang=DIGITS_LANG, psm=6, dpi=dpi, timeout=timeout, variables=SECOND_LOOK_VARIABLES).tsv
-            readings[DIGITS_LANG] = _place(tsv, sections, DIGITS_LANG)
+
+    def second_reading(model: str, numbers: list[int]) -> None:
+        if numbers:
+            stack, sections = _stack_lines(gray, {number: lines[number] for number in numbers}, context)
+            tsv = read(stack, lang=model, psm=6, dpi=dpi, timeout=timeout, variables=SECOND_LOOK_VARIABLES).tsv
+            readings[model] = _place(tsv, sections, model)
+
+    # eng first: the cheaper model says which doubtful lines the script model must look at; the script model also
+    # reads every line with a non-word (``_non_words``), doubted or not
+    if LATIN_LANG in models:
+        second_reading(LATIN_LANG, doubtful_lines)
+    if DIGITS_LANG in models:
+        english = readings.get(LATIN_LANG)
+        second_reading(DIGITS_LANG, [
+            number for number in doubtful_lines if english is None or number in unknown
+            or _worth_a_script_look(lines[number], english.get(number, []))] + unknown_only)
     replaced = 0
     out: list = []
     for number, line in lines.items():

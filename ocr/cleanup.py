@@ -30,12 +30,11 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from ocr import tones
 from ocr.borders import crop_borders, crop_page, remove_edge_bands
 from ocr.orientation import Axes, detect_rotation, measure_axes
 from ocr.perspective import dewarp
 from ocr.skew import MAX_SKEW, Gray, estimate_skew, ink_points, rotate_gray
-from ocr.tones import median_deviation, percentile
+from ocr.tones import median, median_deviation, percentile
 
 T = TypeVar("T")
 
@@ -232,9 +231,9 @@ def normalise_contrast(gray: Gray) -> Gray:
     background = cv2.resize(background, (width, height), interpolation=cv2.INTER_LINEAR)
     flat = cv2.divide(gray, background, scale=255)  # uint8, saturating
     sample = flat[::4, ::4]
-    median = tones.median(sample)
+    middle = median(sample)
     spread = 1.4826 * median_deviation(sample)
-    white = min(254.0, max(160.0, median - 4 * spread))
+    white = min(254.0, max(160.0, middle - 4 * spread))
     black = percentile(sample, 0.5)
     if black > 0.6 * white:  # no ink among the darkest 0.5%: only whiten the paper
         black = 0.0
