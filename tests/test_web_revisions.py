@@ -15,6 +15,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from flask.testing import FlaskClient
 from PIL import Image
 from sqlalchemy import select
 
@@ -144,11 +145,8 @@ def test_the_public_page_shows_each_signed_state_of_a_renewed_permit_from_the_st
 def test_a_permit_issued_by_the_demo_signing_path_shows_its_officials_on_both_pages(
     world: World, demo_pki: DemoPki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    trust_demo_pki(world, demo_pki)
-    tracking = world.register()
-    reviewer, head, council = world.client(REVIEWER), world.client(HEAD), world.client(COUNCIL)
-    assert decide(reviewer, tracking, "recommend", "المستندات مكتملة").status_code == 303
-    page(head, tracking)  # renders the permit
+    head, council = world.client(HEAD), world.client(COUNCIL)
+    tracking = awaiting_signatures(world, demo_pki, head, "المستندات مكتملة")
     assert 'id="revisions"' not in page(head, tracking)  # nobody signed yet
     queued: list[str] = []
     monkeypatch.setattr(worker.dispatch, "enqueue_revision_album", lambda _settings, sha: queued.append(sha))
@@ -158,8 +156,7 @@ def test_a_permit_issued_by_the_demo_signing_path_shows_its_officials_on_both_pa
     # the signature's commit asked the worker for the new revision's album; the worker's task builds it
     signed_sha = world.permit(tracking).current_pdf_sha256  # type: ignore[union-attr]
     assert queued == [signed_sha] and load_album(world.rt.store, signed_sha) is None
-    monkeypatch.setattr("worker.tasks.worker_runtime",
-                        lambda: SimpleNamespace(store=world.rt.store, database=world.rt.db))
+    worker_on(world, monkeypatch)
     assert build_revision_album.apply(args=(signed_sha,)).get() == {"pdf_sha256": signed_sha, "entries": 1}
     assert load_album(world.rt.store, signed_sha) is not None
     assert world.permit(tracking).album_sha256 == signed_sha  # type: ignore[union-attr]  # recorded on the row
@@ -217,11 +214,8 @@ def test_a_permit_issued_by_the_demo_signing_path_shows_its_officials_on_both_pa
 def test_a_missing_album_is_asked_of_the_worker_once_and_built_by_its_recovery_job_never_by_a_request(
     world: World, demo_pki: DemoPki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    trust_demo_pki(world, demo_pki)
-    tracking = world.register()
-    reviewer, head, council = world.client(REVIEWER), world.client(HEAD), world.client(COUNCIL)
-    assert decide(reviewer, tracking, "recommend", "الملف مستوفى").status_code == 303
-    page(head, tracking)  # renders the permit
+    head, council = world.client(HEAD), world.client(COUNCIL)
+    tracking = awaiting_signatures(world, demo_pki, head, "الملف مستوفى")
     # the broker is down: the signatures' own asks for the album are lost, and so is every page's
     lost: list[str] = []
 
@@ -272,8 +266,7 @@ def test_a_missing_album_is_asked_of_the_worker_once_and_built_by_its_recovery_j
 
     # that message was lost too: the beat's recovery job finds the permit by its row and builds the album
     monkeypatch.setattr(album_module, "build_album", real_build)
-    monkeypatch.setattr("worker.tasks.worker_runtime",
-                        lambda: SimpleNamespace(store=world.rt.store, database=world.rt.db))
+    worker_on(world, monkeypatch)
     assert BEAT_SCHEDULE["missing-revision-albums"]["task"] == build_missing_revision_albums.name
     assert BEAT_SCHEDULE["missing-revision-albums"]["schedule"] <= 60.0
     assert build_missing_revision_albums.apply().get() == {"built": 1, "failed": 0}
@@ -296,11 +289,8 @@ def test_a_missing_album_is_asked_of_the_worker_once_and_built_by_its_recovery_j
 def test_the_recovery_job_records_an_album_already_built_and_keeps_trying_one_that_fails(
     world: World, demo_pki: DemoPki, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    trust_demo_pki(world, demo_pki)
-    tracking = world.register()
-    reviewer, head = world.client(REVIEWER), world.client(HEAD)
-    assert decide(reviewer, tracking, "recommend", "مستندات كاملة").status_code == 303
-    page(head, tracking)
+    head = world.client(HEAD)
+    tracking = awaiting_signatures(world, demo_pki, head, "مستندات كاملة")
     monkeypatch.setattr(worker.dispatch, "enqueue_revision_album", lambda _settings, _sha: None)
     assert missing_album_ids_now(world) == []  # a draft nobody signed has no history to show
     own = demo_pki.signer(HEAD).pkcs12_path.read_bytes()
@@ -324,6 +314,22 @@ def test_the_recovery_job_records_an_album_already_built_and_keeps_trying_one_th
     album_module.ensure_album(world.rt.store, permit.current_pdf_sha256)  # built elsewhere (the renewal pass)
     report = build_missing_albums(world.rt.db, world.rt.store)
     assert report.built == [permit.permit_number] and missing_album_ids_now(world) == []
+
+
+def awaiting_signatures(world: World, demo_pki: DemoPki, head: FlaskClient, note: str) -> str:
+    """A new application the reviewer recommended with ``note``, its permit rendered for ``head``: ready for the
+    officials' signatures, with the demo PKI trusted. Returns its tracking number."""
+    trust_demo_pki(world, demo_pki)
+    tracking = world.register()
+    assert decide(world.client(REVIEWER), tracking, "recommend", note).status_code == 303
+    page(head, tracking)  # renders the permit
+    return tracking
+
+
+def worker_on(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The worker's tasks, run here with ``apply``, use this test's archive and database."""
+    monkeypatch.setattr("worker.tasks.worker_runtime",
+                        lambda: SimpleNamespace(store=world.rt.store, database=world.rt.db))
 
 
 def missing_album_ids_now(world: World) -> list[int]:
