@@ -197,8 +197,9 @@ def test_a_permit_issued_by_the_demo_signing_path_shows_its_officials_on_both_pa
     # public thumbnail it reads neither that nor six digits of the ID in a row (the 17 pt permit number may be read)
     staff_text = ocr_text(staff_picture.data, tmp_path / "staff")
     public_text = ocr_text(thumb.data, tmp_path / "public")
-    assert tracking in staff_text
-    assert tracking not in public_text and common_run(re.sub(r"[^0-9]", "", public_text), NATIONAL_ID) < 6
+    assert glyphs(tracking) in glyphs(staff_text)
+    assert glyphs(tracking) not in glyphs(public_text)
+    assert common_run(re.sub(r"[^0-9]", "", public_text), NATIONAL_ID) < 6
     assert NATIONAL_ID not in html
 
     # the viewer is an addition: when its album cannot be had, the staff page still answers, without it
@@ -347,6 +348,13 @@ def common_run(a: str, b: str) -> int:
                 k += 1
             best = max(best, k)
     return best
+
+
+def glyphs(text: str) -> str:
+    """``text`` with the letter O and the digit zero as one character: in the permit's typeface they are the same
+    oval to a reader of this size, and Tesseract's choice between them varies with poppler's and Tesseract's builds
+    (one CI machine read the tracking number's "SOH01" as "SOHO1"); the check is about legibility, not that choice."""
+    return text.upper().replace("O", "0")
 
 
 def ocr_text(png: bytes, base: Path) -> str:
