@@ -3,7 +3,8 @@
 
 Builds a corpus with `ocr_evaluation.synthetic` (every Arabic font found x every degradation, clean included, for
 each script: "arabic" pages with no Latin letter at all, "mixed" pages with Latin names, codes and e-mail addresses
-inside Arabic lines, optionally "digits" pages with ID-card lines and tables of numbers), then reads every page with
+inside Arabic lines, optionally "digits" pages with ID-card lines and tables of numbers, and "prose" pages of text
+nobody here wrote, by default the seed articles beside the checkout), then reads every page with
 
 - the pipeline, `ocr.pipeline.process_page` with clean-up on (its defaults),
 - the anchor, exactly `tesseract page.png - -l ara --psm 6` with OMP_THREAD_LIMIT=1,
@@ -40,6 +41,8 @@ from ocr_evaluation.synthetic import A4, A5, DEFAULT_RECIPES, arabic_fonts, corp
 
 LABELS = {"pipeline": "pipeline (clean-up on)", "anchor": f"anchor: `{ANCHOR_NAME}`", "ocrmypdf": f"`{OCRMYPDF_NAME}`"}
 TARGET_MEAN, TARGET_WORST, TARGET_RATIO = 0.01, 0.03, 1.25
+SEEDS = Path(__file__).resolve().parents[2] / "shared" / "seeds"
+"""The Arabic news articles the project started from (beside the checkout, not in it): prose nobody here wrote."""
 
 
 @dataclass
@@ -95,6 +98,12 @@ def report(runs: list[Run], systems: Sequence[str], recipes: Sequence[str], font
     out.append("\n\n#### CER by font (mean over degradations and scripts)\n")
     rows = [[font, *[pct(mean([r.cer for r in of[s] if r.font == font])) for s in systems]] for font in fonts]
     out.append(table(["font", *systems], rows))
+    scripts = list(dict.fromkeys(r.script for r in runs))
+    if len(scripts) > 1:
+        out.append("\n\n#### CER by script (mean over fonts and degradations)\n")
+        rows = [[script, *[pct(mean([r.cer for r in of[s] if r.script == script])) for s in systems]]
+                for script in scripts]
+        out.append(table(["script", *systems], rows))
 
     if "pipeline" in of:
         bad = sorted((r for r in of["pipeline"] if r.cer > TARGET_WORST), key=lambda r: -r.cer)
@@ -129,7 +138,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--recipes", nargs="+", default=list(DEFAULT_RECIPES))
     parser.add_argument("--fonts", nargs="+", help="font families (default: every Arabic font found)")
     parser.add_argument("--scripts", nargs="+", default=["arabic", "mixed"], choices=["arabic", "mixed", "digits",
-                                                                                      "forms"])
+                                                                                      "forms", "prose"])
+    parser.add_argument("--prose", type=Path, nargs="+", default=sorted(SEEDS.glob("*.txt")),
+                        help='text files for the "prose" script, a paragraph a line (default: the seed articles)')
     parser.add_argument("--systems", nargs="+", default=list(SYSTEMS), choices=list(SYSTEMS))
     parser.add_argument("--a5", action="store_true", help="A5 pages instead of A4 (faster)")
     parser.add_argument("--every-script", dest="alternate", action="store_false",
@@ -170,7 +181,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # without multiplying the pages.
         n = len(chosen) * len(args.recipes) * (1 if args.alternate else len(args.scripts))
         made = {script: list(corpus(n, args.seed, degradations=args.recipes, fonts=[f.path for f in chosen],
-                                    size=A5 if args.a5 else A4, max_lines=args.max_lines, script=script))
+                                    size=A5 if args.a5 else A4, max_lines=args.max_lines, script=script,
+                                    prose=[p for f in args.prose for p in f.read_text(encoding="utf-8").splitlines()]))
                 for script in args.scripts}
         if args.alternate:
             scripts = [args.scripts[(i + i // len(chosen)) % len(args.scripts)] for i in range(n)]

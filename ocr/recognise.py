@@ -22,6 +22,7 @@ from PIL import Image
 
 from ocr.arabic_first import logical_order, reread_doubtful_lines
 from ocr.engine import read
+from ocr.proofread import proofread
 from ocr.resolution import page_dpi
 from ocr.searchable_pdf import TextWord, searchable_page
 
@@ -75,12 +76,15 @@ def recognise(
     pdf_image_quality: int = 75,
     dpi: int | None = None,
     second_look: bool = True,
+    proofreading: bool = True,
 ) -> PageText:
     """Recognise a page once, producing text, word boxes and a searchable one-page PDF.
 
     ``lang`` "ara" (the default) reads the page with the Arabic model only; with ``second_look`` the lines it doubts
     are read again for Latin words and Arabic-Indic digits (``ocr.arabic_first``), which replace the Arabic reading
-    only where they are clearly more confident. Any other ``lang`` is passed to Tesseract as it is.
+    only where they are clearly more confident; with ``proofreading`` the Arabic comma read as "»" or a hamza is put
+back, and a doubted Arabic non-word one OCR slip away from a common word becomes that word (``ocr.proofread``).
+    Any other ``lang`` is passed to Tesseract as it is.
 
     ``psm`` 6 (one uniform block) is the default because Tesseract's automatic layout (3) silently drops whole lines
     of Arabic on some fonts. ``pdf_image_quality`` is the JPEG quality of the page image inside the PDF. ``dpi`` sets
@@ -97,6 +101,10 @@ def recognise(
     if second_look and lang == "ara":
         words, replaced = reread_doubtful_lines(image, words, dpi=resolution, timeout=timeout)
         if replaced:
+            text = text_from_words(words)
+    if proofreading and lang == "ara":
+        words, corrected = proofread(words)
+        if corrected:
             text = text_from_words(words)
     pdf = searchable_page(image, text_lines(words), dpi=resolution, quality=pdf_image_quality)
     scored = [word.confidence for word in words if word.confidence >= 0]

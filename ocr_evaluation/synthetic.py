@@ -349,6 +349,19 @@ def page_text(rng: np.random.Generator, max_lines: int | None = None, script: st
     return lines[:max_lines] if max_lines is not None else lines
 
 
+def prose_text(rng: np.random.Generator, paragraphs: Sequence[str], max_lines: int | None = None) -> list[str]:
+    """Consecutive paragraphs of someone else's prose (e.g. the news articles the project started from), from a
+    random one on: text nobody here wrote, with its own vocabulary and spelling, to check that what is measured on
+    our own forms holds beyond them. At most ``max_lines`` paragraphs; ``render_page`` wraps them and keeps what fits
+    on the page."""
+    kept = [" ".join(p.split()) for p in paragraphs if p.strip()]
+    if not kept:
+        raise ValueError("no prose given")
+    start = int(rng.integers(len(kept)))
+    lines = kept[start:] + kept[:start]
+    return lines[:max_lines] if max_lines is not None else lines
+
+
 # --------------------------------------------------------------------------------------------------------------------
 # Rendering.
 
@@ -738,12 +751,14 @@ def corpus(
     font_pt: float = 14,
     max_lines: int | None = None,
     script: str = "forms",
+    prose: Sequence[str] = (),
 ) -> Iterator[SyntheticPage]:
     """``n_pages`` pages cycling through every font, then every recipe: page ``i`` has font ``i % len(fonts)`` and
     recipe ``(i // len(fonts)) % len(degradations)``, so ``len(fonts) * len(degradations)`` pages cover each pair once.
 
     Page ``i`` draws its text and degradation parameters from ``numpy.random.default_rng([seed, i])``: the same seed
-    gives the same pages, and a page does not depend on the ones before it.
+    gives the same pages, and a page does not depend on the ones before it. ``script`` "prose" draws the text from
+    the paragraphs of ``prose`` (``prose_text``) instead of our own documents.
     """
     font_paths = list(fonts) if fonts is not None else [f.path for f in arabic_fonts()]
     if not font_paths:
@@ -756,5 +771,6 @@ def corpus(
         rng = np.random.default_rng([seed, i])
         font_path = font_paths[i % len(font_paths)]
         recipe = degradations[(i // len(font_paths)) % len(degradations)]
-        page = render_page(page_text(rng, max_lines, script), font_path, dpi=dpi, size=size, font_pt=font_pt)
+        lines = prose_text(rng, prose, max_lines) if script == "prose" else page_text(rng, max_lines, script)
+        page = render_page(lines, font_path, dpi=dpi, size=size, font_pt=font_pt)
         yield degrade(page, recipe, rng)

@@ -191,6 +191,21 @@ def test_text_is_varied_and_long_enough() -> None:
     assert len(nid) == 14 and nid.isdigit() and nid[0] in "23" and nid[7:9] == "26"
 
 
+def test_prose_pages_are_consecutive_paragraphs_of_the_text_given() -> None:
+    """``--scripts prose``: someone else's text, drawn from a seeded start, whole paragraphs in their order."""
+    paragraphs = ["الفقرة الأولى من المقال.", "", "الفقرة   الثانية\tمنه.", "الفقرة الثالثة.", "الفقرة الرابعة."]
+    lines = synthetic.prose_text(np.random.default_rng(3), paragraphs, max_lines=3)
+    kept = ["الفقرة الأولى من المقال.", "الفقرة الثانية منه.", "الفقرة الثالثة.", "الفقرة الرابعة."]
+    start = kept.index(lines[0])
+    assert lines == (kept[start:] + kept[:start])[:3]
+    assert synthetic.prose_text(np.random.default_rng(3), paragraphs, 3) == lines  # seeded
+    (font,) = font_paths(CLEAN_FONTS[:1])
+    pages = list(corpus(2, 5, degradations=["clean"], fonts=[font], size=A5, script="prose", prose=paragraphs))
+    assert all(page.truth.split("\n")[0] in kept for page in pages)
+    with pytest.raises(ValueError, match="no prose"):
+        synthetic.prose_text(np.random.default_rng(0), ["", "  "])
+
+
 def test_render_page_draws_right_aligned_lines_and_keeps_only_what_fits() -> None:
     (font,) = font_paths(CLEAN_FONTS[:1])
     lines = ["طلب ترخيص أعمال بناء", "رقم", "رقم المتابعة: SJL-2026-004517"]
