@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ANCHOR = ["tesseract", "{page}", "-", "-l", "ara", "--psm", "6"]
@@ -37,6 +37,9 @@ class Read:
     wall: float
     cpu: float
     """Seconds of CPU: this process and the children it waited for."""
+    stages: dict[str, float] = field(default_factory=dict)
+    """The pipeline's own seconds per stage (``PageResult.timings``), to show where its time went; empty for the
+    others."""
 
 
 def environment() -> dict[str, str]:
@@ -83,7 +86,16 @@ def pipeline(page: Path, cleanup: bool = True) -> Read:
     from ocr.pipeline import process_page
 
     options = CleanupOptions() if cleanup else CleanupOptions.none()
-    return timed(lambda: process_page(page, 0, options=options).text)
+    stages: dict[str, float] = {}
+
+    def work() -> str:
+        result = process_page(page, 0, options=options)
+        stages.update(result.timings)
+        return result.text
+
+    read = timed(work)
+    read.stages = stages
+    return read
 
 
 def run(system: str, page: Path) -> Read:

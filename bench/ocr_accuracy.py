@@ -22,6 +22,7 @@ degradation and by font, every page over 3% CER for the pipeline, and the issue'
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
 import re
@@ -30,7 +31,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from _common import machine_lines, pct, table
@@ -57,6 +58,37 @@ class Run:
     """Latin letters in the text (on an Arabic-only page every one is an error)."""
     wall: float
     cpu: float
+    stages: dict[str, float] = field(default_factory=dict)
+    """The pipeline's seconds per stage (``PageResult.timings``); empty for the other systems."""
+    misread: list[str] = field(default_factory=list)
+    """The first words read wrong, as "truth → reading" (``misread_words``)."""
+
+
+MISREAD_SHOWN = 4
+NOT_CLEANUP = {"render", "ocr", "pdf", "first_reading", "second_look", "proofread", "text_layer", "line_count",
+               "numbers", "preview", "total"}
+"""Keys of ``PageResult.timings`` that are not steps of the clean-up (``ocr.cleanup``; the deferred orientation
+pass counts as clean-up)."""
+
+
+def misread_words(truth: str, text: str, limit: int = MISREAD_SHOWN) -> list[str]:
+    """The first ``limit`` places where the reading's words differ from the truth's, as "truth → reading"."""
+    want, got = truth.split(), text.split()
+    out: list[str] = []
+    for op, a1, a2, b1, b2 in difflib.SequenceMatcher(None, want, got, autojunk=False).get_opcodes():
+        if op != "equal":
+            out.append(f"{' '.join(want[a1:a2]) or '∅'} → {' '.join(got[b1:b2]) or '∅'}")
+    return out[:limit]
+
+
+def stage_seconds(stages: dict[str, float]) -> dict[str, float]:
+    """The pipeline's time on a page in the parts the report shows (seconds, measured inside the process)."""
+    cleanup = sum(v for k, v in stages.items() if k not in NOT_CLEANUP)
+    parts = {"render": stages.get("render", 0.0), "clean-up": cleanup,
+             "first reading": stages.get("first_reading", 0.0), "second look": stages.get("second_look", 0.0),
+             "proofread": stages.get("proofread", 0.0)}
+    parts["rest"] = max(0.0, stages.get("total", 0.0) - sum(parts.values()))
+    return parts
 
 
 def latin_letters(text: str) -> int:
@@ -110,8 +142,12 @@ def report(runs: list[Run], systems: Sequence[str], recipes: Sequence[str], font
         out.append(f"\n\n#### Pages over {pct(TARGET_WORST)} CER for the pipeline ({len(bad)})\n")
         if bad:
             others = {(r.page, r.system): r for r in runs}
-            rows = [[r.page, r.script, r.font, r.recipe, *[pct(others[r.page, s].cer) for s in systems]] for r in bad]
-            out.append(table(["page", "script", "font", "degradation", *systems], rows))
+            rows = [[r.page, r.script, r.font, r.recipe, *[pct(others[r.page, s].cer) for s in systems],
+                     "; ".join(r.misread) or "–"] for r in bad]
+            out.append(table(["page", "script", "font", "degradation", *systems,
+                              f"what the pipeline misread (truth → reading, first {MISREAD_SHOWN})"], rows))
+        if "anchor" in of:
+            out.append(time_report(of["pipeline"], {r.page: r for r in of["anchor"]}))
         pipe = of["pipeline"]
         arabic = [r for r in pipe if r.script == "arabic"]
         checks = [
@@ -129,6 +165,39 @@ def report(runs: list[Run], systems: Sequence[str], recipes: Sequence[str], font
         out.append("\n\n#### Targets (issue 14)\n")
         out.append("\n".join(f"- {name}: {'met' if ok else 'NOT met' if ok is not None else 'not measured'}"
                              for name, ok in checks))
+    return "\n".join(out)
+
+
+def time_report(pipe: list[Run], anchor: dict[int, Run]) -> str:
+    """Where the pipeline's time goes, by script, and every page over the CPU target with its stages: the gap to the
+    anchor explained page by page."""
+    timed = [r for r in pipe if r.stages and r.page in anchor]
+    if not timed:
+        return ""
+    names = list(stage_seconds({}))
+    out = ["\n\n#### Where the pipeline's time goes (seconds a page, measured inside the process; the anchor in CPU "
+           "seconds)\n"]
+    rows = []
+    for script in dict.fromkeys(r.script for r in timed):
+        mine = [r for r in timed if r.script == script]
+        parts = [stage_seconds(r.stages) for r in mine]
+        rows.append([script, len(mine), f"{mean([anchor[r.page].cpu for r in mine]):.3f}",
+                     f"{mean([r.cpu for r in mine]):.3f}",
+                     f"{sum(r.cpu for r in mine) / sum(anchor[r.page].cpu for r in mine):.2f}",
+                     *[f"{mean([p[name] for p in parts]):.3f}" for name in names]])
+    out.append(table(["script", "pages", "anchor CPU", "pipeline CPU", "÷ anchor", *names], rows))
+    over = sorted((r for r in timed if r.cpu > TARGET_RATIO * anchor[r.page].cpu),
+                  key=lambda r: -r.cpu / anchor[r.page].cpu)
+    out.append(f"\n\n#### Pages over {TARGET_RATIO}× the anchor's CPU, and where the pipeline's time went "
+               f"({len(over)} of {len(timed)})\n")
+    if over:
+        rows = []
+        for r in over:
+            parts = stage_seconds(r.stages)
+            rows.append([r.page, r.script, r.font, r.recipe, f"{anchor[r.page].cpu:.3f}", f"{r.cpu:.3f}",
+                         f"{r.cpu / anchor[r.page].cpu:.2f}", *[f"{parts[name]:.3f}" for name in names]])
+        out.append(table(["page", "script", "font", "degradation", "anchor CPU", "pipeline CPU", "÷ anchor", *names],
+                         rows))
     return "\n".join(out)
 
 
@@ -200,7 +269,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if args.save_pages:
                     (directory / f"page-{i:03d}.{system}.txt").write_text(read.text, encoding="utf-8")
                 runs.append(Run(i, script, page.font, page.recipe, system, cer(page.truth, read.text),
-                                latin_letters(read.text), read.wall, read.cpu))
+                                latin_letters(read.text), read.wall, read.cpu, read.stages,
+                                misread_words(page.truth, read.text)))
             print(f"  page {i + 1}/{len(pages)}", file=sys.stderr, end="\r")
             if args.json:  # written after every page, so that a long run on a busy machine can be read halfway
                 args.json.write_text(json.dumps([asdict(r) for r in runs], ensure_ascii=False, indent=1),

@@ -67,7 +67,9 @@ class PageResult:
     skew_angle: float
     """Counter-clockwise degrees applied to level its lines."""
     timings: dict[str, float]
-    """Seconds: "render", each cleanup step that ran, "ocr" (or "pdf" for a blank page), "preview", "total"."""
+    """Seconds: "render", each cleanup step that ran, "ocr" (or "pdf" for a blank page), "preview", "total"; and the
+    parts of "ocr" (``PageText.timings``: "first_reading", "second_look", "proofread", "text_layer"), summed over
+    the readings when an upside-down page is read again."""
     pdf: bytes
     """This page as a one-page searchable PDF (image only when blank)."""
     preview_jpeg: bytes
@@ -130,6 +132,7 @@ def process_page(
     else:
         read = recognise(image, lang=lang, dpi=dpi)
         timings["ocr"] = time.perf_counter() - step
+        parts = dict(read.timings)
         if cleaned.orientation_method == "deferred" and orientation_in_doubt(read):
             step = time.perf_counter()
             guess = detect_rotation(np.asarray(image), lang=options.orientation_lang, axes=[0])
@@ -141,10 +144,14 @@ def process_page(
                 rotation = guess.rotation
                 read = recognise(image, lang=lang, dpi=dpi)
                 timings["ocr"] += time.perf_counter() - step
+                parts = {part: parts.get(part, 0.0) + seconds for part, seconds in read.timings.items()}
+        timings.update(parts)
         text, confidence, words, line_count, pdf = (
             read.text, read.mean_confidence, read.words, read.line_count, read.pdf
         )
+        step = time.perf_counter()
         expected = count_text_lines(image)
+        timings["line_count"] = time.perf_counter() - step
         if read_numbers:
             step = time.perf_counter()
             numbers = read_numbers_on_page(image, words)

@@ -16,7 +16,8 @@ from __future__ import annotations
 import csv
 import io
 import re
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 from PIL import Image
 
@@ -66,6 +67,8 @@ class PageText:
     """A one-page PDF: the page image with an invisible text layer."""
     replaced: int = 0
     """Groups of words the second look (``ocr.arabic_first``) replaced with a Latin or digit reading."""
+    timings: dict[str, float] = field(default_factory=dict)
+    """Seconds of each part of the reading: "first_reading", "second_look", "proofread", "text_layer" (the PDF)."""
 
 
 def recognise(
@@ -94,19 +97,25 @@ back, and a doubted Arabic non-word one OCR slip away from a common word becomes
     if image.mode not in ("L", "RGB"):
         image = image.convert("L")
     resolution = dpi or page_dpi(image)
+    timings: dict[str, float] = {}
+    step = time.perf_counter()
     output = read(image, lang=lang, psm=psm, dpi=resolution, timeout=timeout, variables=TESSERACT_VARIABLES)
     words = parse_tsv(output.tsv, model=lang)
     text = tidy_text(output.text)
     replaced = 0
+    timings["first_reading"], step = time.perf_counter() - step, time.perf_counter()
     if second_look and lang == "ara":
         words, replaced = reread_doubtful_lines(image, words, dpi=resolution, timeout=timeout)
         if replaced:
             text = text_from_words(words)
+        timings["second_look"], step = time.perf_counter() - step, time.perf_counter()
     if proofreading and lang == "ara":
         words, corrected = proofread(words)
         if corrected:
             text = text_from_words(words)
+        timings["proofread"], step = time.perf_counter() - step, time.perf_counter()
     pdf = searchable_page(image, text_lines(words), dpi=resolution, quality=pdf_image_quality)
+    timings["text_layer"] = time.perf_counter() - step
     scored = [word.confidence for word in words if word.confidence >= 0]
     return PageText(
         text=text,
@@ -115,6 +124,7 @@ back, and a doubted Arabic non-word one OCR slip away from a common word becomes
         line_count=len({word.line for word in words}),
         pdf=pdf,
         replaced=replaced,
+        timings=timings,
     )
 
 

@@ -188,6 +188,11 @@ def test_process_page_from_file_to_results(tmp_path: Path) -> None:
     assert set(page.timings) >= {"render", "crop", "denoise", "contrast", "blank_detect", "orientation", "deskew",
                                  "ocr", "preview", "total"}
     assert page.timings["total"] >= page.timings["ocr"] + page.timings["render"]
+    # the reading's parts, over both readings of the page turned upside down, are parts of "ocr" (bench/ explains
+    # the pipeline's time page by page with them)
+    parts = ("first_reading", "second_look", "proofread", "text_layer")
+    assert all(page.timings[part] >= 0 for part in parts)
+    assert sum(page.timings[part] for part in parts) <= page.timings["ocr"]
     preview = Image.open(io.BytesIO(page.preview_jpeg))
     assert preview.format == "JPEG" and max(preview.size) == PREVIEW_LONG_SIDE
     assert shared_characters(TRUTH, pdf_texts(page.pdf)[0]) > 0.9
