@@ -535,7 +535,7 @@ def _decide_line(line: list, others: list[Reading]) -> tuple[list, int]:
                                               or not _arabic_elsewhere(line, group | covered)))):
                 continue  # a clean Arabic word read with some confidence stays Arabic, unless Latin surrounds it
             address = confirmed or (role == "latin" and all(looks_like_address(r.text) for r in readings) and not any(
-                plausible_arabic(line[i].text, line[i].confidence) or line[i].confidence >= DOUBT for i in group))
+                plausible_arabic(line[i].text, line[i].confidence) or _confident_reading(line[i]) for i in group))
             lead = MIN_LEAD[LATIN_LANG if role == "latin" else DIGITS_LANG]
             if theirs < ours + lead and not (fuller or address) and not (
                     strong and not any(has_arabic(line[i].text) and line[i].confidence >= DOUBT for i in group)):
@@ -989,6 +989,13 @@ def _as_long(words: list, readings: list[Reading]) -> bool:
     ours = sum(len(_ARABIC_LETTER.findall(w.text)) for w in words)
     theirs = sum(len(_ARABIC_LETTER.findall(r.text)) for r in readings)
     return 0.8 * ours <= theirs <= 1.25 * ours
+
+
+def _confident_reading(word: Any) -> bool:
+    """Whether ``ara`` read the word with confidence and it says something: an Arabic letter, or three letters or
+    digits. ``ara`` read the "ww" of "www.qena.gov.eg" on a phone photo as "0." at 91, beside its junk at 5 and 48
+    over the rest; such a scrap is no evidence against the address the English model read over the whole span."""
+    return word.confidence >= DOUBT and (has_arabic(word.text) or sum(ch.isalnum() for ch in word.text) >= 3)
 
 
 def _confirmed_address(latin: list[Reading], script_model: list[Reading], words: list) -> bool:

@@ -394,6 +394,22 @@ def test_an_address_needs_the_script_model_to_see_latin_too() -> None:
     assert [w.text for w in out] == ["البريد", "ولد", "سعد"]
 
 
+def test_a_confident_scrap_of_two_characters_does_not_keep_a_web_address_out() -> None:
+    """On a phone photo ``ara`` read "www.aswan.gov.eg" as digits at 4, a "1." at 93 and a stutter of alefs at 45;
+    the English model read the address at 12 over the whole span, the script model saw Latin letters there. The
+    "1." says nothing Arabic; a confident word with an Arabic letter, or three characters, still would."""
+    def line_with(scrap: str, confidence: float) -> list[Word]:
+        return [_word("موقع", 92, 1300, 1450), _word("المركز", 90, 1100, 1280), _word("24.003.91", 4, 700, 1050),
+                _word(scrap, confidence, 640, 690), _word("الالالانا", 45, 480, 1050)]
+    others = [_reading("www.aswan.gov.eg", 12, 480, 1050), _reading("WW/.€1.9٧.€", 0, 480, 1050, "Arabic"),
+              _reading("موقع", 90, 1300, 1450, "Arabic"), _reading("المركز", 88, 1100, 1280, "Arabic")]
+    out, replaced = _decide_line(line_with("1.", 93), others)
+    assert replaced == 1 and " ".join(w.text for w in out) == "موقع المركز www.aswan.gov.eg"
+    for scrap in ("فى", "123"):
+        out, _ = _decide_line(line_with(scrap, 93), others)
+        assert "www.aswan.gov.eg" not in [w.text for w in out], scrap
+
+
 def test_a_stuttered_www_is_still_a_web_address() -> None:
     from ocr.arabic_first import looks_like_address, tidy_address
 
