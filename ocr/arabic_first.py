@@ -312,7 +312,7 @@ def reread_doubtful_lines(image: Image.Image, words: list, *, dpi: int, timeout:
                 replaced += found
         elif number in doubtful_lines:
             others = [r for model in models for r in readings[model].get(number, [])]
-            line, count = _decide_line(line, others)
+            line, count = _decide_line(line, others, pitch)
             line, found = _numbers_by_shape(gray, line, others, row=height[number] < DIGIT_ROW * typical)
             replaced += count + found
         elif number in rows or number in mixed:
@@ -339,10 +339,18 @@ def _rows_by_shape(
     return out, replaced
 
 
+WIDE_NUMBER_MIN_CONFIDENCE = 30.0
+"""A Western number ``ara`` boxed too wide for its digits (``_too_wide_for_its_digits``) is replaced by the English
+model's reading of the same place when that holds all of ``ara``'s digits in order and more, at this confidence:
+the box is the evidence that digits are missing. Measured on Amiri codes: ``ara`` read "583-672-128" as "583-672-8"
+at 85 and "851-144-820" as "851-144-0" at 73; the English model read both whole, at 84 and 34."""
 ROOM_FOR_A_DIGIT = 0.8
 """A Western number whose box has room for this many more digits than it holds (at the page's digit pitch) is read
 again by shape: ``ara`` read Amiri's "234" as "4" at 95 and "43" as "3" at 97, each boxed over the whole number (86
 px for one digit where the page's numbers took 28-29 px a digit), measured on a JPEG page of the benchmark."""
+
+
+_DIGIT_GROUPS = re.compile(r"[0-9]+(?:[-/.][0-9]+)*")
 
 
 def _digit_pitch(words: list) -> float:
@@ -354,9 +362,12 @@ def _digit_pitch(words: list) -> float:
 
 
 def _too_wide_for_its_digits(word: Any, pitch: float) -> bool:
-    """Whether a number of Western digits is boxed wide enough to hold another digit it does not show."""
+    """Whether a number of Western digits, or of groups of them joined by "-", "/" or "." (a code, a date), is boxed
+    wide enough to hold another digit it does not show. A separator is counted as wide as a digit, which it never is
+    (so a real "12-4" is not read again): ``ara`` read Amiri's "583-672-128" as "583-672-8" at 85 and "851-144-820"
+    as "851-144-0" at 73, each boxed over the whole code (311 px for nine characters at 28 px a digit)."""
     core = word.text.strip(".,:;،؛()")
-    if not pitch or not core or not core.isascii() or not core.isdigit():
+    if not pitch or not _DIGIT_GROUPS.fullmatch(core):
         return False
     return bool(word.width > (len(core) + ROOM_FOR_A_DIGIT) * pitch)
 
@@ -489,8 +500,11 @@ def _score(items: list[tuple[str, float]]) -> float:
     return sum(len(text) * confidence for text, confidence in items) / total if total else 0.0
 
 
-def _decide_line(line: list, others: list[Reading]) -> tuple[list, int]:
-    """Replace groups of Arabic words by a confident other reading of the same place; keep the line's order."""
+def _decide_line(line: list, others: list[Reading], pitch: float = 0.0) -> tuple[list, int]:
+    """Replace groups of Arabic words by a confident other reading of the same place; keep the line's order.
+
+    ``pitch`` is the page's digit pitch (``_digit_pitch``): with it, a number ``ara`` boxed too wide for its digits
+    takes the English model's fuller reading of it (``WIDE_NUMBER_MIN_CONFIDENCE``)."""
     if not others:
         return line, 0
     english = [r for r in others if r.model == LATIN_LANG and looks_latin(r.text)]
@@ -509,7 +523,9 @@ def _decide_line(line: list, others: list[Reading]) -> tuple[list, int]:
         threshold = min(STRONG_ARABIC, LEXICON_ARABIC) if role == "arabic" else MIN_CONFIDENCE[
             LATIN_LANG if role == "latin" else DIGITS_LANG]
         candidates = [r for r in others if r.model == model and fit(r.text) and r.confidence >= (
-            JUNK_ADDRESS_MIN_CONFIDENCE if role == "latin" and looks_like_address(r.text) else threshold)]
+            JUNK_ADDRESS_MIN_CONFIDENCE if role == "latin" and looks_like_address(r.text) else
+            min(threshold, WIDE_NUMBER_MIN_CONFIDENCE) if role == "latin" and pitch and _western_number([r])
+            else threshold)]
         for group, readings in _groups(line, candidates):  # each word on its own merits: no junk rides along
             ours = _score([(line[i].text, line[i].confidence) for i in group])
             theirs = _score([(r.text, r.confidence) for r in readings])
@@ -526,8 +542,13 @@ def _decide_line(line: list, others: list[Reading]) -> tuple[list, int]:
             strong = role == "latin" and model == LATIN_LANG and _strong_latin(readings, script_model, runs)
             number = role == "latin" and model == LATIN_LANG and _western_number(readings) and _a_number_here(
                 [line[i] for i in group])
-            fuller = number and theirs >= STRONG_LATIN and _digits(readings) > sum(
-                ch.isdigit() for i in group for ch in line[i].text)
+            ara_digits = "".join(ch for i in group for ch in line[i].text if ch.isdigit())
+            fuller = number and _digits(readings) > len(ara_digits) and (theirs >= STRONG_LATIN or (
+                theirs >= WIDE_NUMBER_MIN_CONFIDENCE and _subsequence(ara_digits, "".join(
+                    ch for r in readings for ch in r.text if ch.isdigit()))
+                and all(_too_wide_for_its_digits(line[i], pitch) for i in group)))
+            if not fuller and any(r.confidence < threshold and not looks_like_address(r.text) for r in readings):
+                continue  # below the bar only as the fuller reading of a number boxed too wide
             confirmed = role == "latin" and model == LATIN_LANG and _confirmed_address(
                 readings, script_model, [line[i] for i in group])
             if role == "latin" and any(plausible_arabic(line[i].text, line[i].confidence) for i in group) and not (

@@ -410,6 +410,26 @@ def test_a_confident_scrap_of_two_characters_does_not_keep_a_web_address_out() -
         assert "www.aswan.gov.eg" not in [w.text for w in out], scrap
 
 
+def test_a_code_boxed_too_wide_for_its_digits_takes_the_english_models_fuller_reading() -> None:
+    """Amiri: ``ara`` read a plot code "417-903-256" as "417-903-6" at 88, boxed over the whole code (308 px, where
+    the page's digits take 28 px each); the English model read it whole at 38, under its usual bar. The box is the
+    evidence that digits are missing, so the fuller reading wins, if it holds all of ``ara``'s digits in order."""
+    pitch = 28.0
+
+    def code(read: str, width: int, english: str, confidence: float = 38.0) -> list[str]:
+        line = [_word("القطعة", 93, 1400, 1540), _word(read, 88, 1000, 1000 + width)]
+        out, _ = _decide_line(line, [_reading(english, confidence, 1000, 1000 + width)], pitch)
+        return [w.text for w in out]
+
+    assert code("417-903-6", 308, "417-903-256") == ["القطعة", "417-903-256"]
+    assert code("417-903-6", 308, "417-903-256", confidence=25) == ["القطعة", "417-903-6"]  # too unsure even so
+    assert code("417-903-6", 250, "417-903-256") == ["القطعة", "417-903-6"]  # the box fits what ara read
+    assert code("417-903-6", 308, "417-908-256") == ["القطعة", "417-903-6"]  # a digit ara read, changed
+    line = [_word("القطعة", 93, 1400, 1540), _word("417-903-6", 88, 1000, 1308)]
+    out, _ = _decide_line(line, [_reading("417-903-256", 38, 1000, 1308)])  # no pitch measured on the page
+    assert [w.text for w in out] == ["القطعة", "417-903-6"]
+
+
 def test_a_stuttered_www_is_still_a_web_address() -> None:
     from ocr.arabic_first import looks_like_address, tidy_address
 
