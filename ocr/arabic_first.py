@@ -115,6 +115,8 @@ Arabic word between them, needs only this much confidence and ``MIN_LEAD`` over 
 of its place: "Nile" of "Nile Tech Co." was read at 38 over ``ara``'s junk at 0 on a phone photo, the "Co" of "Qena
 Print Co." at 97 over ``ara``'s "من" at 72 (two letters, too short for ``MIN_LATIN``). An Arabic-only page has no
 accepted Latin run, so this adds no Latin letter there."""
+WORD_SHAPE = 4
+"""Arabic letters a script-model reading needs to count as an Arabic word's shape (``_script_reads_a_word``)."""
 NEXT_TO_A_RUN_OVER_ARABIC = 70.0
 """Beside an accepted run, even a plausible Arabic reading (``PLAUSIBLE``) gives way to a capitalised Latin word
 read at least this confidently, which the script model confirms as Latin and which leads by ``MIN_LEAD``: "Print"
@@ -880,6 +882,8 @@ def _next_to_latin_runs(
                 span = (min(r.left for r in readings), max(r.right for r in readings))
                 if not any(_beside(span, (r.left, r.right), line, taken | group, tall) for r in accepted):
                     continue
+                if model == LATIN_LANG and not agreed and _script_reads_a_word(span, script_model):
+                    continue
                 added.append((group, readings))
                 taken |= group
                 accepted += readings
@@ -887,6 +891,16 @@ def _next_to_latin_runs(
         if not found:
             break
     return added
+
+
+def _script_reads_a_word(span: tuple[int, int], script_model: list[Reading]) -> bool:
+    """Whether the script model read a whole Arabic word of ``WORD_SHAPE`` letters or more across ``span``, and no
+    Latin there: script detection against a Latin word that only sits beside a run. ``ara`` read "وسجلها" after
+    "Qena Print Co." on a JPEG Amiri page as "وعجلها" at 32, the English model as "Ley" at 52, the script model as
+    "وسجليا" (at 20, but six Arabic letters: the shape of an Arabic word, not of a name's)."""
+    seen = [r for r in script_model if _overlap(span, (r.left, r.right))]
+    return bool(seen) and not _script_agrees([Reading("", 0, *span, LATIN_LANG)], script_model) and any(
+        arabic_word(r.text) and len(_ARABIC_LETTER.findall(r.text)) >= WORD_SHAPE for r in seen)
 
 
 def _both_read(reading: Reading, others: list[Reading]) -> bool:
