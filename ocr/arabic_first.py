@@ -488,7 +488,45 @@ def _place(tsv: str, sections: list[Section], model: str) -> dict[int, list[Read
                 text = text.translate(_WESTERN_TO_ARABIC)
         left = int(row["left"]) + section.left
         out.setdefault(section.line, []).append(Reading(text, confidence, left, left + int(row["width"]), model))
-    return out
+    return {number: _joined_addresses(readings) for number, readings in out.items()}
+
+
+def _joined_addresses(readings: list[Reading]) -> list[Reading]:
+    """A line's readings with an e-mail address that the model split at its dots put back together: the English
+    model read "mina.shenouda@sohag.gov.eg" on a phone photo as "mina", "shenouda@sohag" and "goveg", three words
+    at 59-92. A word that is a name and a host with no domain (``_SPLIT_AT``) is joined with the Latin words right
+    beside it (letters and digits, no gap wider than ``JOIN_GAP`` letter heights, each read at
+    ``ADDRESS_MIN_CONFIDENCE`` or more) when the whole, joined by dots, is an address."""
+    ordered = sorted(readings, key=lambda r: r.left)
+    for i, reading in enumerate(ordered):
+        if not _SPLIT_AT.fullmatch(reading.text) or reading.confidence < ADDRESS_MIN_CONFIDENCE:
+            continue
+        height = max(1, reading.right - reading.left) / max(1, len(reading.text)) * 2  # about a letter's height
+        start = end = i
+        while start > 0 and _joinable(ordered[start - 1], ordered[start].left - ordered[start - 1].right, height):
+            start -= 1
+        while end + 1 < len(ordered) and _joinable(ordered[end + 1], ordered[end + 1].left - ordered[end].right,
+                                                   height):
+            end += 1
+        parts = ordered[start : end + 1]
+        joined = tidy_address(".".join(r.text.strip(".") for r in parts))
+        if len(parts) > 1 and looks_like_address(joined):
+            whole = Reading(joined, min(r.confidence for r in parts), parts[0].left, parts[-1].right, reading.model)
+            return [r for r in readings if r not in parts] + [whole]
+    return readings
+
+
+def _joinable(piece: Reading, gap: int, height: float) -> bool:
+    """Whether ``piece``, ``gap`` pixels from the address being joined, is a piece of it."""
+    return (gap <= JOIN_GAP * height and bool(_LATIN_PART.fullmatch(piece.text))
+            and piece.confidence >= ADDRESS_MIN_CONFIDENCE)
+
+
+JOIN_GAP = 1.0
+"""Widest gap, in letter heights, between the pieces of a split address (``_joined_addresses``)."""
+_LATIN_PART = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+_SPLIT_AT = re.compile(r"[A-Za-z][A-Za-z0-9._-]*@[A-Za-z][A-Za-z0-9-]*")
+"""A name and a host with no domain after it ("shenouda@sohag"): an address cut at its dots."""
 
 
 def _overlap(a: tuple[int, int], b: tuple[int, int]) -> bool:

@@ -448,6 +448,27 @@ def test_a_code_boxed_too_wide_for_its_digits_takes_the_english_models_fuller_re
     assert [w.text for w in out] == ["القطعة", "417-903-6"]
 
 
+def test_an_address_the_english_model_split_at_its_dots_is_joined_again() -> None:
+    """"nour.hassan@aswan.gov.eg" read as "nour", "hassan@aswan" and "goveg" (the dots as spaces) is one address
+    again; junk that only holds an "@" (the English model on Arabic words), far or unsure pieces, and two plain
+    names beside each other are left as they are."""
+    from ocr.arabic_first import _joined_addresses
+
+    split = [_reading("nour", 90, 400, 490), _reading("hassan@aswan", 60, 510, 800), _reading("goveg", 58, 825, 930),
+             _reading("3", 30, 1000, 1020)]
+    joined = _joined_addresses(split)
+    assert [(r.text, r.confidence, r.left, r.right) for r in joined] == [
+        ("3", 30, 1000, 1020), ("nour.hassan@aswan.goveg", 58, 400, 930)]
+    far = [_reading("nour", 90, 100, 190), _reading("hassan@aswan", 60, 510, 800)]
+    assert _joined_addresses(far) == far
+    unsure = [_reading("nour", 20, 400, 490), _reading("hassan@aswan", 60, 510, 800)]
+    assert _joined_addresses(unsure) == unsure
+    junk = [_reading("dssliall.@8y9.build-permit", 14, 400, 900), _reading("aossjl", 40, 910, 1000)]
+    assert _joined_addresses(junk) == junk
+    names = [_reading("Nour", 90, 400, 490), _reading("Hassan", 90, 510, 640)]
+    assert _joined_addresses(names) == names
+
+
 def test_a_stuttered_www_is_still_a_web_address() -> None:
     from ocr.arabic_first import looks_like_address, tidy_address
 
