@@ -920,7 +920,8 @@ def _next_to_latin_runs(
                 span = (min(r.left for r in readings), max(r.right for r in readings))
                 if not any(_beside(span, (r.left, r.right), line, taken | group, tall) for r in accepted):
                     continue
-                if model == LATIN_LANG and not agreed and _script_reads_a_word(span, script_model):
+                if model == LATIN_LANG and not agreed and any(r.confidence < STRONG_LATIN for r in readings) and (
+                        _script_reads_a_word(span, script_model)):
                     continue
                 added.append((group, readings))
                 taken |= group
@@ -935,7 +936,9 @@ def _script_reads_a_word(span: tuple[int, int], script_model: list[Reading]) -> 
     """Whether the script model read a whole Arabic word of ``WORD_SHAPE`` letters or more across ``span``, and no
     Latin there: script detection against a Latin word that only sits beside a run. ``ara`` read "وسجلها" after
     "Qena Print Co." on a JPEG Amiri page as "وعجلها" at 32, the English model as "Ley" at 52, the script model as
-    "وسجليا" (at 20, but six Arabic letters: the shape of an Arabic word, not of a name's)."""
+    "وسجليا" (at 20, but six Arabic letters: the shape of an Arabic word, not of a name's). Only a Latin word read
+    below ``STRONG_LATIN`` is kept out so: the script model read "Nile" of "Nile Tech Co." as "عاأل." at 0 where the
+    English model read it at 89."""
     seen = [r for r in script_model if _overlap(span, (r.left, r.right))]
     return bool(seen) and not _script_agrees([Reading("", 0, *span, LATIN_LANG)], script_model) and any(
         arabic_word(r.text) and len(_ARABIC_LETTER.findall(r.text)) >= WORD_SHAPE for r in seen)

@@ -314,11 +314,12 @@ def test_latin_words_beside_an_accepted_run_join_it_but_never_replace_plausible_
 def test_a_latin_guess_beside_a_run_stays_out_where_the_script_model_reads_an_arabic_word() -> None:
     """After "Delta Print", ``ara`` read "وعنوانها" as junk at 30 and the English model as "Lay" at 55, enough beside
     an accepted run; the script model read "وعنوائها" there (at 22, but seven Arabic letters): the Arabic stays. Where
-    the script model read Latin letters, or nothing Arabic, the name's word joins the run."""
-    def decide(script_reading: str) -> str:
+    the script model read Latin letters, or nothing Arabic, or the English model was sure (the "Nile" of "Nile Tech
+    Co." at 89, which the script model read as Arabic junk), the name's word joins the run."""
+    def decide(script_reading: str, english: float = 55) -> str:
         line = [_word("اسم", 95, 1170, 1250), _word("الشركة", 94, 1020, 1150), _word("غملءط", 10, 360, 480),
                 _word("هدء0", 5, 240, 340), _word("وعتهانما", 30, 100, 220)]
-        others = [_reading("Delta", 92, 240, 340), _reading("Print", 90, 360, 480), _reading("Lay", 55, 100, 220),
+        others = [_reading("Delta", 92, 240, 340), _reading("Print", 90, 360, 480), _reading("Lay", english, 100, 220),
                   _reading("Delta", 90, 240, 340, "Arabic"), _reading("Print", 88, 360, 480, "Arabic"),
                   _reading(script_reading, 22, 100, 220, "Arabic")]
         out, _ = _decide_line(line, others)
@@ -327,6 +328,7 @@ def test_a_latin_guess_beside_a_run_stays_out_where_the_script_model_reads_an_ar
     assert decide("وعنوائها") == "اسم الشركة Delta Print وعتهانما"
     assert decide("Lay") == "اسم الشركة Lay Delta Print"
     assert decide("وع") == "اسم الشركة Lay Delta Print"  # two letters are no word's shape
+    assert decide("وعنوائها", english=89) == "اسم الشركة Lay Delta Print"
 
 
 def test_no_latin_run_on_the_line_no_latin_beside_it() -> None:
