@@ -37,7 +37,8 @@ all of these hold:
 Measured with these settings (pages of 10 lines, four fonts, eight degradations; before -> after, mean CER): the seed
 articles 1.28 -> 0.99 % and 1.14 -> 0.89 % (seeds 2026 and 7), our forms 0.93 -> 0.86 %, 1.447 -> 1.431 % and
 1.199 -> 1.200 % (seeds 2026, 7 and 31); on the true text of the seed articles, read as if every word were doubted,
-it changed 1 word of 2,271 ("مميكنة", a word of Egyptian officialese). The word's box and confidence stay; only its text changes.
+it changed 1 word of 2,271 ("مميكنة", a word of Egyptian officialese). The word's box and confidence stay; only its
+text changes.
 """
 
 from __future__ import annotations
