@@ -84,7 +84,9 @@ def ocrmypdf(page: Path) -> Read:
 def pipeline(page: Path, cleanup: bool = True) -> Read:
     from ocr.cleanup import CleanupOptions
     from ocr.pipeline import process_page
+    from ocr.proofread import load
 
+    load()  # the word list, once per process as the models are (a worker keeps both): not counted
     options = CleanupOptions() if cleanup else CleanupOptions.none()
     stages: dict[str, float] = {}
 

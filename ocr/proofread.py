@@ -47,14 +47,17 @@ import math
 import re
 from dataclasses import replace
 from functools import cache
+from itertools import product
 from typing import TYPE_CHECKING
 
 from wordfreq import get_frequency_dict
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from ocr.recognise import Word
 
-__all__ = ["COMMON", "DOUBTED", "RARE", "correct_word", "proofread", "restore_punctuation", "zipf"]
+__all__ = ["COMMON", "DOUBTED", "RARE", "correct_word", "load", "proofread", "restore_punctuation", "zipf"]
 
 LETTERS = "ءآأؤإئابةتثجحخدذرزسشصضطظعغفقكلمنهوىي"
 """The Arabic letters a candidate may be built from."""
@@ -92,37 +95,55 @@ CLITIC_COST = 1.0
 _SIBLING = {letter: set(group) for group in SIBLINGS for letter in group}
 _ARABIC_WORD = re.compile(r"^([^\u0621-\u064a]*)([\u0621-\u064a]{2,})([^\u0621-\u064a]*)$")
 _HAMZA_ALEF = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي", "ة": "ه"})
+_SPELLING_OPTIONS = {**dict.fromkeys("اأإآ", "اأإآ"), **dict.fromkeys("يى", "يى"), **dict.fromkeys("هة", "هة")}
+MAX_SPELLINGS = 256
+
+
+def load() -> None:
+    """Load wordfreq's Arabic list now (~0.4 s, once per process), e.g. before timing pages: it is otherwise loaded
+    by the first page with a doubted non-word."""
+    _frequencies()
 
 
 @cache
 def _frequencies() -> dict[str, float]:
-    """wordfreq's large Arabic list on the Zipf scale, loaded once per process (~0.4 s)."""
-    return {word: math.log10(share) + 9.0 for word, share in get_frequency_dict("ar", "large").items()}
-
-
-@cache
-def _variant_frequencies() -> dict[str, float]:
-    """The highest Zipf value of any spelling of a word, keyed by its spelling without hamza, ى or ة."""
-    out: dict[str, float] = {}
-    for word, value in _frequencies().items():
-        key = word.translate(_HAMZA_ALEF)
-        if value > out.get(key, -1.0):
-            out[key] = value
-    return out
+    """wordfreq's large Arabic list: each word's share of all words (wordfreq keeps the loaded list)."""
+    return get_frequency_dict("ar", "large")
 
 
 def zipf(word: str) -> float:
     """The word's Zipf frequency in wordfreq's large Arabic list; 0.0 for a word it never saw."""
-    return _frequencies().get(word, 0.0)
+    share = _frequencies().get(word)
+    return math.log10(share) + 9.0 if share else 0.0
+
+
+def _spellings(word: str) -> Iterator[str]:
+    """The word as Egyptian writers may spell it: each alef with or without its hamza or madda, a final ي or ى, a
+    final ة or ه. At most ``MAX_SPELLINGS`` (a word with many alefs varies only its first ones)."""
+    options = [_SPELLING_OPTIONS.get(ch, ch) if ch in "اأإآ" or i == len(word) - 1 else ch
+               for i, ch in enumerate(word)]
+    count = 1
+    for i, choice in enumerate(options):
+        if count * len(choice) > MAX_SPELLINGS:
+            options[i] = word[i]
+        else:
+            count *= len(choice)
+    return ("".join(letters) for letters in product(*options))
+
+
+def _variant_value(word: str) -> float:
+    """The highest Zipf value of any spelling of the word (``_spellings``)."""
+    frequencies = _frequencies()
+    best = max((frequencies.get(spelling, 0.0) for spelling in _spellings(word)), default=0.0)
+    return math.log10(best) + 9.0 if best else 0.0
 
 
 def _candidates(core: str) -> dict[str, float]:
     """Every common word one slip away from ``core``, with its score."""
-    frequencies = _frequencies()
     scores: dict[str, float] = {}
 
     def consider(candidate: str, cost: float) -> None:
-        value = frequencies.get(candidate, 0.0)
+        value = zipf(candidate)
         if value >= COMMON and len(candidate) >= MIN_LETTERS and value - cost > scores.get(candidate, -math.inf):
             scores[candidate] = value - cost
 
@@ -141,12 +162,11 @@ def _candidates(core: str) -> dict[str, float]:
 def _seen_value(core: str) -> float:
     """How common the word as read is: its own Zipf value, that of another spelling of it, or its stem's behind a
     prefix (``CLITICS``), whichever is highest."""
-    variants = _variant_frequencies()
-    value = max(zipf(core), variants.get(core.translate(_HAMZA_ALEF), 0.0))
+    value = _variant_value(core)
     for clitic in CLITICS:
         stem = core.removeprefix(clitic)
         if stem != core and len(stem) >= MIN_LETTERS:
-            value = max(value, variants.get(stem.translate(_HAMZA_ALEF), 0.0) - CLITIC_COST)
+            value = max(value, _variant_value(stem) - CLITIC_COST)
     return value
 
 
