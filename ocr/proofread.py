@@ -93,7 +93,9 @@ keeps "ومؤكدة" or "بالقائمين" from being "corrected" by dropping 
 CLITIC_COST = 1.0
 
 _SIBLING = {letter: set(group) for group in SIBLINGS for letter in group}
-_ARABIC_WORD = re.compile(r"^([^\u0621-\u064a]*)([\u0621-\u064a]{2,})([^\u0621-\u064a]*)$")
+_ARABIC_WORD = re.compile(r"^(\W*)([\u0621-\u064a]{2,})(\W*)$")
+"""Punctuation, an Arabic word, punctuation: a word with a digit or a Latin letter beside its letters is no slip of
+spelling (nor of a comma) that this module can judge."""
 _HAMZA_ALEF = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي", "ة": "ه"})
 _SPELLING_OPTIONS = {**dict.fromkeys("اأإآ", "اأإآ"), **dict.fromkeys("يى", "يى"), **dict.fromkeys("هة", "هة")}
 MAX_SPELLINGS = 256
