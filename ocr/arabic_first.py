@@ -583,9 +583,9 @@ def _decide_line(line: list, others: list[Reading], pitch: float = 0.0) -> tuple
             number = role == "latin" and model == LATIN_LANG and _western_number(readings) and _a_number_here(
                 [line[i] for i in group])
             ara_digits = "".join(ch for i in group for ch in line[i].text if ch.isdigit())
-            fuller = number and _digits(readings) > len(ara_digits) and (theirs >= STRONG_LATIN or (
-                theirs >= WIDE_NUMBER_MIN_CONFIDENCE and _subsequence(ara_digits, "".join(
-                    ch for r in readings for ch in r.text if ch.isdigit()))
+            their_digits = "".join(ch for r in readings for ch in r.text if ch.isdigit())
+            fuller = number and len(their_digits) > len(ara_digits) and (theirs >= STRONG_LATIN or (
+                theirs >= WIDE_NUMBER_MIN_CONFIDENCE and _subsequence(ara_digits, their_digits)
                 and all(_too_wide_for_its_digits(line[i], pitch) for i in group)))
             if not fuller and any(r.confidence < threshold and not looks_like_address(r.text) for r in readings):
                 continue  # below the bar only as the fuller reading of a number boxed too wide
@@ -940,7 +940,7 @@ def _script_reads_a_word(span: tuple[int, int], script_model: list[Reading]) -> 
     below ``STRONG_LATIN`` is kept out so: the script model read "Nile" of "Nile Tech Co." as "عاأل." at 0 where the
     English model read it at 89."""
     seen = [r for r in script_model if _overlap(span, (r.left, r.right))]
-    return bool(seen) and not _script_agrees([Reading("", 0, *span, LATIN_LANG)], script_model) and any(
+    return bool(seen) and not _script_sees_latin(span, script_model) and any(
         arabic_word(r.text) and len(_ARABIC_LETTER.findall(r.text)) >= WORD_SHAPE for r in seen)
 
 
@@ -1098,7 +1098,12 @@ def _script_agrees(latin: list[Reading], script_model: list[Reading]) -> bool:
     52) from becoming the English model's confident "Ug". Without that model, a Latin reading needs 3 characters."""
     if not script_model:
         return sum(ch.isalnum() for r in latin for ch in r.text) >= 3
-    span = (min(r.left for r in latin), max(r.right for r in latin))
+    return _script_sees_latin((min(r.left for r in latin), max(r.right for r in latin)), script_model)
+
+
+def _script_sees_latin(span: tuple[int, int], script_model: list[Reading]) -> bool:
+    """Whether the script model's readings across ``span`` hold more Latin letters and digits than Arabic letters
+    and Arabic-Indic digits."""
     seen = "".join(r.text for r in script_model if _overlap(span, (r.left, r.right)))
     latin_characters = sum(1 for ch in seen if ch.isascii() and ch.isalnum())
     return latin_characters > len(_ARABIC_LETTER.findall(seen)) + sum(ch in ARABIC_INDIC for ch in seen)
